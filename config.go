@@ -1,0 +1,436 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/out-websocket/out_websocket/encoder"
+)
+
+// ConfigSource reads one [OUTPUT] property. In Fluent Bit it is the
+// instance's property list (keys the core keeps read as ""); in tests a map.
+type ConfigSource interface {
+	Get(key string) string
+}
+
+// CoreEndpoint is what Fluent Bit's core stored from Host, Port and the
+// `-o name://host:port/path` form. Those keys never reach a Go plugin as
+// properties, so they are read from the instance itself (see endpoint.go).
+type CoreEndpoint struct {
+	Host string
+	Port int
+	Path string
+	// Err says why the core's values could not be read; the zero
+	// Host and Port then mean "unknown", not "unset".
+	Err error
+}
+
+// Config is everything one [OUTPUT] instance needs, read and validated in
+// FLBPluginInit.
+type Config struct {
+	Endpoint *url.URL
+	Encoder  encoder.Options
+	Conn     ConnConfig
+	// Warnings are logged once at start: settings that work but deserve a
+	// word (an insecure switch, an endpoint that could not be read).
+	Warnings []string
+}
+
+// ConnConfig holds the connection settings of one instance.
+type ConnConfig struct {
+	URL                string
+	Header             http.Header
+	Subprotocols       []string
+	RequireSubprotocol bool
+	TLS                *tls.Config // nil for ws://
+	Proxy              func(*http.Request) (*url.URL, error)
+	Compression        bool
+	ConnectTimeout     time.Duration
+	WriteTimeout       time.Duration
+	IdleInterval       time.Duration // 0: never close an idle connection
+	PingInterval       time.Duration // 0: no pings
+	PingTimeout        time.Duration
+}
+
+// Defaults a user of the built-in websocket output expects, and ours.
+const (
+	defaultHost           = "127.0.0.1"
+	defaultPort           = 80
+	defaultTLSPort        = 443
+	defaultURI            = "/"
+	defaultIdleInterval   = 20 * time.Second
+	defaultConnectTimeout = 10 * time.Second
+	defaultWriteTimeout   = 30 * time.Second
+	defaultPingTimeout    = 10 * time.Second
+)
+
+// headerKeyPrefix numbers the extra headers: Fluent Bit shows a Go plugin
+// only the first `header` of an [OUTPUT], so more need keys of their own.
+const headerKeyPrefix = "header."
+
+// maxNumberedHeaders bounds the scan for header.N keys; numbering may skip.
+const maxNumberedHeaders = 1000
+
+var tlsVersions = map[string]uint16{
+	"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11,
+	"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13,
+}
+
+// keyReader reads typed keys and collects every invalid value, so Init
+// reports all mistakes at once.
+type keyReader struct {
+	src  ConfigSource
+	errs []error
+}
+
+func (r *keyReader) fail(key, value, allowed string) {
+	r.errs = append(r.errs, fmt.Errorf("invalid value %q for key '%s': %s", value, key, allowed))
+}
+
+func (r *keyReader) string(key, def string) string {
+	if v := strings.TrimSpace(r.src.Get(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+// bool accepts what Fluent Bit's flb_utils_bool accepts.
+func (r *keyReader) bool(key string, def bool) bool {
+	v := r.src.Get(key)
+	if v == "" {
+		return def
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "yes", "1":
+		return true
+	case "off", "false", "no", "0":
+		return false
+	}
+	r.fail(key, v, "allowed: on, off, true, false, yes, no")
+	return def
+}
+
+// seconds reads a duration in seconds, as Fluent Bit's time keys are; a
+// fraction is allowed for sub-second settings.
+func (r *keyReader) seconds(key string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(r.src.Get(key))
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1e6 {
+		r.fail(key, v, "allowed: a number of seconds from 0 to 1000000")
+		return def
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// size reads a byte count with Fluent Bit's size suffixes (K, M, G, also
+// KB, MB, GB; powers of 1024).
+func (r *keyReader) size(key string, def int) int {
+	v := strings.TrimSpace(r.src.Get(key))
+	if v == "" {
+		return def
+	}
+	s := strings.ToUpper(v)
+	s = strings.TrimSuffix(s, "B")
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 || n > (1<<31-1)/mult {
+		r.fail(key, v, "allowed: a byte count such as 65536, 64K or 1M, at most 2G")
+		return def
+	}
+	return n * mult
+}
+
+func (r *keyReader) list(key string) []string {
+	var out []string
+	for _, p := range strings.Split(r.src.Get(key), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// loadConfig reads and validates every key of one instance.
+func loadConfig(src ConfigSource, core CoreEndpoint) (*Config, error) {
+	r := &keyReader{src: src}
+	cfg := &Config{}
+
+	cfg.Encoder = loadEncoderOptions(r)
+
+	useTLS := r.bool("ws_tls", false)
+	endpoint, warn, err := resolveEndpoint(r.string("uri", ""), useTLS, core)
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	if warn != "" {
+		cfg.Warnings = append(cfg.Warnings, warn)
+	}
+	cfg.Endpoint = endpoint
+
+	c := &cfg.Conn
+	if endpoint != nil {
+		c.URL = endpoint.String()
+	}
+	c.Header = loadHeaders(r)
+	c.Subprotocols = r.list("subprotocols")
+	c.RequireSubprotocol = r.bool("subprotocol_required", false)
+	if c.RequireSubprotocol && len(c.Subprotocols) == 0 {
+		r.errs = append(r.errs, errors.New("key 'subprotocol_required' is on but 'subprotocols' lists none"))
+	}
+	c.Compression = r.bool("compress", false)
+	c.ConnectTimeout = r.seconds("connect_timeout", defaultConnectTimeout)
+	c.WriteTimeout = r.seconds("write_timeout", defaultWriteTimeout)
+	c.IdleInterval = r.seconds("idle_interval", defaultIdleInterval)
+	c.PingInterval = r.seconds("ping_interval", 0)
+	c.PingTimeout = r.seconds("ping_timeout", defaultPingTimeout)
+	for _, k := range []string{"connect_timeout", "write_timeout", "ping_timeout"} {
+		if v := src.Get(k); v != "" && r.seconds(k, time.Second) == 0 {
+			r.fail(k, v, "allowed: a number of seconds above 0")
+		}
+	}
+	c.Proxy = loadProxy(r)
+
+	if endpoint != nil && endpoint.Scheme == "wss" {
+		tc, warns := loadTLS(r, endpoint.Hostname())
+		c.TLS = tc
+		cfg.Warnings = append(cfg.Warnings, warns...)
+	} else if tlsKeysSet(src) {
+		r.errs = append(r.errs, errors.New("ws_tls.* keys are set but the endpoint is not wss:// (set 'ws_tls on' or use a wss:// URI)"))
+	}
+
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+	return cfg, nil
+}
+
+func loadEncoderOptions(r *keyReader) encoder.Options {
+	var o encoder.Options
+	var err error
+	if o.Format, err = encoder.ParseFormat(r.string("format", "msgpack")); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("key 'format': %w", err))
+	}
+	o.DateKey = encoder.ParseDateKey(r.src.Get("json_date_key"))
+	if o.DateFormat, err = encoder.ParseDateFormat(r.string("json_date_format", "double")); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("key 'json_date_format': %w", err))
+	}
+	o.EscapeUnicode = r.bool("json_escape_unicode", true)
+	o.GELF = encoder.GELFKeys{
+		ShortMessage: r.string("gelf_short_message_key", "short_message"),
+		FullMessage:  r.string("gelf_full_message_key", "full_message"),
+		Host:         r.string("gelf_host_key", "host"),
+		Level:        r.string("gelf_level_key", "level"),
+		Timestamp:    r.string("gelf_timestamp_key", "timestamp"),
+	}
+	o.MaxMessageSize = r.size("max_message_size", 0)
+	return o
+}
+
+// resolveEndpoint combines the URI key with the Host and Port the core
+// holds. URI is a path (as the built-in has it) or a whole ws:// or wss://
+// URL, the one form that works whatever the host can tell us.
+func resolveEndpoint(uri string, useTLS bool, core CoreEndpoint) (*url.URL, string, error) {
+	if strings.Contains(uri, "://") {
+		u, err := url.Parse(uri)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {
+			return nil, "", fmt.Errorf("invalid value %q for key 'uri': allowed: a path such as /logs, or a ws:// or wss:// URL with a host", uri)
+		}
+		if useTLS && u.Scheme == "ws" {
+			return nil, "", fmt.Errorf("keys 'ws_tls' and 'uri' conflict: ws_tls is on but uri %q is ws://", uri)
+		}
+		if core.Host != "" && !strings.EqualFold(core.Host, u.Hostname()) {
+			return nil, "", fmt.Errorf("keys 'host' and 'uri' conflict: host is %q but uri %q names %q", core.Host, uri, u.Hostname())
+		}
+		port := defaultPort
+		if u.Scheme == "wss" {
+			port = defaultTLSPort
+		}
+		if p := u.Port(); p != "" {
+			port, _ = strconv.Atoi(p)
+		}
+		if core.Port != 0 && core.Port != port {
+			return nil, "", fmt.Errorf("keys 'port' and 'uri' conflict: port is %d but uri %q means port %d", core.Port, uri, port)
+		}
+		if core.Path != "" && u.Path != "" && core.Path != u.Path {
+			return nil, "", fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", core.Path, uri)
+		}
+		if u.Path == "" {
+			u.Path = defaultURI
+		}
+		return u, "", nil
+	}
+
+	var warn string
+	if core.Err != nil {
+		warn = fmt.Sprintf("cannot read Host and Port from Fluent Bit (%v); using %s unless URI holds a full ws:// or wss:// URL: set e.g. 'URI ws://host:port/path'", core.Err, defaultHost)
+	}
+	u := &url.URL{Scheme: "ws", Path: defaultURI}
+	if useTLS {
+		u.Scheme = "wss"
+	}
+	host := core.Host
+	if host == "" {
+		host = defaultHost
+	}
+	port := core.Port
+	if port == 0 {
+		port = defaultPort
+		if useTLS {
+			port = defaultTLSPort
+		}
+	}
+	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+	switch {
+	case uri != "" && core.Path != "" && strings.TrimPrefix(uri, "/") != strings.TrimPrefix(core.Path, "/"):
+		return nil, "", fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", core.Path, uri)
+	case uri != "":
+		u.Path = uri
+	case core.Path != "":
+		u.Path = core.Path
+	}
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path
+	}
+	// A query string belongs to the request line, not the path.
+	if i := strings.IndexByte(u.Path, '?'); i >= 0 {
+		u.RawQuery, u.Path = u.Path[i+1:], u.Path[:i]
+	}
+	return u, warn, nil
+}
+
+// loadHeaders reads `header` (the built-in's key, "Name value"), the
+// numbered header.N keys, and the auth keys that become headers.
+func loadHeaders(r *keyReader) http.Header {
+	h := http.Header{}
+	add := func(key, v string) {
+		name, value, _ := strings.Cut(strings.TrimSpace(v), " ")
+		name = strings.TrimSuffix(name, ":")
+		if name == "" || strings.ContainsAny(name, " \t\r\n:") || strings.ContainsAny(value, "\r\n") {
+			r.fail(key, v, "allowed: a header name, a space, and its value, e.g. 'X-Key value'")
+			return
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	if v := r.src.Get("header"); v != "" {
+		add("header", v)
+	}
+	for i := 0; i <= maxNumberedHeaders; i++ {
+		key := headerKeyPrefix + strconv.Itoa(i)
+		if v := r.src.Get(key); v != "" {
+			add(key, v)
+		}
+	}
+
+	user, pass := r.src.Get("http_user"), r.src.Get("http_passwd")
+	token := r.string("bearer_token", "")
+	switch {
+	case user != "" && token != "":
+		r.errs = append(r.errs, errors.New("keys 'http_user' and 'bearer_token' conflict: both set the Authorization header"))
+	case user != "":
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+	case pass != "":
+		r.errs = append(r.errs, errors.New("key 'http_passwd' is set without 'http_user'"))
+	case token != "":
+		h.Set("Authorization", "Bearer "+token)
+	}
+	if o := r.string("origin", ""); o != "" {
+		h.Set("Origin", o)
+	}
+	return h
+}
+
+// loadProxy returns the `proxy` key's URL, or the environment's
+// HTTP_PROXY/HTTPS_PROXY/NO_PROXY when the key is unset.
+func loadProxy(r *keyReader) func(*http.Request) (*url.URL, error) {
+	v := r.string("proxy", "")
+	if v == "" {
+		return http.ProxyFromEnvironment
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		r.fail("proxy", v, "allowed: an http:// URL such as http://proxy:3128")
+		return nil
+	}
+	return http.ProxyURL(u)
+}
+
+// tlsKeys are ours, named ws_tls.*: Fluent Bit's core keeps tls and every
+// tls.* key for itself and never shows them to a Go plugin.
+var tlsKeys = []string{"ws_tls.verify", "ws_tls.ca_file", "ws_tls.crt_file", "ws_tls.key_file", "ws_tls.vhost", "ws_tls.min_version"}
+
+func tlsKeysSet(src ConfigSource) bool {
+	for _, k := range tlsKeys {
+		if src.Get(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func loadTLS(r *keyReader, host string) (*tls.Config, []string) {
+	var warns []string
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if v := r.string("ws_tls.vhost", ""); v != "" {
+		tc.ServerName = v
+	}
+	if v := r.string("ws_tls.min_version", ""); v != "" {
+		ver, ok := tlsVersions[strings.TrimPrefix(strings.ToUpper(v), "TLSV")]
+		if !ok {
+			names := make([]string, 0, len(tlsVersions))
+			for n := range tlsVersions {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			r.fail("ws_tls.min_version", v, "allowed: "+strings.Join(names, ", "))
+		}
+		tc.MinVersion = ver
+	}
+	if !r.bool("ws_tls.verify", true) {
+		tc.InsecureSkipVerify = true
+		warns = append(warns, "ws_tls.verify is off: the server's certificate is NOT checked, anyone on the path can read and change the records")
+	}
+	if f := r.string("ws_tls.ca_file", ""); f != "" {
+		pem, err := os.ReadFile(f)
+		pool := x509.NewCertPool()
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("key 'ws_tls.ca_file': %w", err))
+		} else if !pool.AppendCertsFromPEM(pem) {
+			r.errs = append(r.errs, fmt.Errorf("key 'ws_tls.ca_file': no PEM certificate in %s", f))
+		}
+		tc.RootCAs = pool
+	}
+	crt, key := r.string("ws_tls.crt_file", ""), r.string("ws_tls.key_file", "")
+	switch {
+	case crt != "" && key != "":
+		pair, err := tls.LoadX509KeyPair(crt, key)
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("keys 'ws_tls.crt_file' and 'ws_tls.key_file': %w", err))
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	case crt != "" || key != "":
+		r.errs = append(r.errs, errors.New("keys 'ws_tls.crt_file' and 'ws_tls.key_file' go together: set both or neither"))
+	}
+	return tc, warns
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/out-websocket/out_websocket/encoder"
+)
+
+// mapSource is an [OUTPUT] section as Fluent Bit shows it: keys matched
+// case-insensitively, absent keys read as "".
+type mapSource map[string]string
+
+func (m mapSource) Get(key string) string {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}
+
+func TestResolveEndpoint(t *testing.T) {
+	tests := []struct {
+		name    string
+		uri     string
+		tls     bool
+		core    CoreEndpoint
+		want    string
+		wantErr string
+		warn    bool
+	}{
+		{name: "defaults as the built-in", want: "ws://127.0.0.1:80/"},
+		{name: "host and port from the core", uri: "/something", core: CoreEndpoint{Host: "example.test", Port: 8080}, want: "ws://example.test:8080/something"},
+		{name: "missing leading slash added", uri: "something", want: "ws://127.0.0.1:80/something"},
+		{name: "tls default port", tls: true, core: CoreEndpoint{Host: "h"}, want: "wss://h:443/"},
+		{name: "path of -o", core: CoreEndpoint{Host: "h", Port: 1, Path: "/p"}, want: "ws://h:1/p"},
+		{name: "same path in -o and uri", uri: "/p", core: CoreEndpoint{Path: "/p"}, want: "ws://127.0.0.1:80/p"},
+		{name: "query kept", uri: "/p?a=b", want: "ws://127.0.0.1:80/p?a=b"},
+		{name: "ipv6 host", core: CoreEndpoint{Host: "::1", Port: 9}, want: "ws://[::1]:9/"},
+		{name: "full url", uri: "ws://example.test:9000/x", want: "ws://example.test:9000/x"},
+		{name: "full wss url default port", uri: "wss://example.test", want: "wss://example.test/"},
+		{name: "full url agrees with host", uri: "ws://h:81/x", core: CoreEndpoint{Host: "H", Port: 81}, want: "ws://h:81/x"},
+		{name: "full url host conflict", uri: "ws://a:81/x", core: CoreEndpoint{Host: "b"}, wantErr: "keys 'host' and 'uri' conflict"},
+		{name: "full url port conflict", uri: "ws://a/x", core: CoreEndpoint{Port: 81}, wantErr: "keys 'port' and 'uri' conflict"},
+		{name: "full url path conflict", uri: "ws://a/x", core: CoreEndpoint{Path: "/y"}, wantErr: "conflict"},
+		{name: "path conflict", uri: "/x", core: CoreEndpoint{Path: "/y"}, wantErr: "conflict"},
+		{name: "tls with ws url", uri: "ws://a/x", tls: true, wantErr: "keys 'ws_tls' and 'uri' conflict"},
+		{name: "http url refused", uri: "http://a/x", wantErr: "key 'uri'"},
+		{name: "core unreadable warns", core: CoreEndpoint{Err: errors.New("no symbols")}, want: "ws://127.0.0.1:80/", warn: true},
+		{name: "core unreadable, full url works", uri: "ws://a:1/b", core: CoreEndpoint{Err: errors.New("no symbols")}, want: "ws://a:1/b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, warn, err := resolveEndpoint(tt.uri, tt.tls, tt.core)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.String() != tt.want {
+				t.Errorf("endpoint %s, want %s", u, tt.want)
+			}
+			if (warn != "") != tt.warn {
+				t.Errorf("warning %q, want one: %v", warn, tt.warn)
+			}
+		})
+	}
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig(mapSource{}, CoreEndpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Conn
+	if c.URL != "ws://127.0.0.1:80/" || c.IdleInterval != 20*time.Second || c.ConnectTimeout != 10*time.Second ||
+		c.WriteTimeout != 30*time.Second || c.PingInterval != 0 || c.TLS != nil || c.Compression {
+		t.Errorf("defaults: %+v", c)
+	}
+	e := cfg.Encoder
+	if e.Format != encoder.Msgpack || e.DateKey != "date" || e.DateFormat != encoder.DateDouble || !e.EscapeUnicode || e.MaxMessageSize != 0 {
+		t.Errorf("encoder defaults: %+v", e)
+	}
+	if e.GELF.ShortMessage != "short_message" || e.GELF.Timestamp != "timestamp" {
+		t.Errorf("gelf defaults: %+v", e.GELF)
+	}
+}
+
+func TestLoadConfigValues(t *testing.T) {
+	cfg, err := loadConfig(mapSource{
+		"Format": "JSON_LINES", "json_date_key": "off", "json_date_format": "epoch_millis",
+		"json_escape_unicode": "no", "Idle_Interval": "21", "ping_interval": "0.5",
+		"max_message_size": "64K", "header": "X-One 1", "header.1": "X-Two two words",
+		"header.7": "X-Two again", "http_user": "u", "http_passwd": "p", "origin": "https://o.test",
+		"subprotocols": "a, b", "subprotocol_required": "on", "compress": "true",
+		"ws_tls": "on", "ws_tls.verify": "off", "ws_tls.min_version": "1.3", "ws_tls.vhost": "v.test",
+	}, CoreEndpoint{Host: "h", Port: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, c := cfg.Encoder, cfg.Conn
+	if e.Format != encoder.JSONLines || e.DateKey != "" || e.DateFormat != encoder.DateEpochMillis || e.EscapeUnicode || e.MaxMessageSize != 64<<10 {
+		t.Errorf("encoder: %+v", e)
+	}
+	if c.URL != "wss://h:1/" || c.IdleInterval != 21*time.Second || c.PingInterval != 500*time.Millisecond || !c.Compression {
+		t.Errorf("conn: %+v", c)
+	}
+	if got := c.Header.Values("X-Two"); len(got) != 2 || got[0] != "two words" || c.Header.Get("X-One") != "1" {
+		t.Errorf("headers: %v", c.Header)
+	}
+	if c.Header.Get("Authorization") != "Basic dTpw" || c.Header.Get("Origin") != "https://o.test" {
+		t.Errorf("auth headers: %v", c.Header)
+	}
+	if len(c.Subprotocols) != 2 || c.Subprotocols[1] != "b" || !c.RequireSubprotocol {
+		t.Errorf("subprotocols: %v %v", c.Subprotocols, c.RequireSubprotocol)
+	}
+	if !c.TLS.InsecureSkipVerify || c.TLS.MinVersion != tls.VersionTLS13 || c.TLS.ServerName != "v.test" {
+		t.Errorf("tls: %+v", c.TLS)
+	}
+	if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], "ws_tls.verify is off") {
+		t.Errorf("warnings: %q", cfg.Warnings)
+	}
+}
+
+// Each bad value stops Init with a message naming the key, the value and
+// what is allowed.
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		key, value string
+		want       []string
+	}{
+		{"format", "xml", []string{"'format'", `"xml"`, "json_lines", "gelf"}},
+		{"json_date_format", "unix", []string{"'json_date_format'", `"unix"`, "iso8601", "java_sql_timestamp"}},
+		{"json_escape_unicode", "maybe", []string{"'json_escape_unicode'", `"maybe"`, "on, off"}},
+		{"idle_interval", "soon", []string{"'idle_interval'", `"soon"`, "seconds"}},
+		{"idle_interval", "-1", []string{"'idle_interval'", "seconds"}},
+		{"connect_timeout", "0", []string{"'connect_timeout'", "above 0"}},
+		{"max_message_size", "lots", []string{"'max_message_size'", `"lots"`, "64K"}},
+		{"header", "NoValue:", []string{"'header'", "header name"}},
+		{"header.3", "Bad\tName v", []string{"'header.3'"}},
+		{"uri", "http://a/", []string{"'uri'", "ws://"}},
+		{"proxy", "socks://p", []string{"'proxy'", "http://"}},
+		{"ws_tls.ca_file", "/nonexistent/ca.pem", []string{"ws_tls"}},
+		{"ws_tls.min_version", "1.9", []string{"'ws_tls.min_version'", "1.2, 1.3"}},
+		{"subprotocol_required", "on", []string{"'subprotocols'"}},
+		{"http_passwd", "p", []string{"'http_user'"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			src := mapSource{tt.key: tt.value}
+			if strings.HasPrefix(tt.key, "ws_tls.") {
+				src["ws_tls"] = "on"
+			}
+			_, err := loadConfig(src, CoreEndpoint{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadConfigReportsEveryError(t *testing.T) {
+	_, err := loadConfig(mapSource{"format": "xml", "idle_interval": "x"}, CoreEndpoint{})
+	if err == nil || !strings.Contains(err.Error(), "'format'") || !strings.Contains(err.Error(), "'idle_interval'") {
+		t.Fatalf("error %v, want both keys named", err)
+	}
+}
+
+func TestTLSKeysNeedWSS(t *testing.T) {
+	_, err := loadConfig(mapSource{"ws_tls.verify": "off"}, CoreEndpoint{})
+	if err == nil || !strings.Contains(err.Error(), "not wss://") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"sync"
+
+	"github.com/fluent/fluent-bit-go/output"
+	"github.com/out-websocket/out_websocket/encoder"
+)
+
+// instance is one [OUTPUT] section using this plugin: its settings, its
+// connections, and encoders for its concurrent flushes.
+type instance struct {
+	cfg      *Config
+	log      Logger
+	client   *Client
+	encoders sync.Pool
+}
+
+func newInstance(cfg *Config, log Logger) (*instance, error) {
+	if _, err := encoder.New(cfg.Encoder); err != nil {
+		return nil, err
+	}
+	in := &instance{cfg: cfg, log: log, client: NewClient(cfg.Conn, log)}
+	in.encoders.New = func() any {
+		enc, _ := encoder.New(cfg.Encoder)
+		return enc
+	}
+	return in, nil
+}
+
+// flush sends one chunk and tells Fluent Bit what became of it: OK once
+// every message is written, RETRY when the server may take it later, ERROR
+// only for a chunk that can never be sent.
+func (in *instance) flush(chunk []byte, tag string) int {
+	enc := in.encoders.Get().(*encoder.Encoder)
+	defer in.encoders.Put(enc)
+
+	res, err := enc.Encode(chunk)
+	if err != nil {
+		// Fluent Bit drops a chunk on FLB_ERROR without a word.
+		in.log.Errorf("dropping chunk of %d bytes with tag '%s': it cannot be decoded: %v", len(chunk), tag, err)
+		return output.FLB_ERROR
+	}
+	if res.Skipped > 0 {
+		in.log.Warnf("skipped %d of %d records with tag '%s': no '%s', 'log' or 'message' field for the GELF short_message",
+			res.Skipped, res.Records, tag, in.cfg.Encoder.GELF.ShortMessage)
+	}
+	if res.Oversized > 0 {
+		in.log.Warnf("%d records with tag '%s' are larger than max_message_size %d: each sent whole in a message of its own",
+			res.Oversized, tag, in.cfg.Encoder.MaxMessageSize)
+	}
+	if len(res.Messages) == 0 {
+		return output.FLB_OK
+	}
+	if err := in.client.Send(res.Messages, in.cfg.Encoder.Format.Binary()); err != nil {
+		in.log.Warnf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
+		return output.FLB_RETRY
+	}
+	in.log.Debugf("sent %d records with tag '%s' in %d messages", res.Records, tag, len(res.Messages))
+	return output.FLB_OK
+}
+
+func (in *instance) close() {
+	in.client.Close()
+}

@@ -1,0 +1,112 @@
+// Command out_websocket is a Fluent Bit output plugin, built as a shared
+// object, that sends records to a WebSocket server. This file only
+// translates between Fluent Bit's C calls and the plain Go of the package.
+package main
+
+import "C"
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/fluent/fluent-bit-go/output"
+)
+
+// pluginName is the name an [OUTPUT] uses; `make PLUGIN_NAME=...` sets it.
+// Not "websocket": Fluent Bit would pick its built-in of that name instead.
+var pluginName = "websocket_go"
+
+const pluginDescription = "WebSocket output (RFC 6455, TLS, no data loss)"
+
+// instanceCount names instances when this Fluent Bit cannot (no
+// flb_output_name): <name>.<n> as Fluent Bit counts them.
+var instanceCount atomic.Int64
+
+// instanceSource reads the properties of the instance being initialised.
+type instanceSource struct{ plugin unsafe.Pointer }
+
+func (s instanceSource) Get(key string) string { return output.FLBPluginConfigKey(s.plugin, key) }
+
+//export FLBPluginPreRegister
+func FLBPluginPreRegister(hotReloading C.int) int {
+	return 0
+}
+
+//export FLBPluginRegister
+func FLBPluginRegister(def unsafe.Pointer) (ret int) {
+	log := stderrLogger{prefix: fmt.Sprintf("[output:%s] ", pluginName)}
+	defer recoverPanic(log, "FLBPluginRegister", &ret, -1)
+	if builtinOutputExists(pluginName) {
+		log.Warnf("this Fluent Bit has a built-in output named '%s': [OUTPUT] sections with 'Name %s' will use the built-in, not this plugin; build with 'make PLUGIN_NAME=websocket_go' (the default) and use that Name", pluginName, pluginName)
+	}
+	ret = output.FLBPluginRegister(def, pluginName, pluginDescription)
+	setPluginFlags(def, flbOutputNet)
+	return ret
+}
+
+//export FLBPluginInit
+func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
+	id := instanceCount.Add(1) - 1
+	name, ok := instanceName(plugin)
+	if !ok {
+		name = fmt.Sprintf("%s.%d", pluginName, id)
+	}
+	log := newFLBLogger(plugin, fmt.Sprintf("[output:%s:%s] ", pluginName, name))
+	defer recoverPanic(log, "FLBPluginInit", &ret, output.FLB_ERROR)
+
+	cfg, err := loadConfig(instanceSource{plugin}, coreEndpoint(plugin))
+	if err != nil {
+		log.Errorf("configuration: %v", err)
+		return output.FLB_ERROR
+	}
+	in, err := newInstance(cfg, log)
+	if err != nil {
+		log.Errorf("configuration: %v", err)
+		return output.FLB_ERROR
+	}
+	output.FLBPluginSetContext(plugin, in)
+	return output.FLB_OK
+}
+
+//export FLBPluginFlushCtx
+func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (ret int) {
+	in, ok := output.FLBPluginGetContext(ctx).(*instance)
+	if !ok {
+		stderrLogger{prefix: fmt.Sprintf("[output:%s] ", pluginName)}.Errorf("flush for an instance that was never initialised")
+		return output.FLB_ERROR
+	}
+	defer recoverPanic(in.log, "FLBPluginFlushCtx", &ret, output.FLB_RETRY)
+	chunk := unsafe.Slice((*byte)(data), int(length))
+	return in.flush(chunk, C.GoString(tag))
+}
+
+//export FLBPluginOutputPreExit
+func FLBPluginOutputPreExit(shutdownByHotReload C.int) {}
+
+//export FLBPluginExitCtx
+func FLBPluginExitCtx(ctx unsafe.Pointer) (ret int) {
+	in, ok := output.FLBPluginGetContext(ctx).(*instance)
+	if !ok {
+		return output.FLB_OK
+	}
+	defer recoverPanic(in.log, "FLBPluginExitCtx", &ret, output.FLB_ERROR)
+	in.close()
+	return output.FLB_OK
+}
+
+// FLBPluginExit runs only in a Fluent Bit without ExitCtx; each instance's
+// connections are closed by FLBPluginExitCtx.
+//
+//export FLBPluginExit
+func FLBPluginExit() int {
+	return output.FLB_OK
+}
+
+//export FLBPluginUnregister
+func FLBPluginUnregister(def unsafe.Pointer) {
+	defer recoverPanic(stderrLogger{}, "FLBPluginUnregister", new(int), 0)
+	output.FLBPluginUnregister(def)
+}
+
+func main() {}
