@@ -1,0 +1,1600 @@
+/*
+ * flbhost: loads a Fluent Bit Go output plugin and drives it the way
+ * Fluent Bit v5.1.1 does (src/flb_plugin_proxy.c, src/proxy/go/go.c,
+ * src/flb_output.c, src/flb_engine.c). See README.md.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+
+/* ------------------------------------------------------------------ */
+/* options and global state                                            */
+/* ------------------------------------------------------------------ */
+
+struct chunk_src {
+    unsigned char *data;
+    size_t size;
+    char *tag;
+};
+
+static struct {
+    const char *plugin_path;
+    int hide_symbols;
+    char **builtins;
+    int nbuiltins;
+    long host_pad;
+    long retry_wait_ms;
+    long retry_cap_ms;
+    double max_runtime;
+    long reload_after;
+    long repeat;
+    const char *log_level;
+} opt = {
+    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL
+};
+
+static struct config cfg;
+static struct chunk_src *chunks;
+static int nchunks;
+static char *exe_dir;
+static volatile sig_atomic_t got_signal;
+
+/* per instance name: counters that survive a hot reload */
+struct stats {
+    char *instance;
+    char *plugin;
+    char *alias;
+    long chunks, flushes, ok, retried, dropped, errors, invalid;
+    int max_inflight;
+    int workers;
+};
+static struct stats *stats;
+static int nstats;
+static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct job;
+
+struct hinst {
+    struct flb_output_instance *ins;
+    struct stats *st;
+    int pending;              /* jobs dispatched, result not handled yet */
+    atomic_int inflight;      /* flush calls running right now */
+    /* workers */
+    pthread_t *threads;
+    int nthreads;
+    struct job *q_head, *q_tail;
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    int q_stop;
+};
+
+struct task {
+    int id;
+    int src;
+    char name[64];
+    int users;
+};
+
+struct job {
+    struct task *task;
+    struct hinst *hi;
+    int attempts;             /* retries scheduled so far */
+    int64_t due;
+    int ret;
+    struct job *next;
+};
+
+/* the loaded plugin */
+static struct {
+    void *dso;
+    struct flb_plugin_proxy_def *def;
+    struct flbgo_output_plugin plugin;   /* ONE per library, shared */
+    struct flb_api api;
+    int (*pre_register)(int);
+    int (*reg)(struct flb_plugin_proxy_def *);
+    void (*unregister)(struct flb_plugin_proxy_def *);
+    void (*pre_exit)(int);
+    int (*pre_run)(int);
+    char *name;
+} P;
+
+static struct hinst **insts;
+static int ninsts;
+static int hot_reload_enabled;
+static int hot_reloading;
+static size_t host_offset;
+
+/* engine synchronisation */
+static pthread_mutex_t eng_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t eng_cv = PTHREAD_COND_INITIALIZER;
+static struct job *done_head, *done_tail;
+static struct job *retries;     /* waiting for their due time */
+static struct task *tasks[2048];
+static const char *input_name = "flbhost.0";
+
+/* ------------------------------------------------------------------ */
+/* the api table                                                       */
+/* ------------------------------------------------------------------ */
+
+static struct flb_output_instance *check_ins(struct flb_output_instance *ins, const char *fn)
+{
+    if (!ins || ins->magic != FLBHOST_INS_MAGIC) {
+        fprintf(stderr, "flbhost: FATAL: %s() called with %p, which is not an output "
+                "instance handed out by this host\n", fn, (void *) ins);
+        abort();
+    }
+    return ins;
+}
+
+static const char *api_output_get_property(const char *key, struct flb_output_instance *ins)
+{
+    int i;
+    check_ins(ins, "output_get_property");
+    if (!key) {
+        return NULL;
+    }
+    for (i = 0; i < ins->nprops; i++) {
+        if (strcasecmp(ins->props[i].key, key) == 0) {
+            return ins->props[i].val;     /* first one wins; may be NULL */
+        }
+    }
+    return NULL;
+}
+
+static const char *api_input_get_property(const char *key, void *i_ins)
+{
+    (void) key;
+    (void) i_ins;
+    return NULL;
+}
+
+static void *api_output_get_cmt_instance(struct flb_output_instance *ins)
+{
+    check_ins(ins, "output_get_cmt_instance");
+    return NULL;
+}
+
+static void *api_input_get_cmt_instance(void *i_ins)
+{
+    (void) i_ins;
+    return NULL;
+}
+
+static int api_input_log_check(void *i_ins, int l)
+{
+    (void) i_ins;
+    (void) l;
+    return 0;
+}
+
+static int api_output_log_check(struct flb_output_instance *ins, int l)
+{
+    check_ins(ins, "output_log_check");
+    return ins->log_level < l ? 0 : 1;
+}
+
+static const char *api_custom_get_property(const char *key, void *c)
+{
+    (void) key;
+    (void) c;
+    return NULL;
+}
+
+static int api_custom_log_check(void *c, int l)
+{
+    (void) c;
+    (void) l;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+static struct stats *stats_for(struct flb_output_instance *ins)
+{
+    int i;
+    for (i = 0; i < nstats; i++) {
+        if (strcmp(stats[i].instance, ins->name) == 0) {
+            return &stats[i];
+        }
+    }
+    stats = xrealloc(stats, sizeof(struct stats) * (size_t) (nstats + 1));
+    memset(&stats[nstats], 0, sizeof(struct stats));
+    stats[nstats].instance = xstrdup(ins->name);
+    stats[nstats].plugin = xstrdup(P.name);
+    stats[nstats].alias = xstrdup(ins->alias ? ins->alias : "");
+    return &stats[nstats++];
+}
+
+static void plg_log(struct flb_output_instance *ins, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void plg_log(struct flb_output_instance *ins, int level, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    if (ins->log_level < level) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    api_log_print(level, __FILE__, __LINE__, "[output:%s:%s] %s", P.name,
+                  flb_output_name(ins), buf);
+}
+
+static int match_tag(const char *str, int len, const char *m)
+{
+    /* flb_router_match: '*' wildcards, case-sensitive */
+    while (1) {
+        if (*m == '\0') {
+            return len == 0;
+        }
+        if (*m == '*') {
+            while (*++m == '*') {
+            }
+            if (*m == '\0') {
+                return 1;
+            }
+            while (len > 0) {
+                if (match_tag(str, len, m)) {
+                    return 1;
+                }
+                str++;
+                len--;
+            }
+            return 0;
+        }
+        if (len > 0 && *m == *str) {
+            m++;
+            str++;
+            len--;
+            continue;
+        }
+        return 0;
+    }
+}
+
+static int hidden_key(const char *k)
+{
+    static const char *exact[] = {
+        "name", "match", "match_regex", "alias", "log_level",
+        "log_suppress_interval", "host", "port", "ipv6", "retry_limit",
+        "workers", "storage.total_limit_size", "tls", NULL
+    };
+    int i;
+    for (i = 0; exact[i]; i++) {
+        if (strcasecmp(k, exact[i]) == 0) {
+            return 1;
+        }
+    }
+    return strncasecmp(k, "tls.", 4) == 0 || strncasecmp(k, "net.", 4) == 0 ||
+           strncasecmp(k, "oauth2", 6) == 0;
+}
+
+/* flb_output_set_property */
+static void set_property(struct flb_output_instance *ins, const char *k, const char *v)
+{
+    char *tmp = env_translate(v);
+    struct flb_net_host *h = flbcore_host(ins);
+
+    if (tmp && *tmp == '\0') {
+        free(tmp);
+        tmp = NULL;
+    }
+    if (strcasecmp(k, "match") == 0) {
+        free(ins->match);
+        ins->match = tmp;
+        return;
+    }
+    if (strcasecmp(k, "match_regex") == 0) {
+        if (tmp) {
+            die(1, "[flbhost] %s: Match_Regex is not supported by flbhost", ins->name);
+        }
+        return;
+    }
+    if (strcasecmp(k, "alias") == 0) {
+        if (tmp) {
+            flb_sds_destroy(ins->alias);
+            ins->alias = flb_sds_create(tmp);
+        }
+    }
+    else if (strcasecmp(k, "log_level") == 0) {
+        if (tmp) {
+            int l = parse_log_level(tmp);
+            if (l < 0) {
+                die(1, "[config] could not set property 'log_level' to '%s' on %s", tmp, ins->name);
+            }
+            ins->log_level = l;
+        }
+    }
+    else if (strcasecmp(k, "host") == 0) {
+        flb_sds_destroy(h->name);
+        h->name = tmp ? flb_sds_create(tmp) : NULL;
+    }
+    else if (strcasecmp(k, "port") == 0) {
+        h->port = tmp ? atoi(tmp) : 0;
+    }
+    else if (strcasecmp(k, "ipv6") == 0) {
+        if (tmp) {
+            h->ipv6 = parse_bool(tmp);
+        }
+    }
+    else if (strcasecmp(k, "retry_limit") == 0) {
+        if (!tmp) {
+            ins->retry_limit = 1;
+        }
+        else if (strcasecmp(tmp, "no_limits") == 0 || strcasecmp(tmp, "false") == 0 ||
+                 strcasecmp(tmp, "off") == 0) {
+            ins->retry_limit = FLB_OUT_RETRY_UNLIMITED;
+        }
+        else if (strcasecmp(tmp, "no_retries") == 0) {
+            ins->retry_limit = FLB_OUT_RETRY_NONE;
+        }
+        else {
+            ins->retry_limit = atoi(tmp);
+            if (ins->retry_limit <= 0) {
+                hlog(FLB_LOG_WARN, "[config] invalid retry_limit. set default.");
+                ins->retry_limit = 1;
+            }
+        }
+    }
+    else if (strcasecmp(k, "workers") == 0) {
+        if (tmp) {
+            ins->workers = atoi(tmp);
+        }
+    }
+    else if (strcasecmp(k, "tls") == 0) {
+        if (tmp) {
+            ins->tls_on = parse_bool(tmp);
+            if (ins->tls_on && !(ins->flags & (FLB_IO_TLS | FLB_IO_OPT_TLS))) {
+                die(1, "[config] %s does not support TLS", ins->name);
+            }
+        }
+    }
+    else if (!hidden_key(k)) {
+        if (ins->nprops == ins->props_cap) {
+            ins->props_cap = ins->props_cap ? ins->props_cap * 2 : 8;
+            ins->props = xrealloc(ins->props, sizeof(struct hprop) * (size_t) ins->props_cap);
+        }
+        ins->props[ins->nprops].key = xstrdup(k);
+        ins->props[ins->nprops].val = tmp;
+        ins->nprops++;
+        return;
+    }
+    free(tmp);
+}
+
+/* name part of "name://..." compared like check_protocol() */
+static int name_matches(const char *plugin, const char *spec)
+{
+    const char *p = strstr(spec, "://");
+    size_t len = (p && p != spec) ? (size_t) (p - spec) : strlen(spec);
+    return strlen(plugin) == len && strncasecmp(plugin, spec, len) == 0;
+}
+
+/* flb_net_host_set */
+static int net_host_set(struct flb_net_host *h, const char *plugin, const char *address)
+{
+    size_t olen = strlen(address);
+    size_t len = strlen(plugin) + 3;
+    const char *s;
+    const char *e;
+    const char *u;
+
+    memset(h, 0, sizeof(*h));
+    if (olen == strlen(plugin)) {
+        return 0;
+    }
+    if (olen < len) {
+        return -1;
+    }
+    s = address + len;
+    if (*s == '[') {
+        e = strchr(++s, ']');
+        if (!e) {
+            return -1;
+        }
+        h->name = flb_sds_create_len(s, (int) (e - s));
+        h->ipv6 = 1;
+        s = e + 1;
+    }
+    else {
+        e = s;
+        while (!(*e == '\0' || *e == ':' || *e == '/')) {
+            ++e;
+        }
+        if (e == s) {
+            return -1;
+        }
+        h->name = flb_sds_create_len(s, (int) (e - s));
+        s = e;
+    }
+    if (*s == ':') {
+        h->port = atoi(++s);
+    }
+    u = strchr(s, '/');
+    if (u) {
+        h->uri = xmalloc(sizeof(struct flb_uri));
+        h->uri->full = xstrdup(u);
+    }
+    h->address = flb_sds_create(address);
+    if (h->name) {
+        h->listen = flb_sds_create(h->name);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* plugin loading and registration                                     */
+/* ------------------------------------------------------------------ */
+
+static void *sym(const char *name)
+{
+    void *s;
+    dlerror();
+    s = dlsym(P.dso, name);
+    if (dlerror() != NULL) {
+        return NULL;
+    }
+    return s;
+}
+
+static void load_support_libs(void)
+{
+    char path[PATH_MAX];
+    void *h;
+    int i;
+
+    if (!opt.hide_symbols) {
+        void (*set_off)(size_t);
+        snprintf(path, sizeof(path), "%slibflbcore.so", exe_dir);
+        h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+        if (!h) {
+            die(1, "[flbhost] cannot load %s: %s", path, dlerror());
+        }
+        set_off = (void (*)(size_t)) dlsym(h, "flbhost_core_set_host_offset");
+        if (!set_off) {
+            die(1, "[flbhost] %s lacks flbhost_core_set_host_offset", path);
+        }
+        set_off(host_offset);
+    }
+    for (i = 0; i < opt.nbuiltins; i++) {
+        snprintf(path, sizeof(path), "%slibbuiltin_%s.so", exe_dir, opt.builtins[i]);
+        h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+        if (!h) {
+            die(1, "[flbhost] --builtin %s: cannot load %s: %s (add the name to BUILTINS in the Makefile)",
+                opt.builtins[i], path, dlerror());
+        }
+    }
+}
+
+static void plugin_load_and_register(void)
+{
+    struct flb_plugin_proxy_def *def;
+    char *jn;
+    char *jd;
+
+    P.dso = dlopen(opt.plugin_path, RTLD_LAZY);
+    if (!P.dso) {
+        die(1, "[proxy] error opening plugin %s: '%s'", opt.plugin_path, dlerror());
+    }
+    P.pre_register = (int (*)(int)) sym("FLBPluginPreRegister");
+    P.reg = (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
+    P.unregister = (void (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginUnregister");
+    P.pre_exit = (void (*)(int)) sym("FLBPluginOutputPreExit");
+    P.pre_run = (int (*)(int)) sym("FLBPluginOutputPreRun");
+
+    if (P.pre_register) {
+        if (P.pre_register(hot_reloading) == -1) {
+            die(1, "[flbhost] FLBPluginPreRegister returned -1: Fluent Bit would not register "
+                "the plugin");
+        }
+    }
+    if (!P.reg) {
+        die(1, "[flbhost] %s does not export FLBPluginRegister: Fluent Bit would not register it",
+            opt.plugin_path);
+    }
+    def = xmalloc(sizeof(*def)); /* zeroed, owned by the host */
+    P.def = def;
+    if (P.reg(def) == -1) {
+        die(1, "[flbhost] FLBPluginRegister returned -1: Fluent Bit would not register the plugin");
+    }
+    jn = json_str(def->name);
+    jd = json_str(def->description);
+    printf("flbhost: registered {\"name\":%s,\"description\":%s,\"type\":%d,\"proxy\":%d,"
+           "\"flags\":%d,\"event_type\":%d}\n",
+           jn, jd, def->type, def->proxy, def->flags, def->event_type);
+    fflush(stdout);
+    free(jn);
+    free(jd);
+    if (def->proxy != FLB_PROXY_GOLANG || def->type != FLB_PROXY_OUTPUT_PLUGIN) {
+        die(1, "[flbhost] registration gave type=%d proxy=%d; Fluent Bit registers an output "
+            "only for type=2 proxy=11", def->type, def->proxy);
+    }
+    if (!def->name) {
+        die(1, "[flbhost] FLBPluginRegister left the name NULL");
+    }
+    P.name = xstrdup(def->name);
+
+    /* proxy_go_output_register */
+    memset(&P.plugin, 0, sizeof(P.plugin));
+    P.plugin.cb_init = (int (*)(struct flbgo_output_plugin *)) sym("FLBPluginInit");
+    if (!P.plugin.cb_init) {
+        die(1, "[go proxy]: could not load FLBPluginInit symbol");
+    }
+    P.plugin.cb_flush = (int (*)(const void *, int, const char *)) sym("FLBPluginFlush");
+    P.plugin.cb_flush_ctx = (int (*)(void *, const void *, int, char *)) sym("FLBPluginFlushCtx");
+    P.plugin.cb_exit = (int (*)(void)) sym("FLBPluginExit");
+    P.plugin.cb_exit_ctx = (int (*)(void *)) sym("FLBPluginExitCtx");
+    P.plugin.name = xstrdup(def->name);
+    P.plugin.api = &P.api;
+}
+
+static void plugin_unregister_and_close(void)
+{
+    if (P.unregister) {
+        P.unregister(P.def);
+    }
+    free(P.plugin.name);
+    free(P.name);
+    P.name = NULL;
+    free(P.def);
+    P.def = NULL;
+    dlclose(P.dso);
+    P.dso = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* instances                                                           */
+/* ------------------------------------------------------------------ */
+
+static int builtin_named(const char *spec)
+{
+    int i;
+    for (i = 0; i < opt.nbuiltins; i++) {
+        if (name_matches(opt.builtins[i], spec)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void create_instances(void)
+{
+    int i;
+    int j;
+    int id = 0;
+    int total_outputs = cfg.nouts;
+    size_t alloc = host_offset + sizeof(struct flb_net_host) + 64;
+
+    insts = NULL;
+    ninsts = 0;
+    for (i = 0; i < cfg.nouts; i++) {
+        struct outdef *o = &cfg.outs[i];
+        struct flb_output_instance *ins;
+        struct hinst *hi;
+        char *name;
+
+        if (!o->name) {
+            die(1, "[config] %s: [OUTPUT] without Name", o->origin);
+        }
+        name = env_translate(o->name);
+        if (builtin_named(name)) {
+            hlog(FLB_LOG_WARN, "[flbhost] output '%s' (%s) resolves to Fluent Bit's built-in "
+                 "plugin (--builtin); the proxy plugin gets no instance for it", name, o->origin);
+            id++;
+            free(name);
+            continue;
+        }
+        if (!name_matches(P.name, name)) {
+            hlog(FLB_LOG_WARN, "[flbhost] output '%s' (%s) is not the loaded plugin '%s': "
+                 "skipped", name, o->origin, P.name);
+            id++;
+            free(name);
+            continue;
+        }
+        ins = xmalloc(alloc);
+        ins->magic = FLBHOST_INS_MAGIC;
+        ins->id = id++;
+        snprintf(ins->name, sizeof(ins->name), "%s.%d", P.name, ins->id);
+        ins->log_level = -1;
+        ins->retry_limit = 1;
+        ins->flags = P.def->flags;
+        if (ins->flags & FLB_IO_OPT_TLS) {
+            ins->flags |= FLB_IO_TLS;
+        }
+        ins->context = xmalloc(sizeof(struct flb_plugin_proxy_context));
+        ins->context->proxy = &P;
+        if (P.def->flags & FLB_OUTPUT_NET) {
+            if (net_host_set(flbcore_host(ins), P.name, name) != 0) {
+                die(1, "[flbhost] invalid output address '%s'", name);
+            }
+        }
+        free(name);
+        for (j = 0; j < o->props.n; j++) {
+            set_property(ins, o->props.v[j].key, o->props.v[j].val);
+        }
+        if (ins->log_level == -1) {
+            ins->log_level = g_log_level;
+        }
+        hi = xmalloc(sizeof(*hi));
+        hi->ins = ins;
+        ins->engine = hi;
+        pthread_mutex_init(&hi->q_mu, NULL);
+        pthread_cond_init(&hi->q_cv, NULL);
+        insts = xrealloc(insts, sizeof(struct hinst *) * (size_t) (ninsts + 1));
+        insts[ninsts++] = hi;
+    }
+    /* flb_router_io_set: one input and one output, no Match: match all */
+    if (total_outputs == 1 && ninsts == 1 && !insts[0]->ins->match) {
+        insts[0]->ins->match = xstrdup("*");
+    }
+    for (i = 0; i < ninsts; i++) {
+        struct hinst *hi = insts[i];
+        pthread_mutex_lock(&stats_mu);
+        hi->st = stats_for(hi->ins);
+        free(hi->st->alias);
+        hi->st->alias = xstrdup(hi->ins->alias ? hi->ins->alias : "");
+        if (hi->ins->workers > hi->st->workers) {
+            hi->st->workers = hi->ins->workers;
+        }
+        pthread_mutex_unlock(&stats_mu);
+        if (!hi->ins->match) {
+            hlog(FLB_LOG_WARN, "[flbhost] %s has no Match rule: it gets no chunks",
+                 flb_output_name(hi->ins));
+        }
+    }
+}
+
+static void destroy_instance(struct hinst *hi)
+{
+    struct flb_output_instance *ins = hi->ins;
+    struct flb_net_host *h = flbcore_host(ins);
+    int i;
+
+    flb_sds_destroy(h->name);
+    flb_sds_destroy(h->address);
+    flb_sds_destroy(h->listen);
+    if (h->uri) {
+        free(h->uri->full);
+        free(h->uri);
+    }
+    flb_sds_destroy(ins->alias);
+    free(ins->match);
+    for (i = 0; i < ins->nprops; i++) {
+        free(ins->props[i].key);
+        free(ins->props[i].val);
+    }
+    free(ins->props);
+    free(ins->context);
+    /* poison: a plugin that kept o_ins past exit reads garbage */
+    memset(ins, 0xa5, host_offset);
+    free(ins);
+    free(hi->threads);
+    free(hi);
+}
+
+/* ------------------------------------------------------------------ */
+/* flushing                                                            */
+/* ------------------------------------------------------------------ */
+
+static int run_flush(struct job *jb)
+{
+    struct hinst *hi = jb->hi;
+    struct chunk_src *c = &chunks[jb->task->src];
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t data_pages = (c->size + (size_t) pg - 1) / (size_t) pg;
+    size_t maplen;
+    unsigned char *map;
+    unsigned char *data;
+    char *tag;
+    size_t taglen = strlen(c->tag);
+    int now;
+    int ret;
+
+    if (data_pages == 0) {
+        data_pages = 1;
+    }
+    /* data pages + one guard page; the chunk ends right at the guard page,
+     * the pages are read-only while the plugin runs */
+    maplen = (data_pages + 1) * (size_t) pg;
+    map = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        die(1, "[flbhost] mmap failed: %s", strerror(errno));
+    }
+    data = map + data_pages * (size_t) pg - c->size;
+    memcpy(data, c->data, c->size);
+    if (mprotect(map, data_pages * (size_t) pg, PROT_READ) != 0 ||
+        mprotect(map + data_pages * (size_t) pg, (size_t) pg, PROT_NONE) != 0) {
+        die(1, "[flbhost] mprotect failed: %s", strerror(errno));
+    }
+    /* proxy_go_output_flush: a fresh NUL-terminated copy of the tag */
+    tag = xmalloc(taglen + 1);
+    memcpy(tag, c->tag, taglen + 1);
+
+    pthread_mutex_lock(&stats_mu);
+    hi->st->flushes++;
+    pthread_mutex_unlock(&stats_mu);
+    now = atomic_fetch_add(&hi->inflight, 1) + 1;
+    pthread_mutex_lock(&stats_mu);
+    if (now > hi->st->max_inflight) {
+        hi->st->max_inflight = now;
+    }
+    pthread_mutex_unlock(&stats_mu);
+
+    if (P.plugin.cb_flush_ctx) {
+        ret = P.plugin.cb_flush_ctx(hi->ins->context->remote_context, data, (int) c->size, tag);
+    }
+    else if (P.plugin.cb_flush) {
+        ret = P.plugin.cb_flush(data, (int) c->size, tag);
+    }
+    else {
+        ret = FLB_ERROR;
+    }
+    atomic_fetch_sub(&hi->inflight, 1);
+
+    memset(tag, 0, taglen);
+    free(tag);
+    munmap(map, maplen);
+    return ret;
+}
+
+static void *worker_main(void *arg)
+{
+    struct hinst *hi = arg;
+    struct job *jb;
+
+    while (1) {
+        pthread_mutex_lock(&hi->q_mu);
+        while (!hi->q_head && !hi->q_stop) {
+            pthread_cond_wait(&hi->q_cv, &hi->q_mu);
+        }
+        if (!hi->q_head) {
+            pthread_mutex_unlock(&hi->q_mu);
+            break;
+        }
+        jb = hi->q_head;
+        hi->q_head = jb->next;
+        if (!hi->q_head) {
+            hi->q_tail = NULL;
+        }
+        pthread_mutex_unlock(&hi->q_mu);
+
+        jb->ret = run_flush(jb);
+        jb->next = NULL;
+        pthread_mutex_lock(&eng_mu);
+        if (done_tail) {
+            done_tail->next = jb;
+        }
+        else {
+            done_head = jb;
+        }
+        done_tail = jb;
+        pthread_cond_signal(&eng_cv);
+        pthread_mutex_unlock(&eng_mu);
+    }
+    return NULL;
+}
+
+static void start_workers(struct hinst *hi)
+{
+    int i;
+    if (hi->ins->workers <= 0) {
+        return;
+    }
+    hi->nthreads = hi->ins->workers;
+    hi->threads = xmalloc(sizeof(pthread_t) * (size_t) hi->nthreads);
+    for (i = 0; i < hi->nthreads; i++) {
+        if (pthread_create(&hi->threads[i], NULL, worker_main, hi) != 0) {
+            die(1, "[flbhost] cannot start worker thread");
+        }
+        plg_log(hi->ins, FLB_LOG_INFO, "worker #%d started", i);
+    }
+}
+
+static void stop_workers(struct hinst *hi)
+{
+    int i;
+    if (hi->nthreads == 0) {
+        return;
+    }
+    pthread_mutex_lock(&hi->q_mu);
+    hi->q_stop = 1;
+    pthread_cond_broadcast(&hi->q_cv);
+    pthread_mutex_unlock(&hi->q_mu);
+    for (i = 0; i < hi->nthreads; i++) {
+        pthread_join(hi->threads[i], NULL);
+    }
+    hi->nthreads = 0;
+}
+
+static void handle_result(struct job *jb);
+
+static void dispatch(struct job *jb)
+{
+    struct hinst *hi = jb->hi;
+    hi->pending++;
+    if (hi->nthreads > 0) {
+        jb->next = NULL;
+        pthread_mutex_lock(&hi->q_mu);
+        if (hi->q_tail) {
+            hi->q_tail->next = jb;
+        }
+        else {
+            hi->q_head = jb;
+        }
+        hi->q_tail = jb;
+        pthread_cond_signal(&hi->q_cv);
+        pthread_mutex_unlock(&hi->q_mu);
+        return;
+    }
+    /* Workers 0: on the engine thread, the one that ran Init */
+    jb->ret = run_flush(jb);
+    handle_result(jb);
+}
+
+static void task_release(struct task *t)
+{
+    if (--t->users == 0) {
+        tasks[t->id] = NULL;
+        free(t);
+    }
+}
+
+static void job_done(struct job *jb)
+{
+    jb->hi->pending--;
+    task_release(jb->task);
+    free(jb);
+}
+
+static void handle_result(struct job *jb)
+{
+    struct hinst *hi = jb->hi;
+    struct flb_output_instance *ins = hi->ins;
+    struct task *t = jb->task;
+    int ret = jb->ret;
+
+    if (ret != FLB_OK && ret != FLB_RETRY && ret != FLB_ERROR) {
+        /* proxy_cb_flush: anything else is FLB_ERROR */
+        pthread_mutex_lock(&stats_mu);
+        hi->st->invalid++;
+        pthread_mutex_unlock(&stats_mu);
+        ret = FLB_ERROR;
+    }
+    if (ret == FLB_OK) {
+        pthread_mutex_lock(&stats_mu);
+        hi->st->ok++;
+        pthread_mutex_unlock(&stats_mu);
+        if (jb->attempts > 0) {
+            hlog(FLB_LOG_INFO, "[engine] flush chunk '%s' succeeded at retry %d: "
+                 "task_id=%d, input=%s > output=%s (out_id=%d)",
+                 t->name, jb->attempts, t->id, input_name, flb_output_name(ins), ins->id);
+        }
+        job_done(jb);
+        return;
+    }
+    if (ret == FLB_ERROR) {
+        /* Fluent Bit logs nothing for FLB_ERROR */
+        pthread_mutex_lock(&stats_mu);
+        hi->st->errors++;
+        pthread_mutex_unlock(&stats_mu);
+        job_done(jb);
+        return;
+    }
+    /* FLB_RETRY */
+    pthread_mutex_lock(&stats_mu);
+    hi->st->retried++;
+    pthread_mutex_unlock(&stats_mu);
+    if (ins->retry_limit == FLB_OUT_RETRY_NONE) {
+        pthread_mutex_lock(&stats_mu);
+        hi->st->dropped++;
+        pthread_mutex_unlock(&stats_mu);
+        hlog(FLB_LOG_INFO, "[engine] chunk '%s' is not retried (no retry config): "
+             "task_id=%d, input=%s > output=%s (out_id=%d)",
+             t->name, t->id, input_name, flb_output_name(ins), ins->id);
+        job_done(jb);
+        return;
+    }
+    if (ins->retry_limit >= 0 && jb->attempts >= ins->retry_limit) {
+        pthread_mutex_lock(&stats_mu);
+        hi->st->dropped++;
+        pthread_mutex_unlock(&stats_mu);
+        hlog(FLB_LOG_ERROR, "[engine] chunk '%s' cannot be retried: "
+             "task_id=%d, input=%s > output=%s",
+             t->name, t->id, input_name, flb_output_name(ins));
+        job_done(jb);
+        return;
+    }
+    {
+        long delay = opt.retry_wait_ms;
+        int i;
+        for (i = 0; i < jb->attempts && delay < opt.retry_cap_ms; i++) {
+            delay *= 2;
+        }
+        if (delay > opt.retry_cap_ms) {
+            delay = opt.retry_cap_ms;
+        }
+        jb->attempts++;
+        jb->due = now_ms() + delay;
+        hlog(FLB_LOG_WARN, "[engine] failed to flush chunk '%s', retry in %ld seconds: "
+             "task_id=%d, input=%s > output=%s (out_id=%d)",
+             t->name, (delay + 999) / 1000, t->id, input_name, flb_output_name(ins), ins->id);
+        hi->pending--;     /* not in flight while it waits */
+        jb->next = retries;
+        retries = jb;
+    }
+}
+
+static int handle_completions(void)
+{
+    struct job *list;
+    int n = 0;
+    pthread_mutex_lock(&eng_mu);
+    list = done_head;
+    done_head = done_tail = NULL;
+    pthread_mutex_unlock(&eng_mu);
+    while (list) {
+        struct job *jb = list;
+        list = list->next;
+        handle_result(jb);
+        n++;
+    }
+    return n;
+}
+
+static int fire_due_retries(void)
+{
+    int64_t now = now_ms();
+    struct job **pp = &retries;
+    struct job *due = NULL;
+    struct job **dt = &due;
+    int n = 0;
+
+    while (*pp) {
+        struct job *jb = *pp;
+        if (jb->due <= now) {
+            *pp = jb->next;
+            jb->next = NULL;
+            *dt = jb;
+            dt = &jb->next;
+        }
+        else {
+            pp = &jb->next;
+        }
+    }
+    /* oldest first */
+    while (due) {
+        struct job *jb = due;
+        due = due->next;
+        dispatch(jb);
+        n++;
+    }
+    return n;
+}
+
+static int pending_total(void)
+{
+    int i;
+    int n = 0;
+    for (i = 0; i < ninsts; i++) {
+        n += insts[i]->pending;
+    }
+    return n;
+}
+
+static void wait_engine(int64_t until)
+{
+    struct timespec ts;
+    int64_t now = now_ms();
+    int64_t wait = until - now;
+    if (wait > 50) {
+        wait = 50;
+    }
+    if (wait < 1) {
+        wait = 1;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long) (wait % 1000) * 1000000L;
+    ts.tv_sec += (time_t) (wait / 1000) + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&eng_mu);
+    if (!done_head) {
+        pthread_cond_timedwait(&eng_cv, &eng_mu, &ts);
+    }
+    pthread_mutex_unlock(&eng_mu);
+}
+
+static void drain_inflight(void)
+{
+    while (pending_total() > 0) {
+        if (handle_completions() == 0) {
+            wait_engine(now_ms() + 50);
+        }
+    }
+}
+
+static void abandon_retries(const char *why)
+{
+    while (retries) {
+        struct job *jb = retries;
+        retries = jb->next;
+        pthread_mutex_lock(&stats_mu);
+        jb->hi->st->dropped++;
+        pthread_mutex_unlock(&stats_mu);
+        hlog(FLB_LOG_WARN, "[flbhost] pending retry abandoned (%s): chunk '%s' task_id=%d > output=%s",
+             why, jb->task->name, jb->task->id, flb_output_name(jb->hi->ins));
+        jb->hi->pending++; /* job_done decrements */
+        job_done(jb);
+    }
+}
+
+static struct task *new_task(int src)
+{
+    struct task *t;
+    struct timespec ts;
+    int id;
+    for (id = 0; id < (int) (sizeof(tasks) / sizeof(tasks[0])); id++) {
+        if (!tasks[id]) {
+            break;
+        }
+    }
+    if (id == (int) (sizeof(tasks) / sizeof(tasks[0]))) {
+        return NULL;
+    }
+    t = xmalloc(sizeof(*t));
+    t->id = id;
+    t->src = src;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(t->name, sizeof(t->name), "%d-%ld.%09ld.flb", (int) getpid(),
+             (long) ts.tv_sec, ts.tv_nsec);
+    tasks[id] = t;
+    return t;
+}
+
+/* route one chunk to every matching instance; 0 when it could not start */
+static int dispatch_chunk(int src)
+{
+    struct task *t;
+    struct job **jobs;
+    int n = 0;
+    int i;
+    const char *tag = chunks[src].tag;
+
+    t = new_task(src);
+    if (!t) {
+        return 0; /* all task ids busy: wait */
+    }
+    jobs = xmalloc(sizeof(struct job *) * (size_t) (ninsts + 1));
+    for (i = 0; i < ninsts; i++) {
+        struct hinst *hi = insts[i];
+        if (!hi->ins->match || !match_tag(tag, (int) strlen(tag), hi->ins->match)) {
+            continue;
+        }
+        if (P.def->event_type != 0 && !(P.def->event_type & FLB_OUTPUT_LOGS)) {
+            continue;
+        }
+        jobs[n] = xmalloc(sizeof(struct job));
+        jobs[n]->task = t;
+        jobs[n]->hi = hi;
+        n++;
+    }
+    if (n == 0) {
+        hlog(FLB_LOG_DEBUG, "[task] created task=%p id=%d without routes, dropping.",
+             (void *) t, t->id);
+        tasks[t->id] = NULL;
+        free(t);
+        free(jobs);
+        return 1;
+    }
+    t->users = n + 1; /* +1 while dispatching */
+    for (i = 0; i < n; i++) {
+        pthread_mutex_lock(&stats_mu);
+        jobs[i]->hi->st->chunks++;
+        pthread_mutex_unlock(&stats_mu);
+        dispatch(jobs[i]);
+    }
+    task_release(t);
+    free(jobs);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* init / exit                                                         */
+/* ------------------------------------------------------------------ */
+
+static void init_instances(void)
+{
+    int i;
+    int ret;
+    for (i = 0; i < ninsts; i++) {
+        struct flb_output_instance *ins = insts[i]->ins;
+        /* proxy_go_output_init: the shared struct points at this instance */
+        P.plugin.api = &P.api;
+        P.plugin.o_ins = ins;
+        P.plugin.context = ins->context;
+        ret = P.plugin.cb_init(&P.plugin);
+        if (ret <= 0) {
+            hlog(FLB_LOG_ERROR, "[go proxy]: plugin '%s' failed to initialize", P.plugin.name);
+            hlog(FLB_LOG_ERROR, "[output] could not initialize '%s' plugin", P.name);
+            hlog(FLB_LOG_ERROR, "[output] failed to initialize '%s' plugin", P.name);
+            hlog(FLB_LOG_ERROR, "[engine] output initialization failed");
+            fflush(stdout);
+            exit(255);
+        }
+        start_workers(insts[i]);
+    }
+    if (P.pre_run) {
+        for (i = 0; i < ninsts; i++) {
+            P.pre_run(hot_reload_enabled);
+        }
+    }
+}
+
+static void exit_instances(int by_reload)
+{
+    int i;
+    for (i = 0; i < ninsts; i++) {
+        struct hinst *hi = insts[i];
+        stop_workers(hi);
+        if (P.pre_exit) {
+            P.pre_exit(by_reload);
+        }
+        if (P.plugin.cb_exit_ctx) {
+            P.plugin.cb_exit_ctx(hi->ins->context->remote_context);
+        }
+        else if (P.plugin.cb_exit) {
+            P.plugin.cb_exit();
+        }
+    }
+    for (i = 0; i < ninsts; i++) {
+        destroy_instance(insts[i]);
+    }
+    free(insts);
+    insts = NULL;
+    ninsts = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* chunk files                                                         */
+/* ------------------------------------------------------------------ */
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    size_t n = 0;
+    size_t r;
+    if (!f) {
+        die(1, "[flbhost] cannot open %s: %s", path, strerror(errno));
+    }
+    do {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            buf = xrealloc(buf, cap);
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        n += r;
+    } while (r > 0);
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static void add_chunk(unsigned char *data, size_t size, const char *tag)
+{
+    chunks = xrealloc(chunks, sizeof(struct chunk_src) * (size_t) (nchunks + 1));
+    chunks[nchunks].data = data;
+    chunks[nchunks].size = size;
+    chunks[nchunks].tag = xstrdup(tag);
+    nchunks++;
+}
+
+static void load_chunk_file(const char *path, int framed, const char *tag)
+{
+    size_t len;
+    unsigned char *buf = slurp(path, &len);
+    size_t off = 0;
+    if (!framed) {
+        add_chunk(buf, len, tag);
+        return;
+    }
+    while (off < len) {
+        uint32_t n;
+        unsigned char *c;
+        if (len - off < 4) {
+            die(1, "[flbhost] %s: truncated frame header at offset %zu", path, off);
+        }
+        n = ((uint32_t) buf[off] << 24) | ((uint32_t) buf[off + 1] << 16) |
+            ((uint32_t) buf[off + 2] << 8) | (uint32_t) buf[off + 3];
+        off += 4;
+        if (n > len - off) {
+            die(1, "[flbhost] %s: frame of %u bytes at offset %zu overruns the file",
+                path, n, off - 4);
+        }
+        c = xmalloc(n ? n : 1);
+        memcpy(c, buf + off, n);
+        add_chunk(c, n, tag);
+        off += n;
+    }
+    free(buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* main                                                                */
+/* ------------------------------------------------------------------ */
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: flbhost [options]\n"
+"  -e PATH               plugin library (also: [SERVICE] plugins_file, YAML plugins:)\n"
+"  -c FILE               Fluent Bit config (classic, or YAML if .yaml/.yml)\n"
+"  -o NAME[://H:P/PATH]  add an output instance (ids count from 0 in order)\n"
+"  -p KEY=VALUE          property for the last -o\n"
+"  -m MATCH              Match for the last -o\n"
+"  -t TAG                tag for the following -i/-I (default: first [INPUT] Tag, else 'test')\n"
+"  -i FILE               one chunk: raw msgpack file\n"
+"  -I FILE               several chunks: 4-byte big-endian length + bytes, repeated\n"
+"  -n N                  send the whole chunk list N times\n"
+"  --log-level LEVEL     service log level (as [SERVICE] Log_Level)\n"
+"  --retry-wait MS       first retry delay (default 1000), doubled per retry\n"
+"  --retry-cap MS        retry delay cap (default 2000000)\n"
+"  --max-runtime SEC     stop after SEC seconds; pending retries count as dropped\n"
+"  --reload-after K      hot reload after K chunks were dispatched\n"
+"  --host-field-pad N    move the instance's flb_net_host N bytes (multiple of 8)\n"
+"  --hide-symbols        do not export flb_output_net_default & co\n"
+"  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n");
+}
+
+static void set_exe_dir(const char *argv0)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    char *slash;
+    (void) argv0;
+    if (n <= 0) {
+        exe_dir = xstrdup("./");
+        return;
+    }
+    buf[n] = '\0';
+    slash = strrchr(buf, '/');
+    slash[1] = '\0';
+    exe_dir = xstrdup(buf);
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_RETRY_WAIT = 1000, O_RETRY_CAP, O_MAX_RUNTIME, O_RELOAD_AFTER,
+           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP };
+    static struct option lopts[] = {
+        {"retry-wait", required_argument, 0, O_RETRY_WAIT},
+        {"retry-cap", required_argument, 0, O_RETRY_CAP},
+        {"max-runtime", required_argument, 0, O_MAX_RUNTIME},
+        {"reload-after", required_argument, 0, O_RELOAD_AFTER},
+        {"host-field-pad", required_argument, 0, O_PAD},
+        {"hide-symbols", no_argument, 0, O_HIDE},
+        {"builtin", required_argument, 0, O_BUILTIN},
+        {"log-level", required_argument, 0, O_LOG_LEVEL},
+        {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0}
+    };
+    struct outdef *last_out = NULL;
+    const char *config_file = NULL;
+    const char *tag = NULL;
+    struct { char *path; int framed; char *tag; } *files = NULL;
+    int nfiles = 0;
+    int c;
+    int i;
+    struct sigaction sa;
+    int64_t start;
+    int64_t deadline = 0;
+    long dispatched = 0;
+    long total;
+    long next = 0;
+    int reloaded = 0;
+    const char *stop_reason = NULL;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    set_exe_dir(argv[0]);
+
+    while ((c = getopt_long(argc, argv, "e:c:o:p:m:t:i:I:n:h", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            opt.plugin_path = optarg;
+            break;
+        case 'c':
+            config_file = optarg;
+            break;
+        case 'o': {
+            char origin[64];
+            snprintf(origin, sizeof(origin), "command line -o #%d", cfg.nouts);
+            last_out = config_add_output(&cfg, optarg, origin);
+            break;
+        }
+        case 'p': {
+            char *eq = strchr(optarg, '=');
+            if (!last_out) {
+                die(1, "[flbhost] -p %s given before any -o", optarg);
+            }
+            if (!eq) {
+                die(1, "[flbhost] -p needs KEY=VALUE, got '%s'", optarg);
+            }
+            *eq = '\0';
+            kv_add(&last_out->props, optarg, eq + 1);
+            break;
+        }
+        case 'm':
+            if (!last_out) {
+                die(1, "[flbhost] -m given before any -o");
+            }
+            kv_add(&last_out->props, "match", optarg);
+            break;
+        case 't':
+            tag = optarg;
+            break;
+        case 'i':
+        case 'I':
+            files = xrealloc(files, sizeof(*files) * (size_t) (nfiles + 1));
+            files[nfiles].path = optarg;
+            files[nfiles].framed = (c == 'I');
+            files[nfiles].tag = tag ? xstrdup(tag) : NULL;
+            nfiles++;
+            break;
+        case 'n':
+            opt.repeat = atol(optarg);
+            if (opt.repeat < 1) {
+                die(1, "[flbhost] -n must be >= 1");
+            }
+            break;
+        case O_RETRY_WAIT:
+            opt.retry_wait_ms = atol(optarg);
+            break;
+        case O_RETRY_CAP:
+            opt.retry_cap_ms = atol(optarg);
+            break;
+        case O_MAX_RUNTIME:
+            opt.max_runtime = atof(optarg);
+            break;
+        case O_RELOAD_AFTER:
+            opt.reload_after = atol(optarg);
+            break;
+        case O_PAD:
+            opt.host_pad = atol(optarg);
+            if (opt.host_pad < 0 || opt.host_pad % 8 != 0 || opt.host_pad > 1 << 20) {
+                die(1, "[flbhost] --host-field-pad must be a multiple of 8 in 0..1048576");
+            }
+            break;
+        case O_HIDE:
+            opt.hide_symbols = 1;
+            break;
+        case O_BUILTIN:
+            opt.builtins = xrealloc(opt.builtins, sizeof(char *) * (size_t) (opt.nbuiltins + 1));
+            opt.builtins[opt.nbuiltins++] = optarg;
+            break;
+        case O_LOG_LEVEL:
+            opt.log_level = optarg;
+            break;
+        case 'h':
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        die(1, "[flbhost] unexpected argument '%s'", argv[optind]);
+    }
+    if (opt.retry_wait_ms < 1 || opt.retry_cap_ms < 1) {
+        die(1, "[flbhost] --retry-wait and --retry-cap must be >= 1");
+    }
+
+    /* CLI outputs come first (fluent-bit creates them while parsing argv) */
+    if (config_file && config_load(&cfg, config_file) != 0) {
+        die(1, "[flbhost] could not load configuration %s", config_file);
+    }
+    {
+        const char *ll = kv_get(&cfg.service, "log_level");
+        const char *pf = kv_get(&cfg.service, "plugins_file");
+        const char *hr = kv_get(&cfg.service, "hot_reload");
+        if (ll) {
+            char *t = env_translate(ll);
+            g_log_level = parse_log_level(t);
+            if (g_log_level < 0) {
+                die(1, "[config] invalid log_level '%s'", t);
+            }
+            free(t);
+        }
+        if (opt.log_level) {
+            g_log_level = parse_log_level(opt.log_level);
+            if (g_log_level < 0) {
+                die(1, "[flbhost] invalid --log-level '%s'", opt.log_level);
+            }
+        }
+        if (pf) {
+            char *t = env_translate(pf);
+            if (config_load_plugins_file(&cfg, t) != 0) {
+                die(1, "[flbhost] could not load plugins_file %s", t);
+            }
+            free(t);
+        }
+        if (hr && parse_bool(hr)) {
+            hot_reload_enabled = 1;
+        }
+    }
+    if (opt.reload_after > 0) {
+        hot_reload_enabled = 1;
+    }
+    if (!opt.plugin_path) {
+        if (cfg.nplugins == 0) {
+            die(1, "[flbhost] no plugin: give -e PATH or a plugins_file / plugins: entry");
+        }
+        opt.plugin_path = cfg.plugins[0];
+    }
+    for (i = 0; i < cfg.nplugins; i++) {
+        if (strcmp(cfg.plugins[i], opt.plugin_path) != 0) {
+            die(1, "[flbhost] more than one plugin library (%s, %s): flbhost loads one",
+                opt.plugin_path, cfg.plugins[i]);
+        }
+    }
+    if (cfg.input_name) {
+        static char in_name[256];
+        snprintf(in_name, sizeof(in_name), "%s.0", cfg.input_name);
+        input_name = in_name;
+    }
+    for (i = 0; i < nfiles; i++) {
+        const char *t = files[i].tag;
+        if (!t) {
+            t = cfg.input_tag ? cfg.input_tag : (cfg.input_name ? input_name : "test");
+        }
+        load_chunk_file(files[i].path, files[i].framed, t);
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    host_offset = ((sizeof(struct flb_output_instance) + 7) & ~(size_t) 7) + 56 +
+                  (size_t) opt.host_pad;
+    flbhost_core_set_host_offset(host_offset);
+
+    P.api.output_get_property = api_output_get_property;
+    P.api.input_get_property = api_input_get_property;
+    P.api.output_get_cmt_instance = api_output_get_cmt_instance;
+    P.api.input_get_cmt_instance = api_input_get_cmt_instance;
+    P.api.log_print = api_log_print;
+    P.api.input_log_check = api_input_log_check;
+    P.api.output_log_check = api_output_log_check;
+    P.api.custom_get_property = api_custom_get_property;
+    P.api.custom_log_check = api_custom_log_check;
+
+    load_support_libs();
+    plugin_load_and_register();
+    create_instances();
+    init_instances();
+
+    start = now_ms();
+    if (opt.max_runtime > 0) {
+        deadline = start + (int64_t) (opt.max_runtime * 1000.0);
+    }
+    total = (long) nchunks * opt.repeat;
+
+    for (;;) {
+        int64_t until;
+        int progressed = 0;
+
+        progressed += handle_completions();
+        if (got_signal) {
+            char ts[64];
+            time_t now = time(NULL);
+            struct tm tm;
+            localtime_r(&now, &tm);
+            strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S", &tm);
+            fprintf(stderr, "[%s] [engine] caught signal (%s)\n", ts,
+                    got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+            hlog(FLB_LOG_WARN, "[engine] service will shutdown in max 5 seconds");
+            stop_reason = "signal";
+            break;
+        }
+        if (deadline && now_ms() >= deadline) {
+            hlog(FLB_LOG_WARN, "[flbhost] --max-runtime reached");
+            stop_reason = "max-runtime";
+            break;
+        }
+        progressed += fire_due_retries();
+        if (opt.reload_after > 0 && !reloaded && dispatched >= opt.reload_after) {
+            drain_inflight();
+            abandon_retries("hot reload");
+            hot_reloading = 1;
+            exit_instances(1);
+            plugin_unregister_and_close();
+            printf("flbhost: reloaded\n");
+            fflush(stdout);
+            hlog(FLB_LOG_INFO, "[reload] reloading the pipeline (flbhost)");
+            load_support_libs();
+            plugin_load_and_register();
+            create_instances();
+            init_instances();
+            hot_reloading = 0;
+            reloaded = 1;
+            continue;
+        }
+        if (next < total && !(opt.reload_after > 0 && !reloaded && dispatched >= opt.reload_after)) {
+            if (dispatch_chunk((int) (next % nchunks))) {
+                next++;
+                dispatched++;
+                continue;
+            }
+        }
+        if (next >= total && pending_total() == 0 && !retries) {
+            break;
+        }
+        until = now_ms() + 50;
+        {
+            struct job *jb;
+            for (jb = retries; jb; jb = jb->next) {
+                if (jb->due < until) {
+                    until = jb->due;
+                }
+            }
+        }
+        if (!progressed) {
+            wait_engine(until);
+        }
+    }
+
+    drain_inflight();
+    if (retries) {
+        abandon_retries(stop_reason ? stop_reason : "shutdown");
+    }
+    if (stop_reason && strcmp(stop_reason, "signal") == 0) {
+        hlog(FLB_LOG_INFO, "[engine] service has stopped (0 pending tasks)");
+    }
+    exit_instances(0);
+    plugin_unregister_and_close();
+
+    for (i = 0; i < nstats; i++) {
+        struct stats *s = &stats[i];
+        char *ji = json_str(s->instance);
+        char *jn = json_str(s->plugin);
+        char *ja = json_str(s->alias);
+        printf("flbhost: summary {\"instance\":%s,\"name\":%s,\"alias\":%s,\"chunks\":%ld,"
+               "\"flushes\":%ld,\"ok\":%ld,\"retried\":%ld,\"dropped\":%ld,\"errors\":%ld,"
+               "\"invalid\":%ld,\"max_inflight\":%d,\"workers\":%d}\n",
+               ji, jn, ja, s->chunks, s->flushes, s->ok, s->retried, s->dropped, s->errors,
+               s->invalid, s->max_inflight, s->workers);
+        free(ji);
+        free(jn);
+        free(ja);
+    }
+    fflush(stdout);
+    return 0;
+}

@@ -1,0 +1,71 @@
+/* flbhost internal declarations */
+#ifndef FLBHOST_INTERNAL_H
+#define FLBHOST_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "flbhost.h"
+
+struct kv {
+    char *key;
+    char *val;
+};
+
+struct kvlist {
+    struct kv *v;
+    int n;
+    int cap;
+};
+
+/* one [OUTPUT] section / -o option / YAML outputs entry */
+struct outdef {
+    char *name;          /* Name as written, may be "name://host:port/path" */
+    struct kvlist props; /* raw (untranslated) values, in order */
+    char *origin;        /* where it came from, for messages */
+};
+
+struct config {
+    struct kvlist service;
+    char **plugins;
+    int nplugins;
+    struct outdef *outs;
+    int nouts;
+    int ninputs;
+    char *input_name;    /* first [INPUT] Name */
+    char *input_tag;     /* first [INPUT] Tag */
+    char *conf_dir;      /* directory of the main config, with '/' */
+};
+
+extern int g_log_level;
+extern struct kvlist g_env;
+
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *trim(char *s);
+int64_t now_ms(void);
+void kv_add(struct kvlist *l, const char *k, const char *v);
+const char *kv_get(struct kvlist *l, const char *k);
+void kv_set(struct kvlist *l, const char *k, const char *v);
+void kv_free(struct kvlist *l);
+void log_vemit(int level, const char *fmt, va_list ap);
+void api_log_print(int level, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void hlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+int parse_log_level(const char *s);
+int parse_bool(const char *s);
+const char *env_get(const char *name);
+char *env_translate(const char *value);
+char *json_str(const char *s);
+
+/* config.c */
+struct outdef *config_add_output(struct config *c, const char *name, const char *origin);
+int config_load(struct config *c, const char *path);
+int config_load_plugins_file(struct config *c, const char *path);
+void config_add_plugin(struct config *c, const char *path);
+
+#endif
