@@ -1,0 +1,546 @@
+package encoder
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// plain[c] is true for bytes a JSON string holds as they are: printable
+// ASCII other than '"' and '\\'. DEL is escaped as Fluent Bit does.
+var plain [256]bool
+
+// shortEscape holds the two-byte escapes Fluent Bit uses; other control
+// bytes become \u00XX.
+var shortEscape = [128]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't', '\b': 'b', '\f': 'f'}
+
+func init() {
+	for c := 0x20; c < 0x7f; c++ {
+		plain[c] = c != '"' && c != '\\'
+	}
+}
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD so
+// the output is always valid UTF-8, whatever the input.
+func appendString(dst, s []byte, escapeUnicode bool) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if plain[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			dst = append(dst, s[start:i]...)
+			if e := shortEscape[c]; e != 0 {
+				dst = append(dst, '\\', e)
+			} else {
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			if escapeUnicode {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, "\uFFFD"...)
+			}
+			i++
+			start = i
+			continue
+		}
+		if !escapeUnicode {
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		if r > 0xffff {
+			r -= 0x10000
+			dst = appendU4(dst, 0xd800+r>>10)
+			r = 0xdc00 + r&0x3ff
+		}
+		dst = appendU4(dst, r)
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func appendU4(dst []byte, r rune) []byte {
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+}
+
+// appendDouble formats f as Fluent Bit does: whole values in int64 range as
+// %.1f, others as %.16g (C's and strconv's 'g' agree at a given precision).
+// NaN and infinities, which Fluent Bit prints as nan/inf, become null to
+// keep the JSON valid.
+func appendDouble(dst []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, 0):
+		return append(dst, "null"...)
+	case f == math.Trunc(f) && f >= -0x1p63 && f < 0x1p63:
+		return strconv.AppendFloat(dst, f, 'f', 1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'g', 16, 64)
+}
+
+// appendExt writes ext data the way Fluent Bit's msgpack2json does, one
+// \xNN per byte, except that the backslash is escaped: Fluent Bit's bare \x
+// is not valid JSON.
+func appendExt(dst, data []byte) []byte {
+	dst = append(dst, '"')
+	for _, x := range data {
+		dst = append(dst, '\\', '\\', 'x', hexDigits[x>>4], hexDigits[x&0xf])
+	}
+	return append(dst, '"')
+}
+
+// Entry kinds of a map being written: body entries come from the chunk, the
+// others are the record-level fields Fluent Bit adds in front of the body.
+const (
+	entBody = iota
+	entDate
+	entInternal
+	entLog
+)
+
+// entry is a written map entry, kept until the map is closed so that
+// duplicate keys can be dropped the way Fluent Bit does: only the last
+// occurrence of a string key is written.
+type entry struct {
+	key    []byte // the key, when it is a msgpack str
+	sig    uint32 // cheap prefilter for key equality
+	str    bool
+	dup    bool
+	kind   uint8
+	keyPos int
+	valPos int
+}
+
+func keySig(k []byte) uint32 {
+	if len(k) == 0 {
+		return 0
+	}
+	return uint32(len(k))<<16 | uint32(k[0])<<8 | uint32(k[len(k)-1])
+}
+
+var (
+	keyInternal        = []byte("__internal__")
+	keyLog             = []byte("log")
+	keyGroupAttributes = []byte(`"group_attributes":`)
+	keyLogMetadata     = []byte(`"log_metadata":`)
+)
+
+// appendRecord writes the event whose header is ev as one JSON object: the
+// date key, then __internal__ when there is metadata or group attributes,
+// then the body entries (or "log": body when the body is not a map). It
+// returns the position after the body.
+func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error) {
+	dst = append(dst, '{')
+	open, base := len(dst), len(e.ents)
+	if e.dateKey != nil {
+		en := entry{kind: entDate, key: e.dateKey, sig: keySig(e.dateKey), str: true}
+		dst = e.appendSynth(dst, b, &en)
+		e.ents = append(e.ents, en)
+	}
+	if e.hasInternal(b, ev) {
+		if len(e.ents) > base {
+			dst = append(dst, ',')
+		}
+		en := entry{kind: entInternal, key: keyInternal, sig: keySig(keyInternal), str: true}
+		dst = e.appendSynth(dst, b, &en)
+		e.ents = append(e.ents, en)
+	}
+	var end int
+	var err error
+	k, n, q, herr := lenHeader(b, ev.bodyPos)
+	if herr == nil && k >= kFixMap && k <= kMap32 {
+		if err = checkCount(b, ev.bodyPos, q, n, 2); err != nil {
+			return dst, ev.bodyPos, err
+		}
+		dst, end, err = e.appendEntries(dst, b, q, n, 0, len(e.ents) > base)
+	} else {
+		if len(e.ents) > base {
+			dst = append(dst, ',')
+		}
+		en := entry{kind: entLog, key: keyLog, sig: keySig(keyLog), str: true, valPos: ev.bodyPos}
+		dst = appendString(dst, keyLog, false)
+		dst = append(dst, ':')
+		dst, end, err = e.appendValue(dst, b, ev.bodyPos, 1)
+		e.ents = append(e.ents, en)
+	}
+	if err == nil && len(e.ents)-base > 1 && e.markDups(base) {
+		dst, err = e.rewrite(dst[:open], b, base, 0)
+	}
+	e.ents = e.ents[:base]
+	return append(dst, '}'), end, err
+}
+
+// hasInternal reports whether Fluent Bit would add __internal__: when the
+// record metadata or the group attributes are a non-empty map.
+func (e *Encoder) hasInternal(b []byte, ev *rawEvent) bool {
+	if n, ok := isMap(b, ev.metaPos); ok && n > 0 {
+		return true
+	}
+	if e.dec.inGroup {
+		n, ok := isMap(b, e.dec.group.bodyPos)
+		return ok && n > 0
+	}
+	return false
+}
+
+// appendSynth writes a record-level entry that does not come from the body.
+// Their values were validated when the event header was read.
+func (e *Encoder) appendSynth(dst, b []byte, en *entry) []byte {
+	dst = appendString(dst, en.key, false)
+	dst = append(dst, ':')
+	if en.kind == entDate {
+		return e.appendDate(dst, &e.cur)
+	}
+	dst = append(dst, '{')
+	if e.dec.inGroup {
+		dst = append(dst, keyGroupAttributes...)
+		dst, _, _ = e.appendValue(dst, b, e.dec.group.bodyPos, 0)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, keyLogMetadata...)
+	if e.cur.metaPos >= 0 {
+		dst, _, _ = e.appendValue(dst, b, e.cur.metaPos, 0)
+	} else {
+		dst = append(dst, '{', '}')
+	}
+	return append(dst, '}')
+}
+
+// appendEntries writes the n entries of a map starting at p, recording them
+// on e.ents. depth is the map's own nesting depth.
+func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool) ([]byte, int, error) {
+	var err error
+	for i := 0; i < n; i++ {
+		if comma || i > 0 {
+			dst = append(dst, ',')
+		}
+		en := entry{keyPos: p}
+		if p < len(b) && kinds[b[p]] == kFixStr {
+			q := p + 1 + int(b[p]&msgpcodeFixedStrMask)
+			if q > len(b) {
+				return dst, p, errTruncated(p)
+			}
+			en.key, en.str = b[p+1:q], true
+			dst = appendString(dst, en.key, e.opts.EscapeUnicode)
+			p = q
+		} else if p < len(b) && isString(b, p) {
+			if en.key, p, err = readString(b, p); err != nil {
+				return dst, p, err
+			}
+			en.str = true
+			dst = appendString(dst, en.key, e.opts.EscapeUnicode)
+		} else if dst, p, err = e.appendKey(dst, b, p, depth+1); err != nil {
+			return dst, p, err
+		}
+		en.sig = keySig(en.key)
+		dst = append(dst, ':')
+		en.valPos = p
+		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
+			return dst, p, err
+		}
+		e.ents = append(e.ents, en)
+	}
+	return dst, p, nil
+}
+
+// msgpcodeFixedStrMask mirrors msgpcode.FixedStrMask as a constant for the
+// hot path.
+const msgpcodeFixedStrMask = 0x1f
+
+// appendKey writes a map key that is not a msgpack str. Fluent Bit writes
+// such keys bare (1:"x"), which is not JSON; here they become strings: a
+// bin's bytes, or the JSON text of any other value.
+func (e *Encoder) appendKey(dst, b []byte, p, depth int) ([]byte, int, error) {
+	if p >= len(b) {
+		return dst, p, errTruncated(p)
+	}
+	if k := kinds[b[p]]; k >= kBin8 && k <= kBin32 {
+		s, q, err := readString(b, p)
+		return appendString(dst, s, e.opts.EscapeUnicode), q, err
+	}
+	mark := len(dst)
+	dst, q, err := e.appendValue(dst, b, p, depth)
+	if err != nil {
+		return dst, q, err
+	}
+	e.scratch = append(e.scratch[:0], dst[mark:]...)
+	return appendString(dst[:mark], e.scratch, e.opts.EscapeUnicode), q, nil
+}
+
+// markDups flags every string key of e.ents[base:] that appears again later
+// in the same map, and reports whether there was any.
+func (e *Encoder) markDups(base int) bool {
+	ents := e.ents[base:]
+	found := false
+	if len(ents) <= 32 {
+		for i := 0; i < len(ents)-1; i++ {
+			if !ents[i].str {
+				continue
+			}
+			for j := i + 1; j < len(ents); j++ {
+				if ents[j].sig == ents[i].sig && ents[j].str && string(ents[j].key) == string(ents[i].key) {
+					ents[i].dup, found = true, true
+					break
+				}
+			}
+		}
+		return found
+	}
+	size := 64
+	for size < 2*len(ents) {
+		size *= 2
+	}
+	if cap(e.hash) < size {
+		e.hash = make([]int32, size)
+	}
+	table := e.hash[:size]
+	for i := range table {
+		table[i] = -1
+	}
+	mask := uint64(size - 1)
+	for i := len(ents) - 1; i >= 0; i-- {
+		if !ents[i].str {
+			continue
+		}
+		for slot := maphash.Bytes(e.seed, ents[i].key) & mask; ; slot = (slot + 1) & mask {
+			j := table[slot]
+			if j < 0 {
+				table[slot] = int32(i)
+				break
+			}
+			if string(ents[j].key) == string(ents[i].key) {
+				ents[i].dup, found = true, true
+				break
+			}
+		}
+	}
+	return found
+}
+
+// rewrite writes again the entries of e.ents[base:] not flagged as
+// duplicates, at dst, which has been cut back to just after the '{'.
+func (e *Encoder) rewrite(dst, b []byte, base, depth int) ([]byte, error) {
+	top := len(e.ents)
+	first := true
+	var err error
+	for i := base; i < top; i++ {
+		en := e.ents[i]
+		if en.dup {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		switch en.kind {
+		case entDate, entInternal:
+			dst = e.appendSynth(dst, b, &en)
+			continue
+		case entLog:
+			dst = appendString(dst, keyLog, false)
+		default:
+			if en.str {
+				dst = appendString(dst, en.key, e.opts.EscapeUnicode)
+			} else if dst, _, err = e.appendKey(dst, b, en.keyPos, depth+1); err != nil {
+				return dst, err
+			}
+		}
+		dst = append(dst, ':')
+		if dst, _, err = e.appendValue(dst, b, en.valPos, depth+1); err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// appendValue writes the msgpack value at p as JSON and returns the
+// position after it. depth is the nesting depth of the value.
+func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) {
+	if p >= len(b) {
+		return dst, p, errTruncated(p)
+	}
+	c := b[p]
+	switch kinds[c] {
+	case kPosFix:
+		if c < 10 {
+			return append(dst, '0'+c), p + 1, nil
+		}
+		return strconv.AppendUint(dst, uint64(c), 10), p + 1, nil
+	case kNegFix:
+		return strconv.AppendInt(dst, int64(int8(c)), 10), p + 1, nil
+	case kNil:
+		return append(dst, "null"...), p + 1, nil
+	case kFalse:
+		return append(dst, "false"...), p + 1, nil
+	case kTrue:
+		return append(dst, "true"...), p + 1, nil
+	case kU64:
+		q, err := need(b, p, 9)
+		if err != nil {
+			return dst, p, err
+		}
+		return strconv.AppendUint(dst, binary.BigEndian.Uint64(b[p+1:]), 10), q, nil
+	case kU8, kU16, kU32, kI8, kI16, kI32, kI64:
+		v, _, q, err := readInt(b, p)
+		if err != nil {
+			return dst, p, err
+		}
+		return strconv.AppendInt(dst, v, 10), q, nil
+	case kF32, kF64:
+		f, q, err := readFloat(b, p)
+		if err != nil {
+			return dst, p, err
+		}
+		return appendDouble(dst, f), q, nil
+	case kFixStr:
+		q := p + 1 + int(c&msgpcodeFixedStrMask)
+		if q > len(b) {
+			return dst, p, errTruncated(p)
+		}
+		return appendString(dst, b[p+1:q], e.opts.EscapeUnicode), q, nil
+	case kStr8, kStr16, kStr32, kBin8, kBin16, kBin32:
+		s, q, err := readString(b, p)
+		if err != nil {
+			return dst, p, err
+		}
+		return appendString(dst, s, e.opts.EscapeUnicode), q, nil
+	case kFixArr, kArr16, kArr32:
+		_, n, q, err := lenHeader(b, p)
+		if err == nil && depth >= maxDepth {
+			err = errAt(p, "containers nested deeper than %d", maxDepth)
+		}
+		if err == nil {
+			err = checkCount(b, p, q, n, 1)
+		}
+		if err != nil {
+			return dst, p, err
+		}
+		dst = append(dst, '[')
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, q, err = e.appendValue(dst, b, q, depth+1); err != nil {
+				return dst, q, err
+			}
+		}
+		return append(dst, ']'), q, nil
+	case kFixMap, kMap16, kMap32:
+		_, n, q, err := lenHeader(b, p)
+		if err == nil && depth >= maxDepth {
+			err = errAt(p, "containers nested deeper than %d", maxDepth)
+		}
+		if err == nil {
+			err = checkCount(b, p, q, n, 2)
+		}
+		if err != nil {
+			return dst, p, err
+		}
+		dst = append(dst, '{')
+		open, base := len(dst), len(e.ents)
+		dst, q, err = e.appendEntries(dst, b, q, n, depth, false)
+		if err == nil && n > 1 && e.markDups(base) {
+			dst, err = e.rewrite(dst[:open], b, base, depth)
+		}
+		e.ents = e.ents[:base]
+		return append(dst, '}'), q, err
+	case kFixExt1, kFixExt2, kFixExt4, kFixExt8, kFixExt16, kExt8, kExt16, kExt32:
+		_, n, q, err := lenHeader(b, p)
+		if err != nil {
+			return dst, p, err
+		}
+		if n+1 > len(b)-q {
+			return dst, p, errAt(p, "ext declares %d bytes, only %d left", n, len(b)-q-1)
+		}
+		return appendExt(dst, b[q+1:q+1+n]), q + 1 + n, nil
+	}
+	return dst, p, errAt(p, "invalid type byte 0x%02x", c)
+}
+
+// appendDate writes the event time in the configured date format. Fluent
+// Bit truncates to microseconds (iso8601, java_sql_timestamp) and
+// milliseconds (epoch_ms); so does this.
+func (e *Encoder) appendDate(dst []byte, ev *rawEvent) []byte {
+	switch e.opts.DateFormat {
+	case DateEpoch:
+		return strconv.AppendInt(dst, ev.sec, 10)
+	case DateEpochMillis:
+		return strconv.AppendInt(dst, ev.sec*1000+ev.nsec/1e6, 10)
+	case DateISO8601, DateJavaSQLTimestamp:
+		days, secs := ev.sec/86400, ev.sec%86400
+		if secs < 0 {
+			days, secs = days-1, secs+86400
+		}
+		if !e.dayOK || days != e.day {
+			e.day, e.dayOK = days, true
+			e.dayText = appendCivilDate(e.dayText[:0], days)
+		}
+		dst = append(dst, '"')
+		dst = append(dst, e.dayText...)
+		sep := byte('T')
+		if e.opts.DateFormat == DateJavaSQLTimestamp {
+			sep = ' '
+		}
+		h, m, s := secs/3600, secs/60%60, secs%60
+		us := ev.nsec / 1000
+		dst = append(dst, sep, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':',
+			byte('0'+s/10), byte('0'+s%10), '.',
+			byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
+			byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
+		if e.opts.DateFormat == DateISO8601 {
+			dst = append(dst, 'Z')
+		}
+		return append(dst, '"')
+	}
+	return appendDouble(dst, float64(ev.sec)+float64(ev.nsec)/1e9)
+}
+
+// appendCivilDate writes the proleptic Gregorian date of a day count since
+// 1970-01-01 as YYYY-MM-DD (years padded to four digits, longer ones kept
+// whole as strftime's %Y does).
+func appendCivilDate(dst []byte, days int64) []byte {
+	// Howard Hinnant's days_from_civil inverse, on eras of 400 years.
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	if y < 0 {
+		dst = append(dst, '-')
+		y = -y
+	}
+	for w := int64(1000); w > 1 && y < w; w /= 10 {
+		dst = append(dst, '0')
+	}
+	dst = strconv.AppendInt(dst, y, 10)
+	return append(dst, '-', byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
+}
