@@ -112,9 +112,9 @@ func (r *keyReader) bool(key string, def bool) bool {
 		return def
 	}
 	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "on", "true", "yes", "1":
+	case "on", "true", "yes":
 		return true
-	case "off", "false", "no", "0":
+	case "off", "false", "no":
 		return false
 	}
 	r.fail(key, v, "allowed: on, off, true, false, yes, no")
@@ -136,27 +136,34 @@ func (r *keyReader) seconds(key string, def time.Duration) time.Duration {
 	return time.Duration(f * float64(time.Second))
 }
 
-// size reads a byte count with Fluent Bit's size suffixes (K, M, G, also
-// KB, MB, GB; powers of 1024).
+// size reads a byte count as Fluent Bit's size keys are written: K, M and
+// G (or KB, MB, GB) are powers of 1000, and "false" means 0.
 func (r *keyReader) size(key string, def int) int {
 	v := strings.TrimSpace(r.src.Get(key))
 	if v == "" {
 		return def
 	}
-	s := strings.ToUpper(v)
-	s = strings.TrimSuffix(s, "B")
-	mult := 1
-	switch {
-	case strings.HasSuffix(s, "K"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "K")
-	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "M")
-	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	if strings.EqualFold(v, "false") {
+		return 0
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
+	s := strings.TrimSuffix(strings.ToUpper(v), "B")
+	mult := 1
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'K':
+			mult = 1e3
+		case 'M':
+			mult = 1e6
+		case 'G':
+			mult = 1e9
+		}
+		if mult > 1 {
+			s = s[:n-1]
+		}
+	}
+	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 || n > (1<<31-1)/mult {
-		r.fail(key, v, "allowed: a byte count such as 65536, 64K or 1M, at most 2G")
+		r.fail(key, v, "allowed: a byte count such as 65536, 64K or 1M (K, M, G are powers of 1000), at most 2G")
 		return def
 	}
 	return n * mult
@@ -327,7 +334,7 @@ func loadHeaders(r *keyReader) http.Header {
 	add := func(key, v string) {
 		name, value, _ := strings.Cut(strings.TrimSpace(v), " ")
 		name = strings.TrimSuffix(name, ":")
-		if name == "" || strings.ContainsAny(name, " \t\r\n:") || strings.ContainsAny(value, "\r\n") {
+		if name == "" || strings.TrimSpace(value) == "" || strings.ContainsAny(name, " \t\r\n:") || strings.ContainsAny(value, "\r\n") {
 			r.fail(key, v, "allowed: a header name, a space, and its value, e.g. 'X-Key value'")
 			return
 		}
@@ -433,4 +440,43 @@ func loadTLS(r *keyReader, host string) (*tls.Config, []string) {
 		r.errs = append(r.errs, errors.New("keys 'ws_tls.crt_file' and 'ws_tls.key_file' go together: set both or neither"))
 	}
 	return tc, warns
+}
+
+// String is the startup line's account of the settings that matter. Header
+// values are left out: they often hold credentials.
+func (c *Config) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "endpoint %s, format %s", c.Endpoint.Redacted(), c.Encoder.Format)
+	if f := c.Encoder.Format; f == encoder.JSON || f == encoder.JSONStream || f == encoder.JSONLines {
+		key := c.Encoder.DateKey
+		if key == "" {
+			key = "false"
+		}
+		fmt.Fprintf(&b, " (json_date_key %s, json_date_format %s)", key, c.Encoder.DateFormat)
+	}
+	if c.Encoder.MaxMessageSize > 0 {
+		fmt.Fprintf(&b, ", max_message_size %d", c.Encoder.MaxMessageSize)
+	}
+	fmt.Fprintf(&b, ", idle_interval %s, connect_timeout %s, write_timeout %s", c.Conn.IdleInterval, c.Conn.ConnectTimeout, c.Conn.WriteTimeout)
+	if c.Conn.PingInterval > 0 {
+		fmt.Fprintf(&b, ", ping_interval %s, ping_timeout %s", c.Conn.PingInterval, c.Conn.PingTimeout)
+	}
+	if c.Conn.TLS != nil {
+		fmt.Fprintf(&b, ", tls verify %t", !c.Conn.TLS.InsecureSkipVerify)
+	}
+	if len(c.Conn.Header) > 0 {
+		names := make([]string, 0, len(c.Conn.Header))
+		for n := range c.Conn.Header {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(&b, ", headers %s", strings.Join(names, " "))
+	}
+	if len(c.Conn.Subprotocols) > 0 {
+		fmt.Fprintf(&b, ", subprotocols %s", strings.Join(c.Conn.Subprotocols, ","))
+	}
+	if c.Conn.Compression {
+		b.WriteString(", compress on")
+	}
+	return b.String()
 }

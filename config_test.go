@@ -107,7 +107,7 @@ func TestLoadConfigValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, c := cfg.Encoder, cfg.Conn
-	if e.Format != encoder.JSONLines || e.DateKey != "" || e.DateFormat != encoder.DateEpochMillis || e.EscapeUnicode || e.MaxMessageSize != 64<<10 {
+	if e.Format != encoder.JSONLines || e.DateKey != "" || e.DateFormat != encoder.DateEpochMillis || e.EscapeUnicode || e.MaxMessageSize != 64000 {
 		t.Errorf("encoder: %+v", e)
 	}
 	if c.URL != "wss://h:1/" || c.IdleInterval != 21*time.Second || c.PingInterval != 500*time.Millisecond || !c.Compression {

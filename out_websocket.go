@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -57,7 +58,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 
 	cfg, err := loadConfig(instanceSource{plugin}, coreEndpoint(plugin))
 	if err != nil {
-		log.Errorf("configuration: %v", err)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			log.Errorf("configuration: %s", line)
+		}
 		return output.FLB_ERROR
 	}
 	in, err := newInstance(cfg, log)
@@ -65,7 +68,11 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		log.Errorf("configuration: %v", err)
 		return output.FLB_ERROR
 	}
+	for _, w := range cfg.Warnings {
+		log.Warnf("%s", w)
+	}
 	output.FLBPluginSetContext(plugin, in)
+	log.Infof("%s", cfg)
 	return output.FLB_OK
 }
 
