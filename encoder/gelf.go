@@ -178,8 +178,9 @@ func (e *Encoder) assignRoles(b []byte, ents []entry) bool {
 		if role != roleCustom && role != roleSkip {
 			if seen[role] {
 				role = roleSkip
+			} else {
+				seen[role] = true
 			}
-			seen[role] = true
 		}
 		// Host and messages must be strings; other values stay as
 		// ordinary fields so that nothing is lost.
