@@ -63,7 +63,7 @@ struct stats {
     int max_inflight;
     int workers;
 };
-static struct stats *stats;
+static struct stats **stats;
 static int nstats;
 static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -209,17 +209,19 @@ static int api_custom_log_check(void *c, int l)
 static struct stats *stats_for(struct flb_output_instance *ins)
 {
     int i;
+    struct stats *s;
     for (i = 0; i < nstats; i++) {
-        if (strcmp(stats[i].instance, ins->name) == 0) {
-            return &stats[i];
+        if (strcmp(stats[i]->instance, ins->name) == 0) {
+            return stats[i];
         }
     }
-    stats = xrealloc(stats, sizeof(struct stats) * (size_t) (nstats + 1));
-    memset(&stats[nstats], 0, sizeof(struct stats));
-    stats[nstats].instance = xstrdup(ins->name);
-    stats[nstats].plugin = xstrdup(P.name);
-    stats[nstats].alias = xstrdup(ins->alias ? ins->alias : "");
-    return &stats[nstats++];
+    s = xmalloc(sizeof(*s));
+    s->instance = xstrdup(ins->name);
+    s->plugin = xstrdup(P.name);
+    s->alias = xstrdup(ins->alias ? ins->alias : "");
+    stats = xrealloc(stats, sizeof(struct stats *) * (size_t) (nstats + 1));
+    stats[nstats++] = s;
+    return s;
 }
 
 static void plg_log(struct flb_output_instance *ins, int level, const char *fmt, ...)
@@ -1582,7 +1584,7 @@ int main(int argc, char **argv)
     plugin_unregister_and_close();
 
     for (i = 0; i < nstats; i++) {
-        struct stats *s = &stats[i];
+        struct stats *s = stats[i];
         char *ji = json_str(s->instance);
         char *jn = json_str(s->plugin);
         char *ja = json_str(s->alias);

@@ -1,0 +1,386 @@
+package e2e
+
+// Shared harness for the end-to-end tests: it builds the test host
+// (test/flbhost) once, builds the plugin lazily, runs the host as a
+// subprocess with a timeout and parses its machine-readable lines.
+//
+// Host output the harness understands (see test/flbhost/README.md):
+//
+//	flbhost: registered {"name":...,"description":...,"type":2,"proxy":11,"flags":N,"event_type":N}
+//	flbhost: summary {"instance":"name.0","name":...,"alias":...,"chunks":N,...}
+//	flbhost: reloaded
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// DefaultHostTimeout bounds every host run unless HostOptions.Timeout says otherwise.
+const DefaultHostTimeout = 20 * time.Second
+
+var (
+	testDir    string // absolute path of /test
+	repoRoot   string // absolute path of the repository
+	hostBinary string // test/flbhost/flbhost
+
+	pluginOnce sync.Once
+	pluginPath string
+	pluginErr  error
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	testDir = filepath.Dir(file)
+	repoRoot = filepath.Dir(testDir)
+	hostBinary = filepath.Join(testDir, "flbhost", "flbhost")
+	out, err := exec.Command("make", "-C", filepath.Join(testDir, "flbhost")).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building the test host failed: %v\n%s\n", err, out)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// hostDir is test/flbhost (helper libraries and probe plugins live there).
+func hostDir() string { return filepath.Join(testDir, "flbhost") }
+
+// probeSO is the C probe plugin; probeNoCtxSO the variant without
+// FLBPluginFlushCtx/ExitCtx/PreRegister/OutputPreExit.
+func probeSO() string      { return filepath.Join(hostDir(), "probe.so") }
+func probeNoCtxSO() string { return filepath.Join(hostDir(), "probe_noctx.so") }
+
+// referenceChunk is the chunk a real Fluent Bit v5.1.1 handed to a Go plugin.
+func referenceChunk() string {
+	return "/work/shared/testdata/fluent-bit-5.1.1/formats/input.msgpack"
+}
+
+// pluginSO builds the plugin (make -C <repo> build) once per test binary and
+// returns the absolute path of out_websocket.so. It fails the calling test
+// (not the others) when the build fails.
+func pluginSO(t testing.TB) string {
+	t.Helper()
+	pluginOnce.Do(func() {
+		cmd := exec.Command("make", "-C", repoRoot, "build")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			pluginErr = fmt.Errorf("make -C %s build: %v\n%s", repoRoot, err, out)
+			return
+		}
+		pluginPath = filepath.Join(repoRoot, "out_websocket.so")
+		if _, err := os.Stat(pluginPath); err != nil {
+			pluginErr = fmt.Errorf("plugin built but %s is missing: %v", pluginPath, err)
+		}
+	})
+	if pluginErr != nil {
+		t.Fatalf("building the plugin failed: %v", pluginErr)
+	}
+	return pluginPath
+}
+
+// Registration is one "flbhost: registered" line.
+type Registration struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Type        int    `json:"type"`
+	Proxy       int    `json:"proxy"`
+	Flags       int    `json:"flags"`
+	EventType   int    `json:"event_type"`
+}
+
+// Summary is one "flbhost: summary" line: the counters of one output
+// instance over the whole run (hot reloads included).
+type Summary struct {
+	Instance    string `json:"instance"` // "<plugin>.<id>", not the alias
+	Name        string `json:"name"`
+	Alias       string `json:"alias"`
+	Chunks      int    `json:"chunks"`       // chunks routed to the instance
+	Flushes     int    `json:"flushes"`      // flush calls (retries included)
+	OK          int    `json:"ok"`           // FLB_OK returns
+	Retried     int    `json:"retried"`      // FLB_RETRY returns
+	Dropped     int    `json:"dropped"`      // chunks dropped after retries (or abandoned)
+	Errors      int    `json:"errors"`       // FLB_ERROR returns (+ invalid codes)
+	Invalid     int    `json:"invalid"`      // codes other than 0/1/2 (counted in Errors too)
+	MaxInflight int    `json:"max_inflight"` // most flushes of this instance running at once
+	Workers     int    `json:"workers"`
+}
+
+// HostResult is what one host run produced.
+type HostResult struct {
+	Args          []string
+	Stdout        string
+	Stderr        string
+	ExitCode      int    // -1 when killed by a signal
+	Signal        string // "segmentation fault", "aborted", ... when killed by a signal
+	TimedOut      bool
+	Duration      time.Duration
+	Registrations []Registration
+	Summaries     map[string]Summary // by Instance, and by Alias when set
+	SummaryList   []Summary          // in instance order
+	Reloads       int                // "flbhost: reloaded" lines
+}
+
+// Summary returns the summary of an instance ("name.0" or its alias) or fails.
+func (r HostResult) Summary(t testing.TB, instance string) Summary {
+	t.Helper()
+	s, ok := r.Summaries[instance]
+	if !ok {
+		t.Fatalf("no summary for instance %q\n%s", instance, r.Dump())
+	}
+	return s
+}
+
+// Registration returns the first registration line or fails.
+func (r HostResult) Registration(t testing.TB) Registration {
+	t.Helper()
+	if len(r.Registrations) == 0 {
+		t.Fatalf("the host printed no registration line\n%s", r.Dump())
+	}
+	return r.Registrations[0]
+}
+
+// RequireOK fails unless the host exited 0 in time.
+func (r HostResult) RequireOK(t testing.TB) {
+	t.Helper()
+	if r.TimedOut || r.ExitCode != 0 {
+		t.Fatalf("host run failed (exit %d, signal %q, timed out %v)\n%s",
+			r.ExitCode, r.Signal, r.TimedOut, r.Dump())
+	}
+}
+
+// Dump is a readable form of the run for failure messages.
+func (r HostResult) Dump() string {
+	return fmt.Sprintf("args: %q\n--- stdout ---\n%s--- stderr ---\n%s", r.Args, r.Stdout, r.Stderr)
+}
+
+// LogLine is one stderr line in Fluent Bit's log format.
+type LogLine struct {
+	Level   string // "error", "warn", "info", "debug", "trace"
+	Message string // text after "[ level] "
+	Raw     string
+}
+
+var logLineRE = regexp.MustCompile(`^\[(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{3})\] \[([ a-z]{5})\] (.*)$`)
+
+// LogLines parses the stderr lines that have Fluent Bit's log format.
+func (r HostResult) LogLines() []LogLine {
+	var out []LogLine
+	for _, l := range strings.Split(r.Stderr, "\n") {
+		if m := logLineRE.FindStringSubmatch(l); m != nil {
+			out = append(out, LogLine{Level: strings.TrimSpace(m[2]), Message: m[3], Raw: l})
+		}
+	}
+	return out
+}
+
+// StdoutLines returns the stdout lines that start with prefix (prefix removed).
+func (r HostResult) StdoutLines(prefix string) []string {
+	var out []string
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, strings.TrimPrefix(l, prefix))
+		}
+	}
+	return out
+}
+
+// HostOptions tune a host run.
+type HostOptions struct {
+	Timeout time.Duration // DefaultHostTimeout when 0
+	Env     []string      // extra KEY=VALUE for the host's environment
+	Dir     string        // working directory (the test's temp dir when empty)
+}
+
+// RunningHost is a host started in the background.
+type RunningHost struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	args    []string
+	stdout  *bytes.Buffer
+	stderr  *bytes.Buffer
+	start   time.Time
+	timer   *time.Timer
+	mu      sync.Mutex
+	timeout bool
+	done    chan struct{}
+	result  HostResult
+}
+
+// startHost starts the host with args; Wait collects the result.
+func startHost(t testing.TB, o HostOptions, args ...string) *RunningHost {
+	t.Helper()
+	if o.Timeout == 0 {
+		o.Timeout = DefaultHostTimeout
+	}
+	cmd := exec.Command(hostBinary, args...)
+	cmd.Env = append(os.Environ(), o.Env...)
+	cmd.Dir = o.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = tempDir(t)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	h := &RunningHost{t: t, cmd: cmd, args: args, stdout: &bytes.Buffer{},
+		stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout = h.stdout
+	cmd.Stderr = h.stderr
+	h.start = time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", hostBinary, err)
+	}
+	h.timer = time.AfterFunc(o.Timeout, func() {
+		h.mu.Lock()
+		h.timeout = true
+		h.mu.Unlock()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
+	go h.wait()
+	t.Cleanup(func() {
+		select {
+		case <-h.done:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-h.done
+		}
+	})
+	return h
+}
+
+func (h *RunningHost) wait() {
+	err := h.cmd.Wait()
+	h.timer.Stop()
+	r := HostResult{Args: h.args, Stdout: h.stdout.String(), Stderr: h.stderr.String(),
+		Duration: time.Since(h.start)}
+	h.mu.Lock()
+	r.TimedOut = h.timeout
+	h.mu.Unlock()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		ws := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			r.ExitCode = -1
+			r.Signal = ws.Signal().String()
+		} else {
+			r.ExitCode = ws.ExitStatus()
+		}
+	} else if err != nil {
+		r.ExitCode = -1
+		r.Signal = err.Error()
+	}
+	parseHostOutput(&r)
+	h.result = r
+	close(h.done)
+}
+
+// Signal sends sig to the host process.
+func (h *RunningHost) Signal(sig syscall.Signal) {
+	_ = h.cmd.Process.Signal(sig)
+}
+
+// Wait waits for the host to end and returns the result.
+func (h *RunningHost) Wait() HostResult {
+	<-h.done
+	return h.result
+}
+
+// runHost runs the host to completion with the default options.
+func runHost(t testing.TB, args ...string) HostResult {
+	t.Helper()
+	return startHost(t, HostOptions{}, args...).Wait()
+}
+
+// runHostWith runs the host to completion with options.
+func runHostWith(t testing.TB, o HostOptions, args ...string) HostResult {
+	t.Helper()
+	return startHost(t, o, args...).Wait()
+}
+
+func parseHostOutput(r *HostResult) {
+	r.Summaries = map[string]Summary{}
+	sc := bufio.NewScanner(strings.NewReader(r.Stdout))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "flbhost: registered "):
+			var reg Registration
+			if json.Unmarshal([]byte(strings.TrimPrefix(line, "flbhost: registered ")), &reg) == nil {
+				r.Registrations = append(r.Registrations, reg)
+			}
+		case strings.HasPrefix(line, "flbhost: summary "):
+			var s Summary
+			if json.Unmarshal([]byte(strings.TrimPrefix(line, "flbhost: summary ")), &s) == nil {
+				r.SummaryList = append(r.SummaryList, s)
+				r.Summaries[s.Instance] = s
+				if s.Alias != "" {
+					r.Summaries[s.Alias] = s
+				}
+			}
+		case line == "flbhost: reloaded":
+			r.Reloads++
+		}
+	}
+}
+
+// writeConfig writes a file (a Fluent Bit config, a plugins file, ...) into
+// the test's temp dir and returns its path. Leading tabs of content are kept
+// as written, so use spaces for classic-format indentation.
+func writeConfig(t testing.TB, name, content string) string {
+	t.Helper()
+	return writeFile(t, name, []byte(content))
+}
+
+var tempDirs sync.Map // testing.TB -> string
+
+// tempDir is one temp directory per test, shared by writeConfig/writeFile
+// (so a config and the files it names sit side by side) and used as the
+// host's working directory by default.
+func tempDir(t testing.TB) string {
+	t.Helper()
+	if v, ok := tempDirs.Load(t); ok {
+		return v.(string)
+	}
+	d := t.TempDir()
+	tempDirs.Store(t, d)
+	t.Cleanup(func() { tempDirs.Delete(t) })
+	return d
+}
+
+// writeFile writes bytes into the test's temp dir (tempDir) and returns the path.
+func writeFile(t testing.TB, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(tempDir(t), name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// writeChunks writes a framed chunk stream for the host's -I option: each
+// chunk as a 4-byte big-endian length followed by its bytes.
+func writeChunks(t testing.TB, chunks ...[]byte) string {
+	t.Helper()
+	var b bytes.Buffer
+	for _, c := range chunks {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(c)))
+		b.Write(n[:])
+		b.Write(c)
+	}
+	return writeFile(t, "chunks.bin", b.Bytes())
+}

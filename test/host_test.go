@@ -1,0 +1,888 @@
+package e2e
+
+// Faithfulness tests of the test host itself, driven with the C probe
+// plugin (test/flbhost/probe/probe.c). Each test pins one behaviour of
+// Fluent Bit v5.1.1 (docs/fluent-bit-go-proxy.md); each would fail if the
+// host were kinder than Fluent Bit.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pev is one "probe: {...}" line.
+type pev map[string]any
+
+func (e pev) s(k string) string {
+	v, _ := e[k].(string)
+	return v
+}
+
+func (e pev) i(k string) int {
+	v, _ := e[k].(float64)
+	return int(v)
+}
+
+func (e pev) b(k string) bool {
+	v, _ := e[k].(bool)
+	return v
+}
+
+// probeEvents returns the probe's events named ev ("" for all), in order.
+func probeEvents(r HostResult, ev string) []pev {
+	var out []pev
+	for _, l := range r.StdoutLines("probe: ") {
+		var e pev
+		if json.Unmarshal([]byte(l), &e) != nil {
+			continue
+		}
+		if ev == "" || e.s("ev") == ev {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// probeProps maps label -> key -> event for "prop" events.
+func probeProps(r HostResult) map[string]map[string]pev {
+	out := map[string]map[string]pev{}
+	for _, e := range probeEvents(r, "prop") {
+		if out[e.s("label")] == nil {
+			out[e.s("label")] = map[string]pev{}
+		}
+		out[e.s("label")][e.s("key")] = e
+	}
+	return out
+}
+
+// runProbe runs the host on probe.so with extra environment.
+func runProbe(t *testing.T, env []string, args ...string) HostResult {
+	t.Helper()
+	return runHostWith(t, HostOptions{Env: env}, append([]string{"-e", probeSO()}, args...)...)
+}
+
+func engineLines(r HostResult) []string {
+	var out []string
+	for _, l := range r.LogLines() {
+		if strings.HasPrefix(l.Message, "[engine]") {
+			out = append(out, l.Raw)
+		}
+	}
+	return out
+}
+
+func countContaining(lines []string, sub string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.Contains(l, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestHostRegistration(t *testing.T) {
+	r := runProbe(t, []string{"PROBE_FLAGS=32", "PROBE_NAME=probe_x"},
+		"-o", "probe_x", "-i", referenceChunk())
+	r.RequireOK(t)
+	reg := r.Registration(t)
+	if reg.Name != "probe_x" || reg.Flags != 32 || reg.Type != 2 || reg.Proxy != 11 ||
+		reg.Description != "flbhost probe plugin" {
+		t.Fatalf("registration line wrong: %+v", reg)
+	}
+	ev := probeEvents(r, "register")
+	if len(ev) != 1 || !ev[0].b("zeroed") {
+		t.Fatalf("FLBPluginRegister must get a zeroed 7-field definition: %v", ev)
+	}
+	pre := probeEvents(r, "preregister")
+	if len(pre) != 1 || pre[0].i("hot") != 0 {
+		t.Fatalf("FLBPluginPreRegister(0) expected once: %v", pre)
+	}
+	// Fluent Bit registers an output only for type 2 / proxy 11, and not
+	// at all when PreRegister returns -1.
+	for _, env := range [][]string{{"PROBE_TYPE=1"}, {"PROBE_PROXY=10"}, {"PROBE_PREREGISTER_RET=-1"}} {
+		r := runProbe(t, env, "-o", "probe", "-i", referenceChunk())
+		if r.ExitCode == 0 || len(probeEvents(r, "init")) != 0 {
+			t.Errorf("%v: the host must refuse the plugin\n%s", env, r.Dump())
+		}
+	}
+}
+
+func TestHostHiddenCoreKeys(t *testing.T) {
+	hidden := map[string]string{
+		"Host": "example.org", "Port": "8443", "tls": "off", "tls.verify": "off",
+		"tls.ca_file": "/x", "Workers": "1", "Retry_Limit": "3", "Alias": "al",
+		"Log_Level": "info", "Log_Suppress_Interval": "5", "ipv6": "off",
+		"storage.total_limit_size": "5M", "net.keepalive_idle_timeout": "30",
+		"net.connect_timeout": "5", "oauth2.enable": "on", "oauth2.token_url": "http://x",
+		"Match": "*",
+	}
+	visible := map[string]string{
+		"URI": "/something", "Format": "json", "json_date_key": "@timestamp",
+		"json_date_format": "iso8601", "idle_interval": "21", "header": "X-A a",
+		"unknown.key": "v", "tlsx": "y", "network": "z",
+	}
+	var conf strings.Builder
+	var keys []string
+	conf.WriteString("[OUTPUT]\n    Name probe\n    probe.label L\n")
+	for k, v := range hidden {
+		fmt.Fprintf(&conf, "    %s %s\n", k, v)
+		keys = append(keys, k)
+	}
+	for k, v := range visible {
+		fmt.Fprintf(&conf, "    %s %s\n", k, v)
+		keys = append(keys, k)
+	}
+	keys = append(keys, "Name", "nonexistent")
+	fmt.Fprintf(&conf, "    probe.keys %s\n", strings.Join(keys, ","))
+	r := runProbe(t, nil, "-c", writeConfig(t, "h.conf", conf.String()), "-i", referenceChunk())
+	r.RequireOK(t)
+	props := probeProps(r)["L"]
+	for k := range hidden {
+		if e, ok := props[k]; !ok || !e.b("null") {
+			t.Errorf("core key %q must be invisible (NULL) to the plugin, got %v", k, e)
+		}
+	}
+	for _, k := range []string{"Name", "nonexistent"} {
+		if e := props[k]; !e.b("null") {
+			t.Errorf("%q must read as NULL, got %v", k, e)
+		}
+	}
+	for k, v := range visible {
+		if e := props[k]; e.b("null") || e.s("value") != v {
+			t.Errorf("key %q must be visible as %q, got %v", k, v, e)
+		}
+	}
+}
+
+func TestHostPropertyLookup(t *testing.T) {
+	conf := writeConfig(t, "p.conf", `[OUTPUT]
+    Name      probe
+    probe.label P
+    header    X-First 1
+    Header    X-Second 2
+    Format    json
+    probe.keys header,HEADER,format,FORMAT,Format,uri
+`)
+	r := runProbe(t, nil, "-c", conf, "-i", referenceChunk(), "-p", "x=y")
+	if r.ExitCode == 0 {
+		t.Fatalf("-p before any -o must be refused\n%s", r.Dump())
+	}
+	r = runProbe(t, nil, "-c", conf, "-i", referenceChunk())
+	r.RequireOK(t)
+	props := probeProps(r)["P"]
+	for _, k := range []string{"header", "HEADER"} {
+		if props[k].s("value") != "X-First 1" {
+			t.Errorf("repeated key %q must show only its FIRST value, got %v", k, props[k])
+		}
+	}
+	for _, k := range []string{"format", "FORMAT", "Format"} {
+		if props[k].s("value") != "json" {
+			t.Errorf("lookup of %q must be case-insensitive, got %v", k, props[k])
+		}
+	}
+	// an empty value (here: an unset variable) is NULL, as in Fluent Bit
+	r = runProbe(t, []string{"FLBHOST_TEST_UNSET="}, "-o", "probe", "-p", "probe.label=E",
+		"-p", "uri=${FLBHOST_TEST_UNSET}", "-p", "probe.keys=uri", "-i", referenceChunk())
+	r.RequireOK(t)
+	if e := probeProps(r)["E"]["uri"]; !e.b("null") {
+		t.Errorf("an empty value must read as NULL, got %v", e)
+	}
+	if !strings.Contains(r.Stderr, "[ warn] [env] variable ${FLBHOST_TEST_UNSET} is used but not set") {
+		t.Errorf("unset variable not reported\n%s", r.Dump())
+	}
+}
+
+func TestHostSharedPluginStructAndContext(t *testing.T) {
+	r := runProbe(t, nil,
+		"-o", "probe", "-m", "*", "-p", "probe.label=A",
+		"-o", "probe", "-m", "*", "-p", "probe.label=B",
+		"-i", referenceChunk())
+	r.RequireOK(t)
+	inits := probeEvents(r, "init")
+	if len(inits) != 2 {
+		t.Fatalf("want 2 inits, got %v", inits)
+	}
+	a, b := inits[0], inits[1]
+	if a.s("plugin") != b.s("plugin") || a.s("api") != b.s("api") {
+		t.Errorf("one plugin struct and api table for all instances: %v / %v", a, b)
+	}
+	if a.s("o_ins") == b.s("o_ins") || a.s("context") == b.s("context") {
+		t.Errorf("o_ins and context must be swapped before each Init: %v / %v", a, b)
+	}
+	if a.s("remote_context_before") != "(nil)" || b.s("remote_context_before") != "(nil)" {
+		t.Errorf("each instance starts with an empty proxy context: %v / %v", a, b)
+	}
+	// FlushCtx and ExitCtx get each instance's own remote_context
+	labels := map[string]int{}
+	for _, f := range probeEvents(r, "flush") {
+		labels[f.s("label")]++
+	}
+	if labels["A"] != 1 || labels["B"] != 1 || len(probeEvents(r, "badctx")) != 0 {
+		t.Errorf("each instance must flush once with its own context: %v", labels)
+	}
+	if s := r.Summary(t, "probe.0"); s.Flushes != 1 || s.OK != 1 {
+		t.Errorf("summary probe.0: %+v", s)
+	}
+}
+
+func TestHostWorkersZeroSingleThread(t *testing.T) {
+	r := runProbe(t, nil, "-o", "probe", "-p", "probe.sleep_ms=30",
+		"-o", "probe", "-m", "*", "-p", "probe.sleep_ms=30", "-p", "match=*",
+		"-i", referenceChunk(), "-n", "4")
+	r.RequireOK(t)
+	inits := probeEvents(r, "init")
+	tid := inits[0].i("tid")
+	for _, e := range append(append(inits, probeEvents(r, "flush")...), probeEvents(r, "exitctx")...) {
+		if e.i("tid") != tid {
+			t.Fatalf("Workers 0: Init, flushes and exit must run on the one engine thread: %v vs %d", e, tid)
+		}
+		if e.s("ev") == "flush" && e.i("inflight") != 1 {
+			t.Fatalf("Workers 0: flushes must be strictly sequential: %v", e)
+		}
+	}
+	if s := r.Summary(t, "probe.1"); s.MaxInflight != 1 || s.Flushes != 4 {
+		t.Errorf("summary: %+v", s)
+	}
+	if s, ok := r.Summaries["probe.0"]; !ok || s.Chunks != 0 {
+		t.Errorf("probe.0 has no Match among two outputs: it must get nothing: %+v", s)
+	}
+}
+
+func TestHostWorkersOverlap(t *testing.T) {
+	r := runProbe(t, nil, "-o", "probe", "-p", "Workers=2", "-p", "probe.sleep_ms=250",
+		"-i", referenceChunk(), "-n", "4")
+	r.RequireOK(t)
+	s := r.Summary(t, "probe.0")
+	if s.MaxInflight < 2 || s.Workers != 2 || s.Flushes != 4 || s.OK != 4 {
+		t.Fatalf("Workers 2: flushes of one instance must overlap: %+v\n%s", s, r.Dump())
+	}
+	initTid := probeEvents(r, "init")[0].i("tid")
+	tids := map[int]bool{}
+	for _, f := range probeEvents(r, "flush") {
+		tids[f.i("tid")] = true
+		if f.i("tid") == initTid {
+			t.Errorf("Workers 2: flushes run on worker threads, not the engine thread")
+		}
+	}
+	if len(tids) != 2 {
+		t.Errorf("Workers 2: want 2 flush threads, got %v", tids)
+	}
+	if !strings.Contains(r.Stderr, "[ info] [output:probe:probe.0] worker #1 started") {
+		t.Errorf("missing worker start log\n%s", r.Stderr)
+	}
+}
+
+func TestHostRetryLimit(t *testing.T) {
+	cases := []struct {
+		limit                                   string // "" = unset
+		retryFirst                              int
+		flushes, ok, retried, dropped, warnings int
+		extra                                   string
+	}{
+		{"", 5, 2, 0, 2, 1, 1, "cannot be retried"},
+		{"1", 1, 2, 1, 1, 0, 1, "succeeded at retry 1"},
+		{"3", 2, 3, 1, 2, 0, 2, "succeeded at retry 2"},
+		{"3", 9, 4, 0, 4, 1, 3, "cannot be retried"},
+		{"no_limits", 6, 7, 1, 6, 0, 6, "succeeded at retry 6"},
+		{"False", 4, 5, 1, 4, 0, 4, ""},
+		{"off", 4, 5, 1, 4, 0, 4, ""},
+		{"no_retries", 1, 1, 0, 1, 1, 0, "is not retried (no retry config)"},
+		{"0", 5, 2, 0, 2, 1, 1, "invalid retry_limit. set default."},
+	}
+	for _, c := range cases {
+		t.Run("limit="+c.limit, func(t *testing.T) {
+			args := []string{"-o", "probe", "-p", fmt.Sprintf("probe.retry_first=%d", c.retryFirst),
+				"-i", referenceChunk(), "--retry-wait", "5", "--retry-cap", "20"}
+			if c.limit != "" {
+				args = append(args, "-p", "Retry_Limit="+c.limit)
+			}
+			r := runProbe(t, nil, args...)
+			r.RequireOK(t)
+			s := r.Summary(t, "probe.0")
+			if s.Chunks != 1 || s.Flushes != c.flushes || s.OK != c.ok || s.Retried != c.retried ||
+				s.Dropped != c.dropped || s.Errors != 0 {
+				t.Fatalf("summary %+v, want flushes=%d ok=%d retried=%d dropped=%d",
+					s, c.flushes, c.ok, c.retried, c.dropped)
+			}
+			eng := engineLines(r)
+			re := regexp.MustCompile(`\[ warn\] \[engine\] failed to flush chunk '\d+-\d+\.\d+\.flb', retry in \d+ seconds: task_id=0, input=flbhost\.0 > output=probe\.0 \(out_id=0\)$`)
+			n := 0
+			for _, l := range eng {
+				if re.MatchString(l) {
+					n++
+				}
+			}
+			if n != c.warnings {
+				t.Errorf("want %d retry warnings, got %d\n%s", c.warnings, n, r.Stderr)
+			}
+			if c.dropped == 1 && c.limit != "no_retries" {
+				re := regexp.MustCompile(`\[error\] \[engine\] chunk '\d+-\d+\.\d+\.flb' cannot be retried: task_id=0, input=flbhost\.0 > output=probe\.0$`)
+				if countMatches(eng, re) != 1 {
+					t.Errorf("missing 'cannot be retried'\n%s", r.Stderr)
+				}
+			}
+			if c.extra != "" && !strings.Contains(r.Stderr, c.extra) {
+				t.Errorf("stderr lacks %q\n%s", c.extra, r.Stderr)
+			}
+		})
+	}
+}
+
+func countMatches(lines []string, re *regexp.Regexp) int {
+	n := 0
+	for _, l := range lines {
+		if re.MatchString(l) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestHostRetryDoesNotBlockOtherChunks(t *testing.T) {
+	chunks := writeChunks(t, []byte{1}, []byte{2, 2}, []byte{3, 3, 3})
+	r := runProbe(t, nil, "-o", "probe", "-p", "probe.retry_first=1",
+		"-I", chunks, "--retry-wait", "700")
+	r.RequireOK(t)
+	var sizes []int
+	for _, f := range probeEvents(r, "flush") {
+		sizes = append(sizes, f.i("size"))
+	}
+	if fmt.Sprint(sizes) != "[1 2 3 1]" {
+		t.Fatalf("while chunk 1 waits for its retry the others must flow: flush sizes %v", sizes)
+	}
+	if r.Duration < 650*time.Millisecond {
+		t.Errorf("the retry came before --retry-wait: %v", r.Duration)
+	}
+}
+
+func TestHostErrorIsDroppedSilently(t *testing.T) {
+	for _, p := range []string{"probe.error_first=1", "probe.invalid_first=1"} {
+		r := runProbe(t, nil, "-o", "probe", "-p", p, "-i", referenceChunk(), "-n", "2",
+			"--retry-wait", "5", "--log-level", "trace")
+		r.RequireOK(t)
+		s := r.Summary(t, "probe.0")
+		if s.Flushes != 2 || s.Errors != 1 || s.OK != 1 || s.Retried != 0 || s.Dropped != 0 {
+			t.Errorf("%s: FLB_ERROR (and any unknown code) drops the chunk at once: %+v", p, s)
+		}
+		if p == "probe.invalid_first=1" && s.Invalid != 1 {
+			t.Errorf("invalid return code not counted: %+v", s)
+		}
+		if l := engineLines(r); len(l) != 0 {
+			t.Errorf("%s: Fluent Bit logs nothing for FLB_ERROR, even at trace: %v", p, l)
+		}
+	}
+}
+
+func netDefault(t *testing.T, r HostResult) pev {
+	t.Helper()
+	ev := probeEvents(r, "netdefault")
+	if len(ev) != 1 {
+		t.Fatalf("want one netdefault event\n%s", r.Dump())
+	}
+	return ev[0]
+}
+
+func TestHostNetHostFieldOffset(t *testing.T) {
+	offsets := map[int]bool{}
+	var base int
+	for _, pad := range []int{0, 8, 200} {
+		r := runProbe(t, nil, "-o", "probe", "-p", "Host=example.org", "-p", "Port=8443",
+			"-p", "probe.netdefault=on", "-i", referenceChunk(),
+			"--host-field-pad", fmt.Sprint(pad))
+		r.RequireOK(t)
+		e := netDefault(t, r)
+		if !e.b("found") || e.s("host") != "example.org" || e.i("port") != 8443 {
+			t.Fatalf("pad %d: Host/Port must land in the instance's net host field: %v", pad, e)
+		}
+		if e.i("sds_len") != len("probe-scratch-host") || e.i("sds_alloc") < e.i("sds_len") {
+			t.Errorf("sds header (len, alloc before the chars) wrong: %v", e)
+		}
+		if e.i("nonzero_bytes") > 12 || e.i("nonzero_bytes") < 3 {
+			t.Errorf("flb_output_net_default must write one int and one pointer only: %v", e)
+		}
+		if pad == 0 {
+			base = e.i("port_off")
+		} else if e.i("port_off") != base+pad {
+			t.Errorf("--host-field-pad %d must move the field by %d: %d -> %d", pad, pad, base, e.i("port_off"))
+		}
+		offsets[e.i("port_off")] = true
+		names := probeEvents(r, "name")
+		if len(names) != 1 || names[0].s("flb_output_name") != "probe.0" {
+			t.Errorf("flb_output_name: %v", names)
+		}
+	}
+	if len(offsets) != 3 {
+		t.Errorf("offsets must differ between pads: %v", offsets)
+	}
+	// unset Host/Port read as NULL/0; the alias is what flb_output_name returns
+	r := runProbe(t, nil, "-o", "probe", "-p", "Alias=my_out", "-p", "probe.netdefault=on",
+		"-i", referenceChunk())
+	r.RequireOK(t)
+	if e := netDefault(t, r); e["host"] != nil || e.i("port") != 0 {
+		t.Errorf("unset Host/Port must be NULL/0: %v", e)
+	}
+	if n := probeEvents(r, "name"); len(n) != 1 || n[0].s("flb_output_name") != "my_out" {
+		t.Errorf("flb_output_name must return the Alias: %v", n)
+	}
+	if s := r.Summary(t, "my_out"); s.Instance != "probe.0" {
+		t.Errorf("summary by alias: %+v", s)
+	}
+}
+
+func TestHostURLFormNeedsNetFlag(t *testing.T) {
+	cases := []struct {
+		flags      string
+		host       any
+		port       int
+		uri        any
+		extraProps []string
+	}{
+		{"32", "h1.example", 9000, "/path/x", nil},
+		{"0", nil, 0, nil, nil},
+		{"32", "h1.example", 1234, "/path/x", []string{"-p", "port=1234"}},
+		{"0", "byprop", 77, nil, []string{"-p", "host=byprop", "-p", "port=77"}},
+	}
+	for _, c := range cases {
+		args := append([]string{"-o", "probe://h1.example:9000/path/x", "-p", "probe.netdefault=on"},
+			c.extraProps...)
+		r := runProbe(t, []string{"PROBE_FLAGS=" + c.flags}, append(args, "-i", referenceChunk())...)
+		r.RequireOK(t)
+		e := netDefault(t, r)
+		if e["host"] != c.host || e.i("port") != c.port || e["uri"] != c.uri {
+			t.Errorf("flags %s %v: got host=%v port=%v uri=%v, want %v %v %v",
+				c.flags, c.extraProps, e["host"], e["port"], e["uri"], c.host, c.port, c.uri)
+		}
+	}
+}
+
+func TestHostHideSymbols(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		args := []string{"-o", "probe", "-p", "probe.netdefault=on", "-i", referenceChunk()}
+		if hide {
+			args = append(args, "--hide-symbols")
+		}
+		r := runProbe(t, nil, args...)
+		r.RequireOK(t)
+		sym := probeEvents(r, "symbols")[0]
+		for _, k := range []string{"flb_output_net_default", "flb_sds_create", "flb_sds_destroy", "flb_output_name"} {
+			if sym.b(k) == hide {
+				t.Errorf("hide=%v: symbol %s visible=%v", hide, k, sym.b(k))
+			}
+		}
+		if netDefault(t, r).b("found") == hide {
+			t.Errorf("hide=%v: flb_output_net_default lookup wrong", hide)
+		}
+	}
+}
+
+func TestHostBuiltinSymbol(t *testing.T) {
+	env := []string{"PROBE_BUILTIN_CHECK=websocket,http,nosuch"}
+	r := runProbe(t, env, "-o", "probe", "-i", referenceChunk(), "--builtin", "websocket")
+	r.RequireOK(t)
+	found := map[string]bool{}
+	for _, e := range probeEvents(r, "builtin") {
+		found[e.s("name")] = e.b("found")
+	}
+	if !found["websocket"] || found["http"] || found["nosuch"] {
+		t.Errorf("--builtin websocket must export out_websocket_plugin before Register: %v", found)
+	}
+	r = runProbe(t, env, "-o", "probe", "-i", referenceChunk())
+	for _, e := range probeEvents(r, "builtin") {
+		if e.b("found") {
+			t.Errorf("without --builtin nothing is exported: %v", e)
+		}
+	}
+	// a plugin registered under a built-in's name never gets an instance
+	r = runProbe(t, []string{"PROBE_NAME=websocket"}, "-o", "websocket", "-i", referenceChunk(),
+		"--builtin", "websocket")
+	r.RequireOK(t)
+	if len(probeEvents(r, "init")) != 0 || len(r.SummaryList) != 0 {
+		t.Errorf("the built-in must win the name: no Init, no instance\n%s", r.Dump())
+	}
+}
+
+func TestHostInitFailureExits255(t *testing.T) {
+	for _, ret := range []string{"0", "-1"} {
+		r := runProbe(t, nil, "-o", "probe", "-p", "probe.init_ret="+ret, "-i", referenceChunk())
+		if r.ExitCode != 255 {
+			t.Errorf("init %s: exit code %d, want 255", ret, r.ExitCode)
+		}
+		if !regexp.MustCompile(`(?m)^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}\] \[error\] \[go proxy\]: plugin 'probe' failed to initialize$`).MatchString(r.Stderr) {
+			t.Errorf("missing Fluent Bit's init failure line\n%s", r.Stderr)
+		}
+		if len(probeEvents(r, "flush")) != 0 || len(r.SummaryList) != 0 {
+			t.Errorf("nothing may run after a failed Init\n%s", r.Dump())
+		}
+	}
+}
+
+func TestHostLogFormatAndLevels(t *testing.T) {
+	cases := []struct {
+		name    string
+		service string // [SERVICE] Log_Level
+		level   string // instance Log_Level
+		want    int    // highest level allowed
+	}{
+		{"default", "", "", 3},
+		{"instance-error", "", "error", 1},
+		{"instance-warning", "", "warning", 2},
+		{"instance-debug", "", "debug", 4},
+		{"instance-trace", "", "trace", 5},
+		{"instance-off", "", "off", 0},
+		{"service-debug", "debug", "", 4},
+		{"service-error-instance-info", "error", "info", 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conf := "[OUTPUT]\n    Name probe\n    probe.label lg\n    probe.log on\n"
+			if c.service != "" {
+				conf = "[SERVICE]\n    Log_Level " + c.service + "\n" + conf
+			}
+			if c.level != "" {
+				conf += "    Log_Level " + c.level + "\n"
+			}
+			r := runProbe(t, nil, "-c", writeConfig(t, "l.conf", conf), "-i", referenceChunk())
+			r.RequireOK(t)
+			for _, e := range probeEvents(r, "logcheck") {
+				if e.b("ok") != (e.i("level") <= c.want) {
+					t.Errorf("output_log_check(level %d) = %v, want allowed up to %d", e.i("level"), e.b("ok"), c.want)
+				}
+			}
+			names := map[int]string{1: "error", 2: " warn", 3: " info", 4: "debug", 5: "trace"}
+			for l := 1; l <= 5; l++ {
+				line := fmt.Sprintf("[%s] [output:probe:lg] probe log level %d", names[l], l)
+				re := regexp.MustCompile(`(?m)^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}\] ` + regexp.QuoteMeta(line) + `$`)
+				if re.MatchString(r.Stderr) != (l <= c.want) {
+					t.Errorf("log line %q present=%v, want %v\n%s", line, !(l <= c.want), l <= c.want, r.Stderr)
+				}
+			}
+			// log_print itself filters nothing: the plugin must check first
+			if !strings.Contains(r.Stderr, "[debug] [output:probe:lg] unguarded debug line") {
+				t.Errorf("log_print must print regardless of the level\n%s", r.Stderr)
+			}
+		})
+	}
+	r := runProbe(t, nil, "-o", "probe", "-p", "Log_Level=verbose", "-i", referenceChunk())
+	if r.ExitCode == 0 {
+		t.Errorf("an invalid Log_Level is a config error in Fluent Bit")
+	}
+}
+
+func TestHostReadOnlyChunk(t *testing.T) {
+	for _, p := range []string{"probe.write_chunk=on", "probe.read_past=on"} {
+		r := runProbe(t, nil, "-o", "probe", "-p", p, "-i", referenceChunk())
+		if r.ExitCode != -1 || r.Signal != "segmentation fault" {
+			t.Errorf("%s: the host must crash (SIGSEGV), got exit %d signal %q", p, r.ExitCode, r.Signal)
+		}
+		if len(probeEvents(r, "write_chunk_survived")) != 0 {
+			t.Errorf("%s: a write into the chunk must not survive", p)
+		}
+	}
+	// the bytes handed over are the file's bytes, with size and tag
+	r := runProbe(t, nil, "-o", "probe", "-t", "my.tag", "-i", referenceChunk())
+	r.RequireOK(t)
+	f := probeEvents(r, "flush")[0]
+	st, _ := os.Stat(referenceChunk())
+	if f.i("size") != int(st.Size()) || f.s("tag") != "my.tag" || f.i("b0") != 0x92 {
+		t.Errorf("flush arguments wrong: %v", f)
+	}
+}
+
+func evSeq(r HostResult) []string {
+	var seq []string
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		switch {
+		case strings.HasPrefix(l, "probe: "):
+			var e pev
+			if json.Unmarshal([]byte(strings.TrimPrefix(l, "probe: ")), &e) == nil {
+				s := e.s("ev")
+				switch s {
+				case "symbols", "prop", "logcheck", "flush":
+					continue
+				case "preexit":
+					s += fmt.Sprint(e.i("reload"))
+				case "preregister", "prerun":
+					s += fmt.Sprint(e.i("hot"))
+				case "init", "exitctx":
+					s += ":" + e.s("label")
+				}
+				seq = append(seq, s)
+			}
+		case l == "flbhost: reloaded":
+			seq = append(seq, "RELOADED")
+		case strings.HasPrefix(l, "flbhost: summary"):
+			seq = append(seq, "SUMMARY")
+		}
+	}
+	return seq
+}
+
+func TestHostShutdownOrder(t *testing.T) {
+	r := runProbe(t, nil, "-o", "probe", "-m", "*", "-p", "probe.label=a", "-p", "Workers=1",
+		"-o", "probe", "-m", "*", "-p", "probe.label=b", "-i", referenceChunk())
+	r.RequireOK(t)
+	want := "preregister0 register init:a init:b prerun0 prerun0 preexit0 exitctx:a preexit0 exitctx:b unregister SUMMARY SUMMARY"
+	if got := strings.Join(evSeq(r), " "); got != want {
+		t.Errorf("call order\n got %s\nwant %s", got, want)
+	}
+	initTid := probeEvents(r, "init")[0].i("tid")
+	for _, e := range probeEvents(r, "exitctx") {
+		if e.i("tid") != initTid {
+			t.Errorf("exit callbacks run on the engine thread: %v", e)
+		}
+	}
+	// an old-style plugin: FLBPluginFlush and FLBPluginExit (once per instance)
+	r = runHostWith(t, HostOptions{}, "-e", probeNoCtxSO(), "-o", "probe", "-m", "*",
+		"-o", "probe", "-m", "*", "-i", referenceChunk())
+	r.RequireOK(t)
+	want = "register init:i0 init:i1 prerun0 prerun0 oldflush oldflush exit exit unregister SUMMARY SUMMARY"
+	if got := strings.Join(evSeq(r), " "); got != want {
+		t.Errorf("old-style plugin order\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestHostHotReload(t *testing.T) {
+	r := runProbe(t, nil, "-o", "probe", "-m", "*", "-p", "probe.label=a",
+		"-o", "probe", "-m", "*", "-p", "probe.label=b",
+		"-i", referenceChunk(), "-n", "5", "--reload-after", "2")
+	r.RequireOK(t)
+	want := "preregister0 register init:a init:b prerun1 prerun1 " +
+		"preexit1 exitctx:a preexit1 exitctx:b unregister RELOADED " +
+		"preregister1 register init:a init:b prerun1 prerun1 " +
+		"preexit0 exitctx:a preexit0 exitctx:b unregister SUMMARY SUMMARY"
+	if got := strings.Join(evSeq(r), " "); got != want {
+		t.Errorf("hot reload sequence\n got %s\nwant %s", got, want)
+	}
+	if r.Reloads != 1 || len(r.Registrations) != 2 {
+		t.Errorf("reloads=%d registrations=%d", r.Reloads, len(r.Registrations))
+	}
+	for _, name := range []string{"probe.0", "probe.1"} {
+		if s := r.Summary(t, name); s.Chunks != 5 || s.OK != 5 {
+			t.Errorf("summary covers the whole run: %+v", s)
+		}
+	}
+}
+
+func TestHostSignalShutdown(t *testing.T) {
+	h := startHost(t, HostOptions{}, "-e", probeSO(), "-o", "probe", "-p", "probe.sleep_ms=100",
+		"-i", referenceChunk(), "-n", "200")
+	time.Sleep(600 * time.Millisecond)
+	h.Signal(syscall.SIGTERM)
+	r := h.Wait()
+	r.RequireOK(t)
+	seq := strings.Join(evSeq(r), " ")
+	if !strings.HasSuffix(seq, "preexit0 exitctx:i0 unregister SUMMARY") {
+		t.Errorf("SIGTERM must shut down in order: %s", seq)
+	}
+	if !strings.Contains(r.Stderr, "[engine] caught signal (SIGTERM)") {
+		t.Errorf("missing signal line\n%s", r.Stderr)
+	}
+	if s := r.Summary(t, "probe.0"); s.Chunks == 0 || s.Chunks >= 200 || s.OK != s.Chunks {
+		t.Errorf("summary after SIGTERM: %+v", s)
+	}
+}
+
+func TestHostMaxRuntimeAbandonsRetries(t *testing.T) {
+	r := runProbe(t, nil, "-o", "probe", "-p", "probe.retry_first=1000", "-p", "Retry_Limit=no_limits",
+		"-i", referenceChunk(), "--retry-wait", "50", "--retry-cap", "100", "--max-runtime", "1")
+	r.RequireOK(t)
+	s := r.Summary(t, "probe.0")
+	if s.Dropped != 1 || s.OK != 0 || s.Retried < 5 || s.Flushes != s.Retried {
+		t.Errorf("pending retry must be abandoned and counted dropped: %+v", s)
+	}
+	if r.Duration > 5*time.Second {
+		t.Errorf("--max-runtime 1 took %v", r.Duration)
+	}
+}
+
+func TestHostMatch(t *testing.T) {
+	cases := []struct {
+		match, tag string
+		want       bool
+	}{
+		{"*", "anything", true},
+		{"app.*", "app.logs", true},
+		{"app.*", "app", false},
+		{"app.*", "other.logs", false},
+		{"*.log", "a.b.log", true},
+		{"a*c*e", "abcde", true},
+		{"App.*", "app.x", false},
+		{"demo", "demo", true},
+		{"demo", "demo2", false},
+	}
+	for _, c := range cases {
+		// two outputs, so no 1:1 default route applies
+		r := runProbe(t, nil, "-o", "probe", "-m", c.match, "-p", "probe.label=m",
+			"-o", "other_plugin", "-t", c.tag, "-i", referenceChunk())
+		r.RequireOK(t)
+		got := r.Summary(t, "probe.0").Chunks == 1
+		if got != c.want {
+			t.Errorf("Match %q tag %q: routed=%v want %v", c.match, c.tag, got, c.want)
+		}
+	}
+	// one output without Match gets everything (flb_router_io_set 1:1)
+	r := runProbe(t, nil, "-o", "probe", "-t", "x.y", "-i", referenceChunk())
+	if r.Summary(t, "probe.0").Chunks != 1 {
+		t.Errorf("single output without Match must match all\n%s", r.Dump())
+	}
+	r = runProbe(t, nil, "-o", "probe", "-p", "Match_Regex=.*", "-i", referenceChunk())
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "Match_Regex is not supported") {
+		t.Errorf("Match_Regex must be refused loudly\n%s", r.Dump())
+	}
+}
+
+func TestHostTLSNeedsPluginFlag(t *testing.T) {
+	r := runProbe(t, nil, "-o", "probe", "-p", "tls=on", "-i", referenceChunk())
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "[config] probe.0 does not support TLS") {
+		t.Errorf("tls on for a plugin without FLB_IO_TLS is a config error\n%s", r.Dump())
+	}
+	r = runProbe(t, []string{"PROBE_FLAGS=4"}, "-o", "probe", "-p", "tls=on", "-i", referenceChunk())
+	r.RequireOK(t)
+}
+
+func TestHostClassicConfig(t *testing.T) {
+	dir := tempDir(t)
+	writeConfig(t, "plugins/plugins.conf", "[PLUGINS]\n    Path "+probeSO()+"\n")
+	writeConfig(t, "outputs/extra.conf", `[OUTPUT]
+    Name  probe
+    Match ${MATCH_ALL}
+    probe.label included
+`)
+	conf := writeConfig(t, "main.conf", `# comment
+@SET MATCH_ALL=*
+@SET FROM_SET=set-value
+[SERVICE]
+    Flush        1
+    Log_Level    debug
+    plugins_file plugins/plugins.conf
+
+[INPUT]
+    Name  dummy
+    Tag   app.logs
+
+[FILTER]
+    Name  grep
+    Match *
+
+[OUTPUT]
+    Name        stdout
+    Match       *
+
+[OUTPUT]
+    Name        probe
+    Match       app.*
+    probe.label first
+    uri         ${FLBHOST_TEST_URI}/x
+    note        ${FROM_SET}
+    host        ${FLBHOST_TEST_HOST}
+    probe.keys  uri,note,host
+
+[OUTPUT]
+    Name        probe
+    Match       nothing.here
+    probe.label none
+
+@INCLUDE outputs/extra.conf
+`)
+	other := t.TempDir() // run elsewhere: relative paths resolve against the config's dir
+	r := runHostWith(t, HostOptions{Dir: other,
+		Env: []string{"FLBHOST_TEST_URI=/base", "FLBHOST_TEST_HOST=h.example"}},
+		"-c", conf, "-i", referenceChunk())
+	r.RequireOK(t)
+	_ = dir
+	props := probeProps(r)["first"]
+	if props["uri"].s("value") != "/base/x" || props["note"].s("value") != "set-value" || !props["host"].b("null") {
+		t.Errorf("${VAR} expansion: %v", props)
+	}
+	// stdout.0 is skipped but keeps its id, as in a Fluent Bit that has it
+	if !strings.Contains(r.Stderr, "output 'stdout'") {
+		t.Errorf("the foreign [OUTPUT] must be reported\n%s", r.Stderr)
+	}
+	for name, chunks := range map[string]int{"probe.1": 1, "probe.2": 0, "probe.3": 1} {
+		if s := r.Summary(t, name); s.Chunks != chunks {
+			t.Errorf("%s: chunks %d want %d", name, s.Chunks, chunks)
+		}
+	}
+	if f := probeEvents(r, "flush"); len(f) != 2 || f[0].s("tag") != "app.logs" {
+		t.Errorf("the [INPUT] Tag is the default tag: %v", f)
+	}
+	// a broken file is refused
+	bad := writeConfig(t, "bad.conf", "[OUTPUT]\nName probe\n")
+	if r := runProbe(t, nil, "-c", bad); r.ExitCode == 0 {
+		t.Errorf("an unindented key must be refused")
+	}
+	bad = writeConfig(t, "bad2.conf", "[OUTPUT]\n    Name probe\n    uri\n")
+	if r := runProbe(t, nil, "-c", bad); r.ExitCode == 0 {
+		t.Errorf("a key without value must be refused")
+	}
+}
+
+func TestHostYAMLConfig(t *testing.T) {
+	writeConfig(t, "plugins.yaml", "plugins:\n  - "+probeSO()+"\n")
+	conf := writeConfig(t, "fb.yaml", `# yaml
+env:
+  MY_FORMAT: json_lines
+service:
+  log_level: info
+  plugins_file: plugins.yaml
+pipeline:
+  inputs:
+    - name: dummy
+      tag: y.tag
+  outputs:
+    - name: probe
+      match: 'y.*'
+      probe.label: yl
+      format: ${MY_FORMAT}
+      uri: "/quoted path"   # a comment
+      header:
+        - X-One 1
+        - X-Two 2
+      host: 127.0.0.1
+      port: 9
+      probe.keys: format,uri,header,host,port
+    - name: probe
+      match: nomatch
+      probe.label: y2
+`)
+	r := runHostWith(t, HostOptions{Dir: t.TempDir()}, "-c", conf, "-i", referenceChunk())
+	r.RequireOK(t)
+	props := probeProps(r)["yl"]
+	if props["format"].s("value") != "json_lines" || props["uri"].s("value") != "/quoted path" ||
+		props["header"].s("value") != "X-One 1" || !props["host"].b("null") || !props["port"].b("null") {
+		t.Errorf("YAML properties: %v", props)
+	}
+	if r.Summary(t, "probe.0").Chunks != 1 || r.Summary(t, "probe.1").Chunks != 0 {
+		t.Errorf("YAML match routing\n%s", r.Dump())
+	}
+	if f := probeEvents(r, "flush"); len(f) != 1 || f[0].s("tag") != "y.tag" {
+		t.Errorf("YAML input tag: %v", f)
+	}
+	bad := writeConfig(t, "bad.yaml", "pipeline:\n  outputs:\n    - name: probe\n      x: {a: 1}\n")
+	if r := runProbe(t, nil, "-c", bad); r.ExitCode == 0 {
+		t.Errorf("unsupported YAML must be refused, not misread")
+	}
+}
+
+func TestHostProjectConfigsRun(t *testing.T) {
+	// the project's own examples, unchanged, with the probe posing as the plugin
+	for _, name := range []string{"fluent-bit.conf", "fluent-bit.yaml"} {
+		p := filepath.Join(repoRoot, "conf", name)
+		if _, err := os.Stat(p); err != nil {
+			t.Skipf("%s not present yet", p)
+		}
+		r := runProbe(t, []string{"PROBE_NAME=websocket_go"}, "-c", p, "-i", referenceChunk())
+		r.RequireOK(t)
+		if s := r.Summary(t, "websocket_go.0"); s.OK != 1 {
+			t.Errorf("%s: %+v", name, s)
+		}
+	}
+}
