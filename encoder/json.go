@@ -176,7 +176,7 @@ func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error)
 		en := entry{kind: entLog, key: keyLog, sig: keySig(keyLog), str: true, valPos: ev.bodyPos}
 		dst = appendString(dst, keyLog, false)
 		dst = append(dst, ':')
-		dst, end, err = e.appendValue(dst, b, ev.bodyPos, 1)
+		dst, end, err = e.appendValue(dst, b, ev.bodyPos, 0)
 		e.ents = append(e.ents, en)
 	}
 	if err == nil && len(e.ents)-base > 1 && e.markDups(base) {
