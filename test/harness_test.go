@@ -204,13 +204,31 @@ type HostOptions struct {
 	Dir     string        // working directory (the test's temp dir when empty)
 }
 
+// syncBuffer is a bytes.Buffer safe to read while the host writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // RunningHost is a host started in the background.
 type RunningHost struct {
 	t       testing.TB
 	cmd     *exec.Cmd
 	args    []string
-	stdout  *bytes.Buffer
-	stderr  *bytes.Buffer
+	stdout  *syncBuffer
+	stderr  *syncBuffer
 	start   time.Time
 	timer   *time.Timer
 	mu      sync.Mutex
@@ -232,8 +250,8 @@ func startHost(t testing.TB, o HostOptions, args ...string) *RunningHost {
 		cmd.Dir = tempDir(t)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	h := &RunningHost{t: t, cmd: cmd, args: args, stdout: &bytes.Buffer{},
-		stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	h := &RunningHost{t: t, cmd: cmd, args: args, stdout: &syncBuffer{},
+		stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = h.stdout
 	cmd.Stderr = h.stderr
 	h.start = time.Now()
@@ -289,6 +307,32 @@ func (h *RunningHost) Signal(sig syscall.Signal) {
 	_ = h.cmd.Process.Signal(sig)
 }
 
+// Output returns what the host printed so far (stdout, stderr).
+func (h *RunningHost) Output() (stdout, stderr string) {
+	return h.stdout.String(), h.stderr.String()
+}
+
+// WaitFor waits until stdout or stderr contains substr; false on timeout or
+// when the host ended without printing it.
+func (h *RunningHost) WaitFor(substr string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		out, errs := h.Output()
+		if strings.Contains(out, substr) || strings.Contains(errs, substr) {
+			return true
+		}
+		select {
+		case <-h.done:
+			out, errs = h.Output()
+			return strings.Contains(out, substr) || strings.Contains(errs, substr)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // Wait waits for the host to end and returns the result.
 func (h *RunningHost) Wait() HostResult {
 	<-h.done
@@ -299,6 +343,13 @@ func (h *RunningHost) Wait() HostResult {
 func runHost(t testing.TB, args ...string) HostResult {
 	t.Helper()
 	return startHost(t, HostOptions{}, args...).Wait()
+}
+
+// runPlugin runs the host on the project's plugin (built on first use):
+// runHost(t, "-e", pluginSO(t), args...).
+func runPlugin(t testing.TB, args ...string) HostResult {
+	t.Helper()
+	return runHost(t, append([]string{"-e", pluginSO(t)}, args...)...)
 }
 
 // runHostWith runs the host to completion with options.

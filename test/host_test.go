@@ -674,7 +674,10 @@ func TestHostHotReload(t *testing.T) {
 func TestHostSignalShutdown(t *testing.T) {
 	h := startHost(t, HostOptions{}, "-e", probeSO(), "-o", "probe", "-p", "probe.sleep_ms=100",
 		"-i", referenceChunk(), "-n", "200")
-	time.Sleep(600 * time.Millisecond)
+	if !h.WaitFor(`"ev":"flush"`, 10*time.Second) {
+		t.Fatalf("no flush before the signal")
+	}
+	time.Sleep(150 * time.Millisecond)
 	h.Signal(syscall.SIGTERM)
 	r := h.Wait()
 	r.RequireOK(t)

@@ -747,7 +747,10 @@ static int run_flush(struct job *jb)
         ret = P.plugin.cb_flush(data, (int) c->size, tag);
     }
     else {
-        ret = FLB_ERROR;
+        /* Fluent Bit would call a NULL FLBPluginFlush here */
+        fprintf(stderr, "flbhost: FATAL: the plugin exports neither FLBPluginFlushCtx nor "
+                "FLBPluginFlush\n");
+        abort();
     }
     atomic_fetch_sub(&hi->inflight, 1);
 
