@@ -643,8 +643,9 @@ static void create_instances(void)
         insts = xrealloc(insts, sizeof(struct hinst *) * (size_t) (ninsts + 1));
         insts[ninsts++] = hi;
     }
-    /* flb_router_io_set: one input and one output, no Match: match all */
-    if (total_outputs == 1 && ninsts == 1 && !insts[0]->ins->match) {
+    /* flb_router_io_set: one input and one output, no Match: match all
+     * (the command-line chunks count as one input) */
+    if (total_outputs == 1 && cfg.ninputs <= 1 && ninsts == 1 && !insts[0]->ins->match) {
         insts[0]->ins->match = xstrdup("*");
     }
     for (i = 0; i < ninsts; i++) {
