@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/out-websocket/out_websocket/encoder"
+)
+
+// confEndpoint is a server that a conf/ example sends to, at the fixed
+// address the example names.
+type confEndpoint struct {
+	addr, path string
+	binary     bool
+	header     [2]string // a request header the example sets
+}
+
+// Every file in conf/ runs in the test host unchanged and delivers where it
+// says. A new example needs a case here.
+func TestConfExamples(t *testing.T) {
+	ca := NewTestCA(t)
+	tests := map[string]struct {
+		endpoints []confEndpoint
+		plugin    bool     // -e on the command line (else the example's plugins_file)
+		env       []string // values for the example's ${VAR}s
+		tls       bool
+	}{
+		"fluent-bit.conf": {endpoints: []confEndpoint{{addr: "127.0.0.1:8700", path: "/something"}}, plugin: true},
+		"fluent-bit.yaml": {endpoints: []confEndpoint{{addr: "127.0.0.1:8700", path: "/something"}}, plugin: true},
+		"multi-output.conf": {endpoints: []confEndpoint{
+			{addr: "127.0.0.1:8701", path: "/archive", binary: true},
+			{addr: "127.0.0.1:8702", path: "/live", header: [2]string{"X-Cluster", "demo"}},
+		}},
+		"tls.conf": {
+			endpoints: []confEndpoint{{addr: "127.0.0.1:8743", path: "/ingest", header: [2]string{"Authorization", "Bearer s3cret"}}},
+			plugin:    true, tls: true, env: []string{"WS_CA_FILE=" + ca.File, "WS_TOKEN=s3cret"},
+		},
+	}
+
+	files, err := filepath.Glob(filepath.Join(repoRoot, "conf", "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no conf/ files: %v", err)
+	}
+	chunk := writeFile(t, "sample.msgpack", encoder.SampleChunk(10, 1))
+	for _, file := range files {
+		name := filepath.Base(file)
+		if name == "plugins.conf" {
+			// Not a pipeline: multi-output.conf loads the plugin through it.
+			multi, err := os.ReadFile(filepath.Join(repoRoot, "conf", "multi-output.conf"))
+			if err != nil || !bytes.Contains(multi, []byte("plugins_file plugins.conf")) {
+				t.Errorf("plugins.conf is used by no example")
+			}
+			continue
+		}
+		tt, ok := tests[name]
+		if !ok {
+			t.Errorf("conf/%s has no case in TestConfExamples", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			var servers []*WSServer
+			for _, ep := range tt.endpoints {
+				opts := WSOptions{Addr: ep.addr, Path: ep.path}
+				if tt.tls {
+					opts.TLS = ca.ServerTLS(t, "localhost", "127.0.0.1")
+				}
+				servers = append(servers, StartWSServer(t, opts))
+			}
+			args := []string{"-c", file, "-i", chunk}
+			if tt.plugin {
+				args = append(args, "-e", pluginSO(t))
+			} else {
+				pluginSO(t) // the example's plugins file names ./out_websocket.so
+			}
+			r := runHostWith(t, HostOptions{Dir: repoRoot, Env: tt.env}, args...)
+			r.RequireOK(t)
+			for _, s := range r.SummaryList {
+				if s.OK == 0 || s.Retried != 0 || s.Dropped != 0 {
+					t.Errorf("instance %s: %+v\n%s", s.Instance, s, r.Dump())
+				}
+			}
+			for i, ep := range tt.endpoints {
+				msgs := servers[i].WaitMessages(1, 5*time.Second)
+				if msgs[0].Binary != ep.binary {
+					t.Errorf("%s: binary %v, want %v", ep.path, msgs[0].Binary, ep.binary)
+				}
+				if ep.header[0] != "" {
+					if got := servers[i].Headers()[0].Get(ep.header[0]); got != ep.header[1] {
+						t.Errorf("%s: header %s is %q, want %q", ep.path, ep.header[0], got, ep.header[1])
+					}
+				}
+			}
+		})
+	}
+}
