@@ -659,8 +659,7 @@ static void create_instances(void)
         }
         pthread_mutex_unlock(&stats_mu);
         if (!hi->ins->match) {
-            hlog(FLB_LOG_WARN, "[flbhost] %s has no Match rule: it gets no chunks",
-                 flb_output_name(hi->ins));
+            hlog(FLB_LOG_WARN, "[router] NO match for %s output instance", hi->ins->name);
         }
     }
 }
