@@ -9,7 +9,7 @@ GOFILES     := $(shell find . -name '*.go' -not -path './test/flbhost/*')
 
 export CGO_ENABLED := 1
 
-.PHONY: build host test demo bench fuzz lint clean check-cc
+.PHONY: build host test demo bench bench-encoder fuzz lint clean check-cc
 
 build: $(SO)
 
@@ -29,7 +29,11 @@ test: build host
 demo: build host
 	$(GO) run ./test/demo -conf conf/fluent-bit.conf -host $(HOST) -plugin ./$(SO)
 
+# The whole plugin end to end; encoder micro-benchmarks: make bench-encoder.
 bench: build host
+	$(GO) run ./test/bench -host $(HOST) -plugin ./$(SO)
+
+bench-encoder:
 	$(GO) test -run '^$$' -bench . -benchmem ./encoder/
 
 FUZZTIME ?= 10m
