@@ -560,8 +560,8 @@ func TestHostLogFormatAndLevels(t *testing.T) {
 			for l := 1; l <= 5; l++ {
 				line := fmt.Sprintf("[%s] [output:probe:lg] probe log level %d", names[l], l)
 				re := regexp.MustCompile(`(?m)^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}\] ` + regexp.QuoteMeta(line) + `$`)
-				if re.MatchString(r.Stderr) != (l <= c.want) {
-					t.Errorf("log line %q present=%v, want %v\n%s", line, !(l <= c.want), l <= c.want, r.Stderr)
+				if got := re.MatchString(r.Stderr); got != (l <= c.want) {
+					t.Errorf("log line %q present=%v, want %v\n%s", line, got, l <= c.want, r.Stderr)
 				}
 			}
 			// log_print itself filters nothing: the plugin must check first
@@ -752,7 +752,6 @@ func TestHostTLSNeedsPluginFlag(t *testing.T) {
 }
 
 func TestHostClassicConfig(t *testing.T) {
-	dir := tempDir(t)
 	writeConfig(t, "plugins/plugins.conf", "[PLUGINS]\n    Path "+probeSO()+"\n")
 	writeConfig(t, "outputs/extra.conf", `[OUTPUT]
     Name  probe
@@ -800,7 +799,6 @@ func TestHostClassicConfig(t *testing.T) {
 		Env: []string{"FLBHOST_TEST_URI=/base", "FLBHOST_TEST_HOST=h.example"}},
 		"-c", conf, "-i", referenceChunk())
 	r.RequireOK(t)
-	_ = dir
 	props := probeProps(r)["first"]
 	if props["uri"].s("value") != "/base/x" || props["note"].s("value") != "set-value" || !props["host"].b("null") {
 		t.Errorf("${VAR} expansion: %v", props)
