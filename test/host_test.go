@@ -874,16 +874,44 @@ pipeline:
 }
 
 func TestHostProjectConfigsRun(t *testing.T) {
-	// the project's own examples, unchanged, with the probe posing as the plugin
-	for _, name := range []string{"fluent-bit.conf", "fluent-bit.yaml"} {
-		p := filepath.Join(repoRoot, "conf", name)
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("%s not present yet", p)
+	// the project's own examples, unchanged, with the probe posing as the
+	// plugin (also as ./out_websocket.so for configs with a plugins_file)
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "conf", "*.conf"))
+	yamls, _ := filepath.Glob(filepath.Join(repoRoot, "conf", "*.yaml"))
+	files = append(files, yamls...)
+	if len(files) == 0 {
+		t.Skip("no conf/ examples yet")
+	}
+	probe, err := os.ReadFile(probeSO())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range files {
+		data, _ := os.ReadFile(p)
+		if !strings.Contains(strings.ToLower(string(data)), "websocket_go") {
+			continue // e.g. a plugins file
 		}
-		r := runProbe(t, []string{"PROBE_NAME=websocket_go"}, "-c", p, "-i", referenceChunk())
-		r.RequireOK(t)
-		if s := r.Summary(t, "websocket_go.0"); s.OK != 1 {
-			t.Errorf("%s: %+v", name, s)
-		}
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "out_websocket.so"), probe, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"-c", p, "-i", referenceChunk()}
+			if !strings.Contains(strings.ToLower(string(data)), "plugins_file") {
+				args = append(args, "-e", probeSO())
+			}
+			r := runHostWith(t, HostOptions{Dir: dir, Env: []string{"PROBE_NAME=websocket_go"}}, args...)
+			r.RequireOK(t)
+			routed := 0
+			for _, s := range r.SummaryList {
+				if s.Name != "websocket_go" || s.OK != s.Chunks || s.Flushes != s.Chunks {
+					t.Errorf("%s: %+v", filepath.Base(p), s)
+				}
+				routed += s.Chunks
+			}
+			if routed == 0 {
+				t.Errorf("%s: no instance got the chunk\n%s", filepath.Base(p), r.Dump())
+			}
+		})
 	}
 }
