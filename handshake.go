@@ -2,96 +2,127 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// Client sends chunks to one WebSocket endpoint. Concurrent sends each take
-// a connection of their own, so frames of two flushes never interleave.
-type Client struct {
-	cfg    ConnConfig
-	log    Logger
-	dialer *websocket.Dialer
+// writeBufferSize is the largest frame a message is cut into. The buffers
+// come from a pool, so idle connections hold none.
+const writeBufferSize = 64 << 10
 
-	mu   sync.Mutex
-	idle []*websocket.Conn
-}
+// bodyPreview is how much of a refused handshake's body goes into the log.
+const bodyPreview = 256
 
-// NewClient makes a client; it connects on the first Send.
-func NewClient(cfg ConnConfig, log Logger) *Client {
-	return &Client{
-		cfg: cfg,
-		log: log,
-		dialer: &websocket.Dialer{
-			Proxy:             cfg.Proxy,
-			TLSClientConfig:   cfg.TLS,
-			HandshakeTimeout:  cfg.ConnectTimeout,
-			Subprotocols:      cfg.Subprotocols,
-			EnableCompression: cfg.Compression,
-		},
+// newDialer sets up the handshake gorilla does for us: a fresh random
+// Sec-WebSocket-Key each time, Sec-WebSocket-Accept checked, every frame
+// masked with a new key.
+func newDialer(cfg ConnConfig) *websocket.Dialer {
+	return &websocket.Dialer{
+		Proxy:             cfg.Proxy,
+		TLSClientConfig:   cfg.TLS,
+		HandshakeTimeout:  cfg.ConnectTimeout,
+		Subprotocols:      cfg.Subprotocols,
+		EnableCompression: cfg.Compression,
+		WriteBufferSize:   writeBufferSize,
+		WriteBufferPool:   &sync.Pool{},
 	}
 }
 
-// Send writes the messages of one chunk, in order, on one connection.
-func (c *Client) Send(messages [][]byte, binary bool) error {
-	conn, err := c.take()
+// connect opens a new connection: TCP (through the proxy, if any), TLS
+// for wss://, and the WebSocket handshake, all within ConnectTimeout.
+func (c *Client) connect() (*conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
+	defer cancel()
+	ws, resp, err := c.dialer.DialContext(ctx, c.cfg.URL, c.cfg.Header)
 	if err != nil {
-		return err
+		return nil, handshakeError(c.cfg, resp, err)
 	}
-	typ := websocket.TextMessage
-	if binary {
-		typ = websocket.BinaryMessage
+	if err := checkSubprotocol(c.cfg, ws.Subprotocol()); err != nil {
+		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "")
+		ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		ws.Close()
+		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.URL, err)
 	}
-	for _, m := range messages {
-		conn.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
-		if err := conn.WriteMessage(typ, m); err != nil {
-			conn.Close()
-			return fmt.Errorf("write to %s: %w", c.cfg.URL, err)
-		}
+	return newConn(ws, c.cfg, c.log), nil
+}
+
+// checkSubprotocol holds the server to RFC 6455 4.1 (it may only pick a
+// subprotocol we offered) and to subprotocol_required.
+func checkSubprotocol(cfg ConnConfig, chosen string) error {
+	switch {
+	case chosen == "" && cfg.RequireSubprotocol:
+		return fmt.Errorf("the server chose none of the subprotocols %s and subprotocol_required is on",
+			strings.Join(cfg.Subprotocols, ", "))
+	case chosen != "" && !slices.Contains(cfg.Subprotocols, chosen):
+		return fmt.Errorf("the server chose subprotocol %q, which was not offered (subprotocols: %s)",
+			chosen, strings.Join(cfg.Subprotocols, ", "))
 	}
-	c.put(conn)
 	return nil
 }
 
-func (c *Client) take() (*websocket.Conn, error) {
-	c.mu.Lock()
-	if n := len(c.idle); n > 0 {
-		conn := c.idle[n-1]
-		c.idle = c.idle[:n-1]
-		c.mu.Unlock()
-		return conn, nil
-	}
-	c.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
-	defer cancel()
-	conn, resp, err := c.dialer.DialContext(ctx, c.cfg.URL, c.cfg.Header)
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("handshake with %s: HTTP %s", c.cfg.URL, resp.Status)
+// handshakeError says why a connection could not be made, in words a user
+// can act on: the HTTP status and the start of the body of a refusal, an
+// authentication failure named as such, the TLS key to look at.
+func handshakeError(cfg ConnConfig, resp *http.Response, err error) error {
+	switch {
+	case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+		what := "refused"
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			what = "refused: authentication failed (check http_user, http_passwd, bearer_token and header)"
 		}
-		return nil, fmt.Errorf("connect to %s: %w", c.cfg.URL, err)
+		return fmt.Errorf("handshake with %s %s: HTTP %s%s", cfg.URL, what, resp.Status, preview(resp.Body))
+	case errors.Is(err, websocket.ErrBadHandshake):
+		return fmt.Errorf("handshake with %s failed: the server answered 101 but not with a valid WebSocket upgrade "+
+			"(Sec-WebSocket-Accept, Upgrade or Connection header wrong): %w", cfg.URL, err)
+	case resp != nil:
+		return fmt.Errorf("handshake with %s failed: %w", cfg.URL, err)
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return fmt.Errorf("connect to %s: no answer within %v (connect_timeout): %w", cfg.URL, cfg.ConnectTimeout, err)
 	}
-	return conn, nil
+	return fmt.Errorf("connect to %s: %w%s", cfg.URL, err, tlsHint(err))
 }
 
-func (c *Client) put(conn *websocket.Conn) {
-	c.mu.Lock()
-	c.idle = append(c.idle, conn)
-	c.mu.Unlock()
+// preview quotes the first bytes of a refusal's body.
+func preview(body io.Reader) string {
+	if body == nil {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(body, bodyPreview+1))
+	if len(b) == 0 {
+		return ""
+	}
+	more := ""
+	if len(b) > bodyPreview {
+		b, more = b[:bodyPreview], "..."
+	}
+	return fmt.Sprintf(": body %q%s", strings.TrimSpace(string(b)), more)
 }
 
-// Close closes every idle connection with a normal closure.
-func (c *Client) Close() {
-	c.mu.Lock()
-	idle := c.idle
-	c.idle = nil
-	c.mu.Unlock()
-	for _, conn := range idle {
-		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-		conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-		conn.Close()
+// tlsHint names the key that fixes a TLS failure.
+func tlsHint(err error) string {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &unknown):
+		return " (the server's certificate is not signed by a CA this system trusts: set ws_tls.ca_file)"
+	case errors.As(err, &host):
+		return " (the server's certificate is not for this host name: connect by a name it holds, or set ws_tls.vhost)"
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return " (the server's certificate has expired or is not valid yet; check this machine's clock too)"
+	case errors.As(err, &op) && op.Op == "remote error" && strings.Contains(op.Err.Error(), "certificate"):
+		return " (the server wants a client certificate it trusts: check ws_tls.crt_file and ws_tls.key_file)"
 	}
+	return ""
 }

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// readLimit bounds one message from the server. What the server sends is
+// read and thrown away as it streams in, so this bounds wasted work, not
+// memory; a server that sends more is closed with 1009 (message too big).
+const readLimit = 16 << 20
+
+// errClosedByUs is the cause of death of a connection the plugin closed.
+var errClosedByUs = errors.New("connection closed by the plugin")
+
+// conn is one WebSocket connection and the goroutines that watch it: a
+// reader, which answers pings, discards what the server sends, and sees
+// at once when the server closes or the connection breaks; and, with
+// ping_interval, a pinger that ends the connection when pongs stop.
+type conn struct {
+	ws  *websocket.Conn
+	url string
+	log Logger
+
+	// Owned by the Send holding the connection, or by Client.mu while idle.
+	reused   bool      // it carried an earlier chunk
+	lastUsed time.Time // end of its last chunk, or its handshake
+
+	done chan struct{} // closed when the reader stops: the connection is dead
+	pong chan struct{} // one token per pong, for the pinger
+
+	mu    sync.Mutex
+	cause error // why it died; the first reason wins
+}
+
+func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger) *conn {
+	cn := &conn{ws: ws, url: cfg.URL, log: log, lastUsed: time.Now(),
+		done: make(chan struct{}), pong: make(chan struct{}, 1)}
+	ws.SetReadLimit(readLimit)
+	ws.SetPongHandler(func(string) error {
+		select {
+		case cn.pong <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	go cn.read()
+	if cfg.PingInterval > 0 {
+		go cn.keepalive(cfg.PingInterval, cfg.PingTimeout)
+	}
+	return cn
+}
+
+// read runs until the connection ends. Reading is also what makes gorilla
+// answer pings and close frames.
+func (cn *conn) read() {
+	var err error
+	for {
+		var r io.Reader
+		if _, r, err = cn.ws.NextReader(); err != nil {
+			break
+		}
+		if _, err = io.Copy(io.Discard, r); err != nil {
+			break
+		}
+	}
+	if cn.kill(err) {
+		cn.logEnd(err)
+	}
+	close(cn.done)
+}
+
+// logEnd says why the server ended a connection. A normal or going-away
+// close is routine (the next chunk reconnects); anything else may need
+// the user's attention, e.g. 1009 asks for a smaller max_message_size.
+func (cn *conn) logEnd(err error) {
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway):
+		cn.log.Debugf("%s closed the connection: %v", cn.url, err)
+	case errors.As(err, &ce):
+		cn.log.Warnf("%s closed the connection: %v", cn.url, err)
+	case errors.Is(err, websocket.ErrReadLimit):
+		cn.log.Warnf("%s sent a message larger than %d bytes: closing the connection", cn.url, readLimit)
+	default:
+		cn.log.Debugf("connection to %s ended: %v", cn.url, err)
+	}
+}
+
+// keepalive pings every interval and ends the connection when a pong does
+// not come within timeout.
+func (cn *conn) keepalive(interval, timeout time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-cn.done:
+			return
+		case <-tick.C:
+		}
+		select {
+		case <-cn.pong: // an unsolicited or late pong
+		default:
+		}
+		// An error here is a connection the reader sees die, or a long
+		// write holding the connection; the write has a deadline of its own.
+		if cn.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout)) != nil {
+			continue
+		}
+		wait := time.NewTimer(timeout)
+		select {
+		case <-cn.pong:
+			wait.Stop()
+		case <-cn.done:
+			wait.Stop()
+			return
+		case <-wait.C:
+			if cn.kill(fmt.Errorf("no pong within %v (ping_timeout)", timeout)) {
+				cn.log.Warnf("no pong from %s within %v (ping_timeout): closing the connection", cn.url, timeout)
+			}
+			return
+		}
+	}
+}
+
+// kill marks the connection dead for err and closes its socket, which
+// also stops the reader. It reports whether err is the cause of death.
+func (cn *conn) kill(err error) bool {
+	cn.mu.Lock()
+	first := cn.cause == nil
+	if first {
+		cn.cause = err
+	}
+	cn.mu.Unlock()
+	cn.ws.Close()
+	return first
+}
+
+func (cn *conn) dead() bool {
+	select {
+	case <-cn.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (cn *conn) err() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.cause
+}
+
+// write sends one chunk's messages in order, each within timeout. It
+// fails, and kills the connection, unless every byte was written to the
+// socket while the connection was alive.
+func (cn *conn) write(typ int, messages [][]byte, timeout time.Duration) error {
+	for i, m := range messages {
+		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
+		if err := cn.ws.WriteMessage(typ, m); err != nil {
+			// When the reader or pinger saw the end first, theirs is
+			// the useful reason (a close code, no pong).
+			if !cn.kill(err) {
+				err = cn.err()
+			}
+			return fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err)
+		}
+	}
+	// The server ended the connection while we wrote: it may not have
+	// read the end of the chunk, so the chunk counts as not sent.
+	if cn.dead() {
+		return fmt.Errorf("%s ended the connection while a chunk was written: %w", cn.url, cn.err())
+	}
+	return nil
+}
+
+// close ends the connection with a close frame of the given code and waits
+// up to wait for the server's close frame, as RFC 6455 asks.
+func (cn *conn) close(code int, wait time.Duration) {
+	cn.mu.Lock()
+	if cn.cause == nil {
+		cn.cause = errClosedByUs
+	}
+	cn.mu.Unlock()
+	msg := websocket.FormatCloseMessage(code, "")
+	if cn.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(wait)) == nil {
+		t := time.NewTimer(wait)
+		select {
+		case <-cn.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	cn.ws.Close()
+}
+
+// isTimeout tells a deadline that passed from a broken connection.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
