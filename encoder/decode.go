@@ -193,7 +193,9 @@ func skipValue(b []byte, p, depth int) (int, error) {
 	if p >= len(b) {
 		return p, errTruncated(p)
 	}
-	switch kinds[b[p]] {
+	c := b[p]
+	var n, q int
+	switch kinds[c] {
 	case kPosFix, kNegFix, kNil, kFalse, kTrue:
 		return p + 1, nil
 	case kU8, kI8:
@@ -204,39 +206,51 @@ func skipValue(b []byte, p, depth int) (int, error) {
 		return need(b, p, 5)
 	case kU64, kI64, kF64:
 		return need(b, p, 9)
-	}
-	k, n, q, err := lenHeader(b, p)
-	if err != nil {
-		return p, err
-	}
-	switch k {
-	case kFixStr, kStr8, kStr16, kStr32, kBin8, kBin16, kBin32:
-		if n > len(b)-q {
-			return p, errAt(p, "string declares %d bytes, only %d left", n, len(b)-q)
+	case kFixStr:
+		n = int(c & msgpcodeFixedStrMask)
+		if n > len(b)-p-1 {
+			return p, errAt(p, "string declares %d bytes, only %d left", n, len(b)-p-1)
 		}
-		return q + n, nil
-	case kFixArr, kArr16, kArr32, kFixMap, kMap16, kMap32:
-		if k >= kFixMap {
-			n *= 2
-		}
-		if depth >= maxDepth {
-			return p, errAt(p, "containers nested deeper than %d", maxDepth)
-		}
-		if err := checkCount(b, p, q, n, 1); err != nil {
+		return p + 1 + n, nil
+	case kFixMap:
+		n, q = 2*int(c&msgpcode.FixedMapMask), p+1
+	case kFixArr:
+		n, q = int(c&msgpcode.FixedArrayMask), p+1
+	default:
+		k, m, r, err := lenHeader(b, p)
+		if err != nil {
 			return p, err
 		}
-		for i := 0; i < n; i++ {
-			if q, err = skipValue(b, q, depth+1); err != nil {
-				return p, err
+		switch k {
+		case kStr8, kStr16, kStr32, kBin8, kBin16, kBin32:
+			if m > len(b)-r {
+				return p, errAt(p, "string declares %d bytes, only %d left", m, len(b)-r)
 			}
+			return r + m, nil
+		case kArr16, kArr32:
+			n, q = m, r
+		case kMap16, kMap32:
+			n, q = 2*m, r
+		default: // ext: type byte then m data bytes
+			if m+1 > len(b)-r {
+				return p, errAt(p, "ext declares %d bytes, only %d left", m, len(b)-r-1)
+			}
+			return r + 1 + m, nil
 		}
-		return q, nil
-	default: // ext: type byte then n data bytes
-		if n+1 > len(b)-q {
-			return p, errAt(p, "ext declares %d bytes, only %d left", n, len(b)-q-1)
-		}
-		return q + 1 + n, nil
 	}
+	if depth >= maxDepth {
+		return p, errAt(p, "containers nested deeper than %d", maxDepth)
+	}
+	if err := checkCount(b, p, q, n, 1); err != nil {
+		return p, err
+	}
+	var err error
+	for i := 0; i < n; i++ {
+		if q, err = skipValue(b, q, depth+1); err != nil {
+			return p, err
+		}
+	}
+	return q, nil
 }
 
 // readString returns the bytes of the str or bin at p and the position after it.

@@ -33,6 +33,7 @@ type Encoder struct {
 	ents    []entry
 	hash    []int32
 	scratch []byte // non-string JSON keys
+	inKey   bool   // writing the text of a non-string key
 	gname   []byte // GELF field name being built
 	garr    []byte // GELF arrays and scalars as JSON text
 	gkey    []byte // GELF non-string keys as JSON text

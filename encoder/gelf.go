@@ -82,7 +82,7 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 			return dst, ev.bodyPos, false, err
 		}
 		for i := 0; i < n; i++ {
-			en := entry{keyPos: q}
+			var en entry
 			if q < len(b) && kinds[b[q]] >= kFixStr && kinds[b[q]] <= kBin32 {
 				en.key, q, err = readString(b, q)
 				en.str = true

@@ -28,13 +28,18 @@ func init() {
 // the output is always valid UTF-8, whatever the input.
 func appendString(dst, s []byte, escapeUnicode bool) []byte {
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if plain[c] {
-			i++
-			continue
+	start, i := 0, 0
+	for {
+		for i+8 <= len(s) && !hasSpecial(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
 		}
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
 		if c < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
 			if e := shortEscape[c]; e != 0 {
@@ -46,8 +51,8 @@ func appendString(dst, s []byte, escapeUnicode bool) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		r, size := decodeRune(s[i:])
+		if size == 0 {
 			dst = append(dst, s[start:i]...)
 			if escapeUnicode {
 				dst = append(dst, `\ufffd`...)
@@ -74,6 +79,43 @@ func appendString(dst, s []byte, escapeUnicode bool) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// hasSpecial reports whether any of the 8 bytes in w may need escaping: a
+// control byte, '"', '\\', DEL or a non-ASCII byte. False positives are
+// fine, the caller then looks byte by byte.
+func hasSpecial(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v }
+	return (w|(w-0x20*ones)|zero(w^'"'*ones)|zero(w^'\\'*ones)|zero(w^0x7f*ones))&highs != 0
+}
+
+// decodeRune decodes the UTF-8 sequence starting with the non-ASCII byte
+// s[0]; size is 0 when it is invalid (overlong, surrogate, out of range or
+// truncated).
+func decodeRune(s []byte) (rune, int) {
+	c0 := s[0]
+	switch {
+	case c0 >= 0xc2 && c0 <= 0xdf:
+		if len(s) > 1 && s[1]&0xc0 == 0x80 {
+			return rune(c0&0x1f)<<6 | rune(s[1]&0x3f), 2
+		}
+	case c0 >= 0xe0 && c0 <= 0xef:
+		if len(s) > 2 && s[1]&0xc0 == 0x80 && s[2]&0xc0 == 0x80 {
+			r := rune(c0&0xf)<<12 | rune(s[1]&0x3f)<<6 | rune(s[2]&0x3f)
+			if r >= 0x800 && (r < 0xd800 || r > 0xdfff) {
+				return r, 3
+			}
+		}
+	case c0 >= 0xf0 && c0 <= 0xf4:
+		if len(s) > 3 && s[1]&0xc0 == 0x80 && s[2]&0xc0 == 0x80 && s[3]&0xc0 == 0x80 {
+			r := rune(c0&0x7)<<18 | rune(s[1]&0x3f)<<12 | rune(s[2]&0x3f)<<6 | rune(s[3]&0x3f)
+			if r >= 0x10000 && r <= utf8.MaxRune {
+				return r, 4
+			}
+		}
+	}
+	return utf8.RuneError, 0
 }
 
 func appendU4(dst []byte, r rune) []byte {
@@ -114,17 +156,19 @@ const (
 	entLog
 )
 
-// entry is a written map entry, kept until the map is closed so that
-// duplicate keys can be dropped the way Fluent Bit does: only the last
-// occurrence of a string key is written.
+// entry is a map entry, kept until the map is closed so that duplicate keys
+// can be dropped the way Fluent Bit does: only the last occurrence of a
+// string key is written. JSON records where its output went; GELF where its
+// value is and, in kind, its GELF role.
 type entry struct {
 	key    []byte // the key, when it is a msgpack str
 	sig    uint32 // cheap prefilter for key equality
 	str    bool
 	dup    bool
 	kind   uint8
-	keyPos int
 	valPos int
+	out    int // output bytes [out, outEnd), without the separating comma
+	outEnd int
 }
 
 func keySig(k []byte) uint32 {
@@ -149,16 +193,18 @@ func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error)
 	dst = append(dst, '{')
 	open, base := len(dst), len(e.ents)
 	if e.dateKey != nil {
-		en := entry{kind: entDate, key: e.dateKey, sig: keySig(e.dateKey), str: true}
+		en := entry{kind: entDate, key: e.dateKey, sig: keySig(e.dateKey), str: true, out: len(dst)}
 		dst = e.appendSynth(dst, b, &en)
+		en.outEnd = len(dst)
 		e.ents = append(e.ents, en)
 	}
 	if e.hasInternal(b, ev) {
 		if len(e.ents) > base {
 			dst = append(dst, ',')
 		}
-		en := entry{kind: entInternal, key: keyInternal, sig: keySig(keyInternal), str: true}
+		en := entry{kind: entInternal, key: keyInternal, sig: keySig(keyInternal), str: true, out: len(dst)}
 		dst = e.appendSynth(dst, b, &en)
+		en.outEnd = len(dst)
 		e.ents = append(e.ents, en)
 	}
 	var end int
@@ -173,14 +219,15 @@ func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error)
 		if len(e.ents) > base {
 			dst = append(dst, ',')
 		}
-		en := entry{kind: entLog, key: keyLog, sig: keySig(keyLog), str: true, valPos: ev.bodyPos}
+		en := entry{kind: entLog, key: keyLog, sig: keySig(keyLog), str: true, out: len(dst)}
 		dst = appendString(dst, keyLog, false)
 		dst = append(dst, ':')
 		dst, end, err = e.appendValue(dst, b, ev.bodyPos, 0)
+		en.outEnd = len(dst)
 		e.ents = append(e.ents, en)
 	}
 	if err == nil && len(e.ents)-base > 1 && e.markDups(base) {
-		dst, err = e.rewrite(dst[:open], b, base, 0)
+		dst = e.compact(dst, open, base)
 	}
 	e.ents = e.ents[:base]
 	return append(dst, '}'), end, err
@@ -230,7 +277,7 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool) ([]b
 		if comma || i > 0 {
 			dst = append(dst, ',')
 		}
-		en := entry{keyPos: p}
+		en := entry{out: len(dst)}
 		if p < len(b) && kinds[b[p]] == kFixStr {
 			q := p + 1 + int(b[p]&msgpcodeFixedStrMask)
 			if q > len(b) {
@@ -250,10 +297,10 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool) ([]b
 		}
 		en.sig = keySig(en.key)
 		dst = append(dst, ':')
-		en.valPos = p
 		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
 			return dst, p, err
 		}
+		en.outEnd = len(dst)
 		e.ents = append(e.ents, en)
 	}
 	return dst, p, nil
@@ -265,7 +312,8 @@ const msgpcodeFixedStrMask = 0x1f
 
 // appendKey writes a map key that is not a msgpack str. Fluent Bit writes
 // such keys bare (1:"x"), which is not JSON; here they become strings: a
-// bin's bytes, or the JSON text of any other value.
+// bin's bytes, or the JSON text of any other value. Keys inside that text
+// are left bare, so that keys of keys are not escaped over and over.
 func (e *Encoder) appendKey(dst, b []byte, p, depth int) ([]byte, int, error) {
 	if p >= len(b) {
 		return dst, p, errTruncated(p)
@@ -274,8 +322,13 @@ func (e *Encoder) appendKey(dst, b []byte, p, depth int) ([]byte, int, error) {
 		s, q, err := readString(b, p)
 		return appendString(dst, s, e.opts.EscapeUnicode), q, err
 	}
+	if e.inKey {
+		return e.appendValue(dst, b, p, depth)
+	}
 	mark := len(dst)
+	e.inKey = true
 	dst, q, err := e.appendValue(dst, b, p, depth)
+	e.inKey = false
 	if err != nil {
 		return dst, q, err
 	}
@@ -333,40 +386,21 @@ func (e *Encoder) markDups(base int) bool {
 	return found
 }
 
-// rewrite writes again the entries of e.ents[base:] not flagged as
-// duplicates, at dst, which has been cut back to just after the '{'.
-func (e *Encoder) rewrite(dst, b []byte, base, depth int) ([]byte, error) {
-	top := len(e.ents)
-	first := true
-	var err error
-	for i := base; i < top; i++ {
-		en := e.ents[i]
+// compact drops the entries of e.ents[base:] flagged as duplicates from the
+// map written at dst[open:], moving the others down.
+func (e *Encoder) compact(dst []byte, open, base int) []byte {
+	w := open
+	for _, en := range e.ents[base:] {
 		if en.dup {
 			continue
 		}
-		if !first {
-			dst = append(dst, ',')
+		if w > open {
+			dst[w] = ','
+			w++
 		}
-		first = false
-		switch en.kind {
-		case entDate, entInternal:
-			dst = e.appendSynth(dst, b, &en)
-			continue
-		case entLog:
-			dst = appendString(dst, keyLog, false)
-		default:
-			if en.str {
-				dst = appendString(dst, en.key, e.opts.EscapeUnicode)
-			} else if dst, _, err = e.appendKey(dst, b, en.keyPos, depth+1); err != nil {
-				return dst, err
-			}
-		}
-		dst = append(dst, ':')
-		if dst, _, err = e.appendValue(dst, b, en.valPos, depth+1); err != nil {
-			return dst, err
-		}
+		w += copy(dst[w:], dst[en.out:en.outEnd])
 	}
-	return dst, nil
+	return dst[:w]
 }
 
 // appendValue writes the msgpack value at p as JSON and returns the
@@ -456,7 +490,7 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		open, base := len(dst), len(e.ents)
 		dst, q, err = e.appendEntries(dst, b, q, n, depth, false)
 		if err == nil && n > 1 && e.markDups(base) {
-			dst, err = e.rewrite(dst[:open], b, base, depth)
+			dst = e.compact(dst, open, base)
 		}
 		e.ents = e.ents[:base]
 		return append(dst, '}'), q, err

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // line encodes chunk as json_lines with the given options and returns the
@@ -71,6 +72,7 @@ func TestJSONValues(t *testing.T) {
 		{"nil key", raw{0x81, 0xc0, 0x01}, `{"null":1}`},
 		{"bin key", raw{0x81, 0xc4, 0x01, 'k', 0x01}, `{"k":1}`},
 		{"array key", raw{0x81, 0x92, 0x01, 0xa1, '"', 0x01}, `{"[1,\"\\\"\"]":1}`},
+		{"keys of keys stay bare", raw{0x81, 0x81, 0x81, 0xa1, 'a', 0x01, 0x02, 0x03}, `{"{{\"a\":1}:2}":3}`},
 		{"bin and str keys are not duplicates", raw{0x82, 0xc4, 0x01, 'k', 0x01, 0xa1, 'k', 0x02}, `{"k":1,"k":2}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,6 +203,29 @@ func TestCalendar(t *testing.T) {
 		want := time.Unix(days*86400, 0).UTC().Format("2006-01-02")
 		if got != want {
 			t.Fatalf("day %d: got %s, want %s", days, got, want)
+		}
+	}
+}
+
+func TestDecodeRune(t *testing.T) {
+	tails := []byte{0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff}
+	for c0 := 0x80; c0 < 0x100; c0++ {
+		for c1 := 0; c1 < 0x100; c1++ {
+			for _, c2 := range tails {
+				for _, c3 := range tails {
+					for n := 1; n <= 4; n++ {
+						s := []byte{byte(c0), byte(c1), c2, c3}[:n]
+						r, size := decodeRune(s)
+						wr, wsize := utf8.DecodeRune(s)
+						if wr == utf8.RuneError && wsize == 1 {
+							wsize = 0
+						}
+						if r != wr || size != wsize {
+							t.Fatalf("% x: got %U/%d, want %U/%d", s, r, size, wr, wsize)
+						}
+					}
+				}
+			}
 		}
 	}
 }
