@@ -1274,12 +1274,12 @@ static void usage(FILE *f)
 "  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n");
 }
 
-static void set_exe_dir(const char *argv0)
+/* helper libraries are looked up next to the executable */
+static void set_exe_dir(void)
 {
     char buf[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
     char *slash;
-    (void) argv0;
     if (n <= 0) {
         exe_dir = xstrdup("./");
         return;
@@ -1323,7 +1323,7 @@ int main(int argc, char **argv)
     const char *stop_reason = NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    set_exe_dir(argv[0]);
+    set_exe_dir();
 
     while ((c = getopt_long(argc, argv, "e:c:o:p:m:t:i:I:n:h", lopts, NULL)) != -1) {
         switch (c) {
@@ -1552,7 +1552,7 @@ int main(int argc, char **argv)
             reloaded = 1;
             continue;
         }
-        if (next < total && !(opt.reload_after > 0 && !reloaded && dispatched >= opt.reload_after)) {
+        if (next < total) {
             if (dispatch_chunk((int) (next % nchunks))) {
                 next++;
                 dispatched++;
