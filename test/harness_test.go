@@ -65,7 +65,7 @@ func probeNoCtxSO() string { return filepath.Join(hostDir(), "probe_noctx.so") }
 
 // referenceChunk is the chunk a real Fluent Bit v5.1.1 handed to a Go plugin.
 func referenceChunk() string {
-	return "/work/shared/testdata/fluent-bit-5.1.1/formats/input.msgpack"
+	return sharedTestdata("formats/input.msgpack")
 }
 
 // pluginSO builds the plugin (make -C <repo> build) once per test binary and

@@ -56,7 +56,7 @@ func TestBuiltinExampleDelivers(t *testing.T) {
 			srv := StartWSServer(t, WSOptions{Path: "/something"})
 			conf := writeConfig(t, "fluent-bit.conf", builtinExample(srv.HostPort()))
 			r := runHost(t, "--host-field-pad", strconv.Itoa(pad), "-e", pluginSO(t), "-c", conf,
-				"-i", sharedTestdata("formats/input.msgpack"))
+				"-i", referenceChunk())
 			r.RequireOK(t)
 			if s := r.Summary(t, "websocket_go.0"); s.OK != 1 || s.Retried != 0 {
 				t.Fatalf("summary %+v\n%s", s, r.Dump())
@@ -75,7 +75,7 @@ func TestURLForm(t *testing.T) {
 	srv := StartWSServer(t, WSOptions{Path: "/path"})
 	host, port := srv.HostPort()
 	r := runHost(t, "-e", pluginSO(t), "-o", fmt.Sprintf("websocket_go://%s:%d/path", host, port),
-		"-p", "format=json_lines", "-i", sharedTestdata("formats/input.msgpack"))
+		"-p", "format=json_lines", "-i", referenceChunk())
 	r.RequireOK(t)
 	if reg := r.Registration(t); reg.Flags&32 == 0 {
 		t.Errorf("registered without FLB_OUTPUT_NET: %+v", reg)
@@ -98,7 +98,7 @@ func TestEndpointWithoutCoreSymbols(t *testing.T) {
 
 	srv := StartWSServer(t, WSOptions{Path: "/x"})
 	conf = writeConfig(t, "url.conf", fmt.Sprintf("[OUTPUT]\n    Name websocket_go\n    Match *\n    URI %s\n", srv.URL()))
-	r = runHost(t, "--hide-symbols", "-e", pluginSO(t), "-c", conf, "-i", sharedTestdata("formats/input.msgpack"))
+	r = runHost(t, "--hide-symbols", "-e", pluginSO(t), "-c", conf, "-i", referenceChunk())
 	r.RequireOK(t)
 	if hasLog(r, "warn", "cannot read Host and Port") {
 		t.Errorf("a warning although URI holds the whole URL\n%s", r.Dump())
@@ -192,7 +192,7 @@ func TestLogLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			conf := writeConfig(t, "fluent-bit.conf", fmt.Sprintf("[OUTPUT]\n    Name websocket_go\n    Match *\n    URI %s\n    %s", srv.URL(), tt.extra))
-			r := runHost(t, "-e", pluginSO(t), "-c", conf, "-i", sharedTestdata("formats/input.msgpack"))
+			r := runHost(t, "-e", pluginSO(t), "-c", conf, "-i", referenceChunk())
 			r.RequireOK(t)
 			var info, debug bool
 			for _, l := range r.LogLines() {
@@ -264,7 +264,7 @@ func TestInstancesAreIndependent(t *testing.T) {
 func TestHotReload(t *testing.T) {
 	srv := StartWSServer(t, WSOptions{})
 	conf := writeConfig(t, "fluent-bit.conf", strings.Replace(builtinExample(srv.HostPort()), "/something", "/", 1))
-	chunk := sharedTestdata("formats/input.msgpack")
+	chunk := referenceChunk()
 	r := runHost(t, "--reload-after", "2", "-e", pluginSO(t), "-c", conf, "-i", chunk, "-i", chunk, "-i", chunk, "-i", chunk)
 	r.RequireOK(t)
 	if s := r.Summary(t, "websocket_go.0"); r.Reloads != 1 || s.OK != 4 {
