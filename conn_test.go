@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestClientFrameTypes sends msgpack as BINARY and JSON as valid UTF-8
+// TEXT (the built-in sends TEXT for both).
+func TestClientFrameTypes(t *testing.T) {
+	rec := newRecorder()
+	srv := startWSServer(t, rec.read)
+	c, _ := newTestClient(t, testConfig(srv.url))
+	for _, tc := range []struct {
+		name   string
+		msg    string
+		binary bool
+		want   int
+	}{
+		{"json", `{"log":"héllo ☃"}`, false, websocket.TextMessage},
+		{"msgpack", "\x92\xd7\x00\x65\x00\x00\x00\x00\x00\x00\x00\x81\xa3log\xc4\x02\xff\xfe", true, websocket.BinaryMessage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := c.Send([][]byte{[]byte(tc.msg)}, tc.binary); err != nil {
+				t.Fatal(err)
+			}
+			m := rec.next(t)
+			if m.typ != tc.want || m.data != tc.msg {
+				t.Fatalf("got type %d %q, want type %d %q", m.typ, m.data, tc.want, tc.msg)
+			}
+			if m.typ == websocket.TextMessage && !utf8.ValidString(m.data) {
+				t.Errorf("text message is not UTF-8")
+			}
+		})
+	}
+}
+
+// waitDead waits until the client's only idle connection is seen dead.
+func waitDead(t *testing.T, c *Client) {
+	t.Helper()
+	c.mu.Lock()
+	if len(c.idle) != 1 {
+		c.mu.Unlock()
+		t.Fatalf("%d idle connections, want 1", len(c.idle))
+	}
+	cn := c.idle[0]
+	c.mu.Unlock()
+	select {
+	case <-cn.done:
+	case <-time.After(testTimeout):
+		t.Fatal("the client did not see the connection end")
+	}
+}
+
+// TestClientServerEnds: when the server closes (1000, 1001, 1011) or
+// drops the TCP connection between chunks, the reader notices at once and
+// the next Send makes a new connection before writing, with no failed
+// write and no retry.
+func TestClientServerEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		code     int // 0: drop the TCP connection
+		wantWarn int
+	}{
+		{"normal closure", websocket.CloseNormalClosure, 0},
+		{"going away", websocket.CloseGoingAway, 0},
+		{"internal error", websocket.CloseInternalServerErr, 1},
+		{"tcp dropped", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			srv := startWSServer(t, func(ws *websocket.Conn, n int) {
+				typ, data, err := ws.ReadMessage()
+				if err != nil {
+					return
+				}
+				rec.ch <- message{typ, string(data), n}
+				if n > 1 {
+					rec.read(ws, n)
+					return
+				}
+				if tc.code == 0 {
+					ws.NetConn().Close()
+					return
+				}
+				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, "bye"), time.Now().Add(time.Second))
+				rec.read(ws, n) // until the client's close
+			})
+			c, log := newTestClient(t, testConfig(srv.url))
+			if err := c.Send([][]byte{[]byte("one")}, false); err != nil {
+				t.Fatal(err)
+			}
+			rec.next(t)
+			waitDead(t, c)
+			if err := c.Send([][]byte{[]byte("two")}, false); err != nil {
+				t.Fatal(err)
+			}
+			if m := rec.next(t); m.data != "two" || m.conn != 2 {
+				t.Fatalf("got %+v, want two on connection 2", m)
+			}
+			if n := log.count("debug", "sending the chunk again"); n != 0 {
+				t.Errorf("%d retries, want none: the dead connection should not be written to", n)
+			}
+			if n := log.count("warn", "closed the connection"); n != tc.wantWarn {
+				t.Errorf("%d warnings about the close, want %d", n, tc.wantWarn)
+			}
+		})
+	}
+}
+
+// TestClientRetryOnReusedConn: a reused connection that breaks in the
+// middle of a chunk costs no flush: the chunk goes again, whole, on a new
+// connection. On a new connection the same break is an error.
+func TestClientRetryOnReusedConn(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		warmup  bool // send a first chunk, so that the big one reuses the connection
+		wantErr bool
+	}{
+		{"reused", true, false},
+		{"fresh", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			big := bytes.Repeat([]byte("b"), 16<<20)
+			got := make(chan message, 10)
+			var conns atomic.Int32
+			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				n := int(conns.Add(1))
+				if n == 1 {
+					// A small window, so the client is still writing when we break.
+					c.(*net.TCPConn).SetReadBuffer(64 << 10)
+				}
+				if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+					return
+				}
+				var msg []byte
+				for {
+					f, err := readFrame(br)
+					if err != nil || f.opcode == websocket.CloseMessage {
+						return
+					}
+					msg = append(msg, f.payload...)
+					if n == 1 && len(msg) > 1<<20 {
+						c.(*net.TCPConn).SetLinger(0) // reset, not a clean FIN
+						return
+					}
+					if f.fin {
+						got <- message{data: string(msg), conn: n}
+						msg = nil
+					}
+				}
+			})
+			c, log := newTestClient(t, testConfig(url))
+			if tc.warmup {
+				if err := c.Send([][]byte{[]byte("warm")}, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := c.Send([][]byte{[]byte("first"), big}, true)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Send: %v, want error %v", err, tc.wantErr)
+			}
+			retries := log.count("debug", "sending the chunk again")
+			if tc.wantErr {
+				if retries != 0 || conns.Load() != 1 {
+					t.Fatalf("%d retries on %d connections, want none on 1", retries, conns.Load())
+				}
+				return
+			}
+			if retries != 1 {
+				t.Errorf("%d retries, want 1", retries)
+			}
+			// The chunk again from its first message, on connection 2.
+			var last message
+			for last.conn != 2 || len(last.data) != len(big) {
+				select {
+				case last = <-got:
+				case <-time.After(testTimeout):
+					t.Fatal("the big message never arrived whole on connection 2")
+				}
+				if last.conn == 2 && len(last.data) < len(big) && last.data != "first" {
+					t.Fatalf("connection 2 got %q first", last.data[:min(len(last.data), 20)])
+				}
+			}
+		})
+	}
+}
+
+// TestClientPingPong: the reader answers the server's pings while the
+// connection sits idle (the built-in never reads, so never answers).
+func TestClientPingPong(t *testing.T) {
+	pongs := make(chan string, 10)
+	srv := startWSServer(t, func(ws *websocket.Conn, n int) {
+		ws.SetPongHandler(func(data string) error { pongs <- data; return nil })
+		go func() {
+			for _, p := range []string{"p1", "p2", "p3"} {
+				if ws.WriteControl(websocket.PingMessage, []byte(p), time.Now().Add(time.Second)) != nil {
+					return
+				}
+			}
+		}()
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	c, _ := newTestClient(t, testConfig(srv.url))
+	if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"p1", "p2", "p3"} {
+		select {
+		case got := <-pongs:
+			if got != want {
+				t.Fatalf("pong %q, want %q", got, want)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("no pong for ping %s", want)
+		}
+	}
+}
+
+// TestClientKeepalive: with ping_interval the client pings; a server that
+// answers keeps the connection, one that does not loses it within
+// ping_timeout, and the next chunk goes on a new connection.
+func TestClientKeepalive(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		answer   bool
+		wantDead bool
+	}{
+		{"answered", true, false},
+		{"unanswered", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pings := make(chan struct{}, 100)
+			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+					return
+				}
+				for {
+					f, err := readFrame(br)
+					if err != nil || f.opcode == websocket.CloseMessage {
+						return
+					}
+					if f.opcode == websocket.PingMessage {
+						pings <- struct{}{}
+						if tc.answer {
+							writeServerFrame(c, websocket.PongMessage, f.payload)
+						}
+					}
+				}
+			})
+			cfg := testConfig(url)
+			cfg.PingInterval, cfg.PingTimeout = 20*time.Millisecond, 100*time.Millisecond
+			c, log := newTestClient(t, cfg)
+			if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+				t.Fatal(err)
+			}
+			c.mu.Lock()
+			cn := c.idle[0]
+			c.mu.Unlock()
+			// Eight pings span more than one ping_timeout.
+			for i := range 8 {
+				select {
+				case <-pings:
+				case <-cn.done:
+					if !tc.wantDead {
+						t.Fatalf("connection died after %d pings: %v", i, cn.err())
+					}
+				case <-time.After(testTimeout):
+					t.Fatalf("ping %d never came", i+1)
+				}
+				if cn.dead() {
+					break
+				}
+			}
+			if cn.dead() != tc.wantDead {
+				t.Fatalf("connection dead %v, want %v (%v)", cn.dead(), tc.wantDead, cn.err())
+			}
+			if n := log.count("warn", "no pong"); (n == 1) != tc.wantDead {
+				t.Errorf("%d warnings about missing pongs", n)
+			}
+		})
+	}
+}
+
+// TestClientServerMessages: what the server sends is read and dropped; a
+// message above the read limit ends the connection with 1009.
+func TestClientServerMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		size     int
+		wantCode int // the close code the server gets; 0 for none
+	}{
+		{"acks", 100, 0},
+		{"too big", readLimit + 1, websocket.CloseMessageTooBig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			codes := make(chan int, 1)
+			srv := startWSServer(t, func(ws *websocket.Conn, n int) {
+				for i := 0; ; i++ {
+					_, _, err := ws.ReadMessage()
+					var ce *websocket.CloseError
+					if errors.As(err, &ce) {
+						codes <- ce.Code
+					}
+					if err != nil {
+						return
+					}
+					ws.WriteMessage(websocket.BinaryMessage, make([]byte, tc.size))
+				}
+			})
+			c, log := newTestClient(t, testConfig(srv.url))
+			if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantCode == 0 {
+				for range 3 {
+					if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if srv.handshakes() != 1 {
+					t.Errorf("%d connections, want 1", srv.handshakes())
+				}
+				return
+			}
+			select {
+			case code := <-codes:
+				if code != tc.wantCode {
+					t.Fatalf("close code %d, want %d", code, tc.wantCode)
+				}
+			case <-time.After(testTimeout):
+				t.Fatal("no close frame")
+			}
+			if log.count("warn", "larger than") != 1 {
+				t.Errorf("the read limit is not logged")
+			}
+		})
+	}
+}
+
+// TestClientWriteTimeout: a server that stops reading fails the Send
+// within WriteTimeout instead of blocking the flush.
+func TestClientWriteTimeout(t *testing.T) {
+	stop := make(chan struct{})
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		c.(*net.TCPConn).SetReadBuffer(64 << 10)
+		if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+			return
+		}
+		<-stop // read nothing
+	})
+	t.Cleanup(func() { close(stop) })
+	cfg := testConfig(url)
+	cfg.WriteTimeout = 200 * time.Millisecond
+	c, _ := newTestClient(t, cfg)
+	start := time.Now()
+	err := c.Send([][]byte{bytes.Repeat([]byte("x"), 64<<20)}, true)
+	if err == nil || !isTimeout(err) {
+		t.Fatalf("Send: %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > cfg.WriteTimeout+time.Second {
+		t.Errorf("Send returned after %v, WriteTimeout is %v", d, cfg.WriteTimeout)
+	}
+}
+
+// TestClientCloseFrame: Close ends each connection with a close frame
+// 1000 (the built-in just drops the socket: servers see 1006).
+func TestClientCloseFrame(t *testing.T) {
+	got := make(chan frame, 4)
+	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+			return
+		}
+		for {
+			f, err := readFrame(br)
+			if err != nil {
+				return
+			}
+			if f.opcode == websocket.CloseMessage {
+				got <- f
+				writeServerFrame(c, websocket.CloseMessage, f.payload)
+				return
+			}
+		}
+	})
+	c, _ := newTestClient(t, testConfig(url))
+	if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	select {
+	case f := <-got:
+		if !f.masked || len(f.payload) < 2 || int(f.payload[0])<<8|int(f.payload[1]) != websocket.CloseNormalClosure {
+			t.Fatalf("close frame %+v, want a masked 1000", f)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("no close frame")
+	}
+	if err := c.Send([][]byte{[]byte("x")}, false); !errors.Is(err, errClientClosed) {
+		t.Errorf("Send after Close: %v", err)
+	}
+}
