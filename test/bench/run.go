@@ -1,0 +1,281 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"debug/buildinfo"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/out-websocket/out_websocket/encoder"
+)
+
+// rowKind tells the table's rows apart.
+type rowKind int
+
+const (
+	ceilingRow rowKind = iota // plain gorilla client, no host
+	nullRow                   // the host with probe.so, a no-op output
+	pluginRow                 // the host with the plugin
+)
+
+// result is one measured run.
+type result struct {
+	kind    rowKind
+	workers int
+	format  encoder.Format // pluginRow only
+	records int64          // counted by the server (sent, for nullRow)
+	bytes   int64          // msgpack input
+	elapsed time.Duration  // the server's first handshake to its last message; host wall time for nullRow
+	cpu     time.Duration  // user+sys of the host; 0 for ceilingRow
+	maxRSS  int64          // bytes, of the host; 0 for ceilingRow
+}
+
+func (r result) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
+func (r result) mbPerSec() float64      { return float64(r.bytes) / 1e6 / r.elapsed.Seconds() }
+func (r result) cpuPerM() float64       { return r.cpu.Seconds() * 1e6 / float64(r.records) }
+
+// rssCheck is the host's peak RSS for a short and a long stream.
+type rssCheck struct {
+	workers     int
+	format      encoder.Format
+	short, long result
+}
+
+// report is everything one benchmark run measured.
+type report struct {
+	cfg        config
+	in         *stream
+	pluginInfo string // the plugin's build revision
+	rows       []result
+	rss        []rssCheck
+	took       time.Duration
+}
+
+// bench runs the measurements of one report.
+type bench struct {
+	cfg    config
+	in     *stream
+	plugin string // private copy of cfg.plugin
+	output string // the name it registers
+	probe  string // the out_null equivalent
+	log    io.Writer
+}
+
+// run measures everything cfg asks for, logging progress to log. Any run
+// where the server did not count exactly the records sent is an error.
+func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
+	start := time.Now()
+	dir, err := os.MkdirTemp("", "out_websocket-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	b := &bench{cfg: cfg, log: log, probe: filepath.Join(filepath.Dir(cfg.host), "probe.so")}
+	if _, err := os.Stat(b.probe); err != nil {
+		return nil, fmt.Errorf("the out_null equivalent: %w (make host builds it)", err)
+	}
+	b.plugin = filepath.Join(dir, "out_websocket.so")
+	if err := copyFile(b.plugin, cfg.plugin); err != nil {
+		return nil, err
+	}
+	if b.output, err = pluginName(ctx, cfg.host, b.plugin); err != nil {
+		return nil, err
+	}
+	if b.in, err = makeStream(cfg.chunks, cfg.chunkSize, filepath.Join(dir, "chunks.bin")); err != nil {
+		return nil, err
+	}
+	rep := &report{cfg: cfg, in: b.in, pluginInfo: buildRevision(b.plugin)}
+
+	repeat := b.repeat(cfg.streamMB)
+	for _, w := range cfg.workers {
+		// Runs of all rows alternate, so that a slow moment of the machine
+		// does not land on a single row.
+		runs := make(map[string][]result)
+		var order []string
+		add := func(key string, r result) {
+			if _, ok := runs[key]; !ok {
+				order = append(order, key)
+			}
+			runs[key] = append(runs[key], r)
+		}
+		for i := range cfg.runs {
+			b.logf("Workers %d, run %d of %d", w, i+1, cfg.runs)
+			r, err := b.ceiling(ctx, w, repeat)
+			if err != nil {
+				return nil, fmt.Errorf("ceiling, Workers %d: %w", w, err)
+			}
+			add("ceiling", r)
+			if r, err = b.null(ctx, w, repeat); err != nil {
+				return nil, fmt.Errorf("out_null, Workers %d: %w", w, err)
+			}
+			add("null", r)
+			for _, f := range cfg.formats {
+				if r, err = b.plugged(ctx, f, w, repeat); err != nil {
+					return nil, fmt.Errorf("%v, Workers %d: %w", f, w, err)
+				}
+				add(f.String(), r)
+			}
+		}
+		for _, key := range order {
+			rep.rows = append(rep.rows, median(runs[key]))
+		}
+	}
+
+	for _, w := range cfg.workers {
+		for _, f := range cfg.formats {
+			if f != encoder.Msgpack && f != encoder.JSONLines {
+				continue
+			}
+			c := rssCheck{workers: w, format: f}
+			b.logf("RSS check, Workers %d, %v", w, f)
+			if c.short, err = b.plugged(ctx, f, w, b.repeat(cfg.rssMB[0])); err != nil {
+				return nil, fmt.Errorf("RSS check, %v, Workers %d: %w", f, w, err)
+			}
+			if c.long, err = b.plugged(ctx, f, w, b.repeat(cfg.rssMB[1])); err != nil {
+				return nil, fmt.Errorf("RSS check, %v, Workers %d: %w", f, w, err)
+			}
+			rep.rss = append(rep.rss, c)
+		}
+	}
+	rep.took = time.Since(start)
+	return rep, nil
+}
+
+// repeat is how many passes over the chunk file make about mb MB.
+func (b *bench) repeat(mb int) int {
+	return max(1, int((int64(mb)*1e6+b.in.bytes/2)/b.in.bytes))
+}
+
+// runTimeout bounds one run of n passes: generous (8 MB/s would be a
+// plugin broken beyond measuring), but finite.
+func (b *bench) runTimeout(n int) time.Duration {
+	return 30*time.Second + time.Duration(b.in.bytes*int64(n)/8e6)*time.Second
+}
+
+// ceiling measures the plain gorilla client, one connection per worker.
+func (b *bench) ceiling(ctx context.Context, workers, n int) (result, error) {
+	srv, err := startServer(encoder.Msgpack)
+	if err != nil {
+		return result{}, err
+	}
+	err = sendCeiling(ctx, srv.url(), b.in.chunks, n, max(1, workers), b.runTimeout(n))
+	r, cerr := b.tally(srv, n)
+	if err != nil {
+		return r, err
+	}
+	r.kind, r.workers = ceilingRow, workers
+	b.logf("  ceiling     %12.0f records/s", r.recordsPerSec())
+	return r, cerr
+}
+
+// null measures the host with a no-op output: what the host itself costs.
+func (b *bench) null(ctx context.Context, workers, n int) (result, error) {
+	h := hostRun{
+		host: b.cfg.host, plugin: b.probe, output: "probe",
+		props: []string{"workers=" + strconv.Itoa(workers)},
+		file:  b.in.file, repeat: n, timeout: b.runTimeout(n),
+	}
+	res, err := h.run(ctx)
+	if err != nil {
+		return result{}, err
+	}
+	r := result{
+		kind: nullRow, workers: workers,
+		records: b.in.records * int64(n), bytes: b.in.bytes * int64(n),
+		elapsed: res.wall, cpu: res.cpu, maxRSS: res.maxRSS,
+	}
+	b.logf("  out_null    %12.2f s CPU/M records", r.cpuPerM())
+	return r, nil
+}
+
+// plugged measures the plugin sending format f.
+func (b *bench) plugged(ctx context.Context, f encoder.Format, workers, n int) (result, error) {
+	srv, err := startServer(f)
+	if err != nil {
+		return result{}, err
+	}
+	props := []string{"uri=" + srv.url(), "format=" + f.String(), "workers=" + strconv.Itoa(workers)}
+	if f == encoder.GELF {
+		// The sample records carry their text in "msg"; without a short
+		// message GELF would skip them all.
+		props = append(props, "gelf_short_message_key=msg")
+	}
+	h := hostRun{
+		host: b.cfg.host, plugin: b.plugin, output: b.output, props: props,
+		file: b.in.file, repeat: n, timeout: b.runTimeout(n),
+	}
+	res, err := h.run(ctx)
+	r, cerr := b.tally(srv, n)
+	if err != nil {
+		return r, err
+	}
+	r.kind, r.workers, r.format = pluginRow, workers, f
+	r.cpu, r.maxRSS = res.cpu, res.maxRSS
+	b.logf("  %-11v %12.0f records/s %6.2f s CPU/M records %6.1f MiB", f, r.recordsPerSec(), r.cpuPerM(), float64(r.maxRSS)/(1<<20))
+	return r, cerr
+}
+
+// tally stops srv and checks that it counted the records of n passes.
+func (b *bench) tally(srv *server, n int) (result, error) {
+	t := srv.stop(10 * time.Second)
+	r := result{records: t.records, bytes: b.in.bytes * int64(n), elapsed: t.elapsed}
+	if t.err != nil {
+		return r, fmt.Errorf("server: %w", t.err)
+	}
+	if want := b.in.records * int64(n); t.records != want {
+		return r, fmt.Errorf("the server counted %d records in %d messages, want %d in %d chunks",
+			t.records, t.messages, want, len(b.in.chunks)*n)
+	}
+	return r, nil
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.log, "bench: "+format+"\n", args...)
+}
+
+// median returns the run of median throughput (of median CPU for the
+// out_null row, whose throughput is the host's alone).
+func median(rs []result) result {
+	key := func(r result) float64 { return r.recordsPerSec() }
+	if rs[0].kind == nullRow {
+		key = func(r result) float64 { return r.cpuPerM() }
+	}
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(key(a), key(b)) })
+	return rs[len(rs)/2]
+}
+
+// copyFile copies src to dst.
+func copyFile(dst, src string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o755)
+}
+
+// buildRevision describes the VCS revision the plugin was built from, as
+// the Go toolchain stamped it.
+func buildRevision(path string) string {
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	rev, dirty := "unknown", ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = " with uncommitted changes"
+		}
+	}
+	return fmt.Sprintf("%s%s (%s)", rev, dirty, info.GoVersion)
+}
