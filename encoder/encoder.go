@@ -3,7 +3,6 @@ package encoder
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 )
 
@@ -25,12 +24,13 @@ type Encoder struct {
 	opts    Options
 	dateKey []byte
 	gelf    gelfKeys
-	seed    maphash.Seed
 
 	dec     Decoder
+	chunk   []byte   // being encoded
 	cur     rawEvent // event being written
 	buf     []byte
 	ents    []entry
+	gents   []gelfEntry
 	hash    []int32
 	scratch []byte // non-string JSON keys
 	inKey   bool   // writing the text of a non-string key
@@ -44,6 +44,10 @@ type Encoder struct {
 	dayOK   bool
 	dayText []byte
 }
+
+// maxChunk keeps every offset into the chunk and into the output (at most
+// 6 bytes per input byte) within int32.
+const maxChunk = 256 << 20
 
 // span is a message: bytes [from, to) of the chunk, or of the Encoder's
 // buffer when inBuf is set.
@@ -63,7 +67,7 @@ func New(opts Options) (*Encoder, error) {
 	if opts.MaxMessageSize < 0 {
 		return nil, errors.New("negative MaxMessageSize")
 	}
-	e := &Encoder{opts: opts, seed: maphash.MakeSeed()}
+	e := &Encoder{opts: opts}
 	if opts.DateKey != "" {
 		e.dateKey = []byte(opts.DateKey)
 	}
@@ -75,6 +79,11 @@ func New(opts Options) (*Encoder, error) {
 // *DecodeError whatever the format. A chunk without records (or whose
 // records were all skipped) gives no messages.
 func (e *Encoder) Encode(chunk []byte) (Result, error) {
+	if len(chunk) > maxChunk {
+		return Result{}, &DecodeError{Err: fmt.Errorf("chunk of %d bytes, more than the %d supported", len(chunk), maxChunk)}
+	}
+	e.chunk = chunk
+	defer func() { e.chunk = nil }()
 	e.dec.Reset(chunk)
 	e.buf = e.buf[:0]
 	e.ents = e.ents[:0]

@@ -19,6 +19,13 @@ const (
 	roleSkip // repeated special key, "id" or a key that is not a string
 )
 
+// gelfEntry is a body entry of the record being written in GELF.
+type gelfEntry struct {
+	key    []byte // str or bin key; nil for other keys, which GELF drops
+	valPos int
+	role   uint8
+}
+
 type gelfKeys struct {
 	short, full, host, level, timestamp []byte
 }
@@ -74,18 +81,16 @@ func init() {
 // (and writes nothing) when the record has no short message, not even in a
 // log or message field.
 func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, skipped bool, err error) {
-	base := len(e.ents)
-	defer func() { e.ents = e.ents[:base] }()
+	e.gents = e.gents[:0]
 	k, n, q, herr := lenHeader(b, ev.bodyPos)
 	if herr == nil && k >= kFixMap && k <= kMap32 {
 		if err = checkCount(b, ev.bodyPos, q, n, 2); err != nil {
 			return dst, ev.bodyPos, false, err
 		}
 		for i := 0; i < n; i++ {
-			var en entry
+			var en gelfEntry
 			if q < len(b) && kinds[b[q]] >= kFixStr && kinds[b[q]] <= kBin32 {
 				en.key, q, err = readString(b, q)
-				en.str = true
 			} else {
 				q, err = skipValue(b, q, 1)
 			}
@@ -96,7 +101,7 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 			if q, err = skipValue(b, q, 1); err != nil {
 				return dst, q, false, err
 			}
-			e.ents = append(e.ents, en)
+			e.gents = append(e.gents, en)
 		}
 		end = q
 	} else {
@@ -104,9 +109,9 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 		if end, err = skipValue(b, ev.bodyPos, 0); err != nil {
 			return dst, end, false, err
 		}
-		e.ents = append(e.ents, entry{key: keyLog, str: true, valPos: ev.bodyPos})
+		e.gents = append(e.gents, gelfEntry{key: keyLog, valPos: ev.bodyPos})
 	}
-	ents := e.ents[base:]
+	ents := e.gents
 	if !e.assignRoles(b, ents) {
 		return dst, end, true, nil
 	}
@@ -115,11 +120,11 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 	hasTime := false
 	for i := range ents {
 		en := &ents[i]
-		switch en.kind {
+		switch en.role {
 		case roleSkip:
 			continue
 		case roleShort, roleFull, roleHost:
-			dst = append(dst, gelfFieldName[en.kind]...)
+			dst = append(dst, gelfFieldName[en.role]...)
 			dst = e.appendGELFString(dst, b, en.valPos)
 			continue
 		case roleLevel:
@@ -152,12 +157,12 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 // has a short message. As in Fluent Bit the first entry of each special key
 // wins and later ones are dropped. A record without a usable short message
 // falls back to its log field, then to its message field.
-func (e *Encoder) assignRoles(b []byte, ents []entry) bool {
+func (e *Encoder) assignRoles(b []byte, ents []gelfEntry) bool {
 	var seen [roleSkip]bool
 	for i := range ents {
 		en := &ents[i]
-		if !en.str {
-			en.kind = roleSkip
+		if en.key == nil {
+			en.role = roleSkip
 			continue
 		}
 		role := roleCustom
@@ -187,18 +192,18 @@ func (e *Encoder) assignRoles(b []byte, ents []entry) bool {
 		if (role == roleShort || role == roleFull || role == roleHost) && !gelfStringable(b, en.valPos) {
 			role = roleCustom
 		}
-		en.kind = uint8(role)
+		en.role = uint8(role)
 	}
 	for i := range ents {
-		if ents[i].kind == roleShort {
+		if ents[i].role == roleShort {
 			return true
 		}
 	}
 	for _, key := range [...][]byte{keyLog, keyMessage} {
 		for i := range ents {
 			en := &ents[i]
-			if en.kind == roleCustom && bytes.Equal(en.key, key) && gelfStringable(b, en.valPos) {
-				en.kind = roleShort
+			if en.role == roleCustom && bytes.Equal(en.key, key) && gelfStringable(b, en.valPos) {
+				en.role = roleShort
 				return true
 			}
 		}

@@ -2,8 +2,8 @@ package encoder
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -30,13 +30,7 @@ func appendString(dst, s []byte, escapeUnicode bool) []byte {
 	dst = append(dst, '"')
 	start, i := 0, 0
 	for {
-		for i+8 <= len(s) && !hasSpecial(binary.LittleEndian.Uint64(s[i:])) {
-			i += 8
-		}
-		for i < len(s) && plain[s[i]] {
-			i++
-		}
-		if i >= len(s) {
+		if i = scanPlain(s, i); i >= len(s) {
 			break
 		}
 		c := s[i]
@@ -81,13 +75,27 @@ func appendString(dst, s []byte, escapeUnicode bool) []byte {
 	return append(dst, '"')
 }
 
-// hasSpecial reports whether any of the 8 bytes in w may need escaping: a
-// control byte, '"', '\\', DEL or a non-ASCII byte. False positives are
-// fine, the caller then looks byte by byte.
-func hasSpecial(w uint64) bool {
+// scanPlain returns the index of the first byte of s[i:] that is not plain,
+// or len(s). It looks at 8 bytes at a time: the lowest byte flagged by
+// specialMask is always a real one (borrows only propagate upwards).
+func scanPlain(s []byte, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		if m := specialMask(binary.LittleEndian.Uint64(s[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	return i
+}
+
+// specialMask sets the high bit of the bytes of w that may need escaping:
+// control bytes, '"', '\\', DEL and non-ASCII bytes.
+func specialMask(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	zero := func(v uint64) uint64 { return (v - ones) &^ v }
-	return (w|(w-0x20*ones)|zero(w^'"'*ones)|zero(w^'\\'*ones)|zero(w^0x7f*ones))&highs != 0
+	return (w | (w - 0x20*ones) | zero(w^'"'*ones) | zero(w^'\\'*ones) | zero(w^0x7f*ones)) & highs
 }
 
 // decodeRune decodes the UTF-8 sequence starting with the non-ASCII byte
@@ -147,35 +155,48 @@ func appendExt(dst, data []byte) []byte {
 	return append(dst, '"')
 }
 
-// Entry kinds of a map being written: body entries come from the chunk, the
-// others are the record-level fields Fluent Bit adds in front of the body.
+// Synthetic record-level entries, the fields Fluent Bit adds in front of
+// the body, stored in entry.key as -1-kind.
 const (
-	entBody = iota
-	entDate
+	entDate = iota
 	entInternal
 	entLog
 )
 
-// entry is a map entry, kept until the map is closed so that duplicate keys
-// can be dropped the way Fluent Bit does: only the last occurrence of a
-// string key is written. JSON records where its output went; GELF where its
-// value is and, in kind, its GELF role.
+// entry is a written map entry, kept until the map is closed so that
+// duplicate keys can be dropped the way Fluent Bit does: only the last
+// occurrence of a string key is written. It is kept small because every
+// map entry of every record goes through the stack of them.
 type entry struct {
-	key    []byte // the key, when it is a msgpack str
-	sig    uint32 // cheap prefilter for key equality
-	str    bool
-	dup    bool
-	kind   uint8
-	valPos int
-	out    int // output bytes [out, outEnd), without the separating comma
-	outEnd int
+	out  int32 // start of the entry's output, after the separating comma
+	key  int32 // chunk offset of a str key's bytes, or -1-kind when synthetic
+	klen int32
+	hash uint32
+	str  bool // the key is a msgpack str, the only keys Fluent Bit compares
+	dup  bool
 }
 
-func keySig(k []byte) uint32 {
-	if len(k) == 0 {
-		return 0
+// keyHash is FNV-1a, cheap on the short keys of log records.
+func keyHash(k []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range k {
+		h = (h ^ uint32(c)) * 16777619
 	}
-	return uint32(len(k))<<16 | uint32(k[0])<<8 | uint32(k[len(k)-1])
+	return h
+}
+
+// keyFilter is a 256-bit filter of the key hashes of one map. A map whose
+// keys never collide in it has no duplicate keys, which spares most maps
+// the exact check.
+type keyFilter [4]uint64
+
+// add records h and reports whether it might have been seen before.
+func (f *keyFilter) add(h uint32) bool {
+	i := h >> 24
+	w, bit := &f[i>>6], uint64(1)<<(i&63)
+	seen := *w&bit != 0
+	*w |= bit
+	return seen
 }
 
 var (
@@ -185,6 +206,50 @@ var (
 	keyLogMetadata     = []byte(`"log_metadata":`)
 )
 
+// entryKey returns the key bytes of a str-keyed entry.
+func (e *Encoder) entryKey(en *entry) []byte {
+	switch en.key {
+	case -1 - entDate:
+		return e.dateKey
+	case -1 - entInternal:
+		return keyInternal
+	case -1 - entLog:
+		return keyLog
+	}
+	return e.chunk[en.key : en.key+en.klen]
+}
+
+// pushSynth writes a synthetic entry of the record map and records it.
+func (e *Encoder) pushSynth(dst, b []byte, kind int, keys *keyFilter, maybeDup *bool) []byte {
+	en := entry{out: int32(len(dst)), key: int32(-1 - kind), str: true}
+	key := e.entryKey(&en)
+	en.hash = keyHash(key)
+	*maybeDup = keys.add(en.hash) || *maybeDup
+	e.ents = append(e.ents, en)
+	dst = appendString(dst, key, false)
+	dst = append(dst, ':')
+	switch kind {
+	case entDate:
+		return e.appendDate(dst, &e.cur)
+	case entLog:
+		return dst // the caller writes the body
+	}
+	// __internal__: values validated when the event headers were read.
+	dst = append(dst, '{')
+	if e.dec.inGroup {
+		dst = append(dst, keyGroupAttributes...)
+		dst, _, _ = e.appendValue(dst, b, e.dec.group.bodyPos, 0)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, keyLogMetadata...)
+	if e.cur.metaPos >= 0 {
+		dst, _, _ = e.appendValue(dst, b, e.cur.metaPos, 0)
+	} else {
+		dst = append(dst, '{', '}')
+	}
+	return append(dst, '}')
+}
+
 // appendRecord writes the event whose header is ev as one JSON object: the
 // date key, then __internal__ when there is metadata or group attributes,
 // then the body entries (or "log": body when the body is not a map). It
@@ -192,20 +257,16 @@ var (
 func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error) {
 	dst = append(dst, '{')
 	open, base := len(dst), len(e.ents)
+	var keys keyFilter
+	maybeDup := false
 	if e.dateKey != nil {
-		en := entry{kind: entDate, key: e.dateKey, sig: keySig(e.dateKey), str: true, out: len(dst)}
-		dst = e.appendSynth(dst, b, &en)
-		en.outEnd = len(dst)
-		e.ents = append(e.ents, en)
+		dst = e.pushSynth(dst, b, entDate, &keys, &maybeDup)
 	}
 	if e.hasInternal(b, ev) {
 		if len(e.ents) > base {
 			dst = append(dst, ',')
 		}
-		en := entry{kind: entInternal, key: keyInternal, sig: keySig(keyInternal), str: true, out: len(dst)}
-		dst = e.appendSynth(dst, b, &en)
-		en.outEnd = len(dst)
-		e.ents = append(e.ents, en)
+		dst = e.pushSynth(dst, b, entInternal, &keys, &maybeDup)
 	}
 	var end int
 	var err error
@@ -214,19 +275,15 @@ func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error)
 		if err = checkCount(b, ev.bodyPos, q, n, 2); err != nil {
 			return dst, ev.bodyPos, err
 		}
-		dst, end, err = e.appendEntries(dst, b, q, n, 0, len(e.ents) > base)
+		dst, end, err = e.appendEntries(dst, b, q, n, 0, len(e.ents) > base, &keys, &maybeDup)
 	} else {
 		if len(e.ents) > base {
 			dst = append(dst, ',')
 		}
-		en := entry{kind: entLog, key: keyLog, sig: keySig(keyLog), str: true, out: len(dst)}
-		dst = appendString(dst, keyLog, false)
-		dst = append(dst, ':')
+		dst = e.pushSynth(dst, b, entLog, &keys, &maybeDup)
 		dst, end, err = e.appendValue(dst, b, ev.bodyPos, 0)
-		en.outEnd = len(dst)
-		e.ents = append(e.ents, en)
 	}
-	if err == nil && len(e.ents)-base > 1 && e.markDups(base) {
+	if err == nil && maybeDup && e.markDups(base) {
 		dst = e.compact(dst, open, base)
 	}
 	e.ents = e.ents[:base]
@@ -246,62 +303,76 @@ func (e *Encoder) hasInternal(b []byte, ev *rawEvent) bool {
 	return false
 }
 
-// appendSynth writes a record-level entry that does not come from the body.
-// Their values were validated when the event header was read.
-func (e *Encoder) appendSynth(dst, b []byte, en *entry) []byte {
-	dst = appendString(dst, en.key, false)
-	dst = append(dst, ':')
-	if en.kind == entDate {
-		return e.appendDate(dst, &e.cur)
+// notPlain[c] is 1 for the bytes plain rejects, for branch-free scans.
+var notPlain [256]uint8
+
+func init() {
+	for c := range notPlain {
+		if !plain[c] {
+			notPlain[c] = 1
+		}
 	}
-	dst = append(dst, '{')
-	if e.dec.inGroup {
-		dst = append(dst, keyGroupAttributes...)
-		dst, _, _ = e.appendValue(dst, b, e.dec.group.bodyPos, 0)
-		dst = append(dst, ',')
-	}
-	dst = append(dst, keyLogMetadata...)
-	if e.cur.metaPos >= 0 {
-		dst, _, _ = e.appendValue(dst, b, e.cur.metaPos, 0)
-	} else {
-		dst = append(dst, '{', '}')
-	}
-	return append(dst, '}')
 }
 
 // appendEntries writes the n entries of a map starting at p, recording them
-// on e.ents. depth is the map's own nesting depth.
-func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool) ([]byte, int, error) {
+// on e.ents and their key hashes in keys; maybeDup is set when the map may
+// have duplicate keys. depth is the map's own nesting depth.
+func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys *keyFilter, maybeDup *bool) ([]byte, int, error) {
 	var err error
 	for i := 0; i < n; i++ {
 		if comma || i > 0 {
 			dst = append(dst, ',')
 		}
-		en := entry{out: len(dst)}
+		en := entry{out: int32(len(dst))}
+		if p >= len(b) {
+			return dst, p, errTruncated(p)
+		}
+		if c := b[p]; kinds[c] == kFixStr {
+			// Most keys are short plain ASCII: hash and check in one pass.
+			q := p + 1 + int(c&msgpcodeFixedStrMask)
+			if q > len(b) {
+				return dst, p, errTruncated(p)
+			}
+			key := b[p+1 : q]
+			h, special := uint32(2166136261), uint8(0)
+			for _, c := range key {
+				h = (h ^ uint32(c)) * 16777619
+				special |= notPlain[c]
+			}
+			if special == 0 {
+				dst = append(dst, '"')
+				dst = append(dst, key...)
+				dst = append(dst, '"')
+			} else {
+				dst = appendString(dst, key, e.opts.EscapeUnicode)
+			}
+			en.key, en.klen, en.hash, en.str = int32(p+1), int32(len(key)), h, true
+			p = q
+		} else if isString(b, p) {
+			var key []byte
+			if key, p, err = readString(b, p); err != nil {
+				return dst, p, err
+			}
+			dst = appendString(dst, key, e.opts.EscapeUnicode)
+			en.key, en.klen, en.hash, en.str = int32(p-len(key)), int32(len(key)), keyHash(key), true
+		} else if dst, p, err = e.appendKey(dst, b, p, depth+1); err != nil {
+			return dst, p, err
+		}
+		if en.str && keys.add(en.hash) {
+			*maybeDup = true
+		}
+		e.ents = append(e.ents, en)
+		dst = append(dst, ':')
 		if p < len(b) && kinds[b[p]] == kFixStr {
 			q := p + 1 + int(b[p]&msgpcodeFixedStrMask)
 			if q > len(b) {
 				return dst, p, errTruncated(p)
 			}
-			en.key, en.str = b[p+1:q], true
-			dst = appendString(dst, en.key, e.opts.EscapeUnicode)
+			dst = appendString(dst, b[p+1:q], e.opts.EscapeUnicode)
 			p = q
-		} else if p < len(b) && isString(b, p) {
-			if en.key, p, err = readString(b, p); err != nil {
-				return dst, p, err
-			}
-			en.str = true
-			dst = appendString(dst, en.key, e.opts.EscapeUnicode)
-		} else if dst, p, err = e.appendKey(dst, b, p, depth+1); err != nil {
+		} else if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
 			return dst, p, err
 		}
-		en.sig = keySig(en.key)
-		dst = append(dst, ':')
-		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
-			return dst, p, err
-		}
-		en.outEnd = len(dst)
-		e.ents = append(e.ents, en)
 	}
 	return dst, p, nil
 }
@@ -347,7 +418,7 @@ func (e *Encoder) markDups(base int) bool {
 				continue
 			}
 			for j := i + 1; j < len(ents); j++ {
-				if ents[j].sig == ents[i].sig && ents[j].str && string(ents[j].key) == string(ents[i].key) {
+				if ents[j].hash == ents[i].hash && ents[j].str && string(e.entryKey(&ents[j])) == string(e.entryKey(&ents[i])) {
 					ents[i].dup, found = true, true
 					break
 				}
@@ -366,18 +437,19 @@ func (e *Encoder) markDups(base int) bool {
 	for i := range table {
 		table[i] = -1
 	}
-	mask := uint64(size - 1)
+	mask := uint32(size - 1)
 	for i := len(ents) - 1; i >= 0; i-- {
 		if !ents[i].str {
 			continue
 		}
-		for slot := maphash.Bytes(e.seed, ents[i].key) & mask; ; slot = (slot + 1) & mask {
+		key := e.entryKey(&ents[i])
+		for slot := ents[i].hash & mask; ; slot = (slot + 1) & mask {
 			j := table[slot]
 			if j < 0 {
 				table[slot] = int32(i)
 				break
 			}
-			if string(ents[j].key) == string(ents[i].key) {
+			if string(e.entryKey(&ents[j])) == string(key) {
 				ents[i].dup, found = true, true
 				break
 			}
@@ -389,8 +461,13 @@ func (e *Encoder) markDups(base int) bool {
 // compact drops the entries of e.ents[base:] flagged as duplicates from the
 // map written at dst[open:], moving the others down.
 func (e *Encoder) compact(dst []byte, open, base int) []byte {
+	ents := e.ents[base:]
 	w := open
-	for _, en := range e.ents[base:] {
+	for i, en := range ents {
+		end := len(dst)
+		if i+1 < len(ents) {
+			end = int(ents[i+1].out) - 1 // before the comma
+		}
 		if en.dup {
 			continue
 		}
@@ -398,7 +475,7 @@ func (e *Encoder) compact(dst []byte, open, base int) []byte {
 			dst[w] = ','
 			w++
 		}
-		w += copy(dst[w:], dst[en.out:en.outEnd])
+		w += copy(dst[w:], dst[en.out:end])
 	}
 	return dst[:w]
 }
@@ -488,8 +565,10 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		}
 		dst = append(dst, '{')
 		open, base := len(dst), len(e.ents)
-		dst, q, err = e.appendEntries(dst, b, q, n, depth, false)
-		if err == nil && n > 1 && e.markDups(base) {
+		var keys keyFilter
+		maybeDup := false
+		dst, q, err = e.appendEntries(dst, b, q, n, depth, false, &keys, &maybeDup)
+		if err == nil && maybeDup && e.markDups(base) {
 			dst = e.compact(dst, open, base)
 		}
 		e.ents = e.ents[:base]

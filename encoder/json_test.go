@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -226,6 +227,28 @@ func TestDecodeRune(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+func TestScanPlain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("abc \"\\\x00\x1f\x7f\x80\xff~ ")
+	for n := 0; n < 20000; n++ {
+		s := make([]byte, rng.IntN(40))
+		for i := range s {
+			s[i] = 'a'
+			if rng.IntN(8) == 0 {
+				s[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		from := rng.IntN(len(s) + 1)
+		want := from
+		for want < len(s) && plain[s[want]] {
+			want++
+		}
+		if got := scanPlain(s, from); got != want {
+			t.Fatalf("scanPlain(%q, %d) = %d, want %d", s, from, got, want)
 		}
 	}
 }

@@ -18,9 +18,13 @@ func SampleChunk(records int, seed int64) []byte {
 	levels := [...]string{"debug", "info", "info", "info", "warn", "error"}
 	methods := [...]string{"GET", "GET", "POST", "PUT", "DELETE"}
 	words := [...]string{
-		"request", "served", "cache", "miss", "user", "checkout", "é", "ü", "漢字",
-		"😀", `"quoted"`, `back\slash`, "\t", "\n", "order", "payment", "latency",
+		"request", "served", "from", "cache", "miss", "for", "user", "checkout", "order",
+		"payment", "latency", "upstream", "GET", "/api/v1/orders", "status=200", "in", "ms",
+		"retrying", "connection", "to", "db-primary:5432", "took", "12.5ms", "ok",
 	}
+	// Log text is mostly ASCII, with some accents, CJK, emoji and
+	// characters JSON must escape.
+	rare := [...]string{"é", "ü", "漢字", "😀", `"quoted"`, `back\slash`, "\t", "\n"}
 	b := make([]byte, 0, records*420)
 	for i := 0; i < records; i++ {
 		sec := uint32(1795776000 + i/10)
@@ -42,7 +46,11 @@ func SampleChunk(records int, seed int64) []byte {
 
 		msg := make([]byte, 0, 192)
 		for len(msg) < 110+rng.IntN(60) {
-			msg = append(msg, words[rng.IntN(len(words))]...)
+			if rng.IntN(10) == 0 {
+				msg = append(msg, rare[rng.IntN(len(rare))]...)
+			} else {
+				msg = append(msg, words[rng.IntN(len(words))]...)
+			}
 			msg = append(msg, ' ')
 		}
 		b = appendStr(b, "msg")
