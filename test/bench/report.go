@@ -32,7 +32,7 @@ func (rep *report) document(cmd string) string {
 	fmt.Fprintf(&b, "# out_websocket end-to-end benchmark\n\n")
 	fmt.Fprintf(&b, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- machine: nproc %d, %s, %s/%s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(&b, "- plugin: built from %s\n", rep.pluginInfo)
+	fmt.Fprintf(&b, "- plugin: %s\n", rep.pluginInfo)
 	fmt.Fprintf(&b, "- command: `%s`\n", cmd)
 	fmt.Fprintf(&b, "- input: %d chunks of at most %.1f MB (%d records, %.0f bytes of msgpack each, encoder.SampleChunk seeds 1..%d) "+
 		"in one flbhost -I file, sent %d times per row: %.0f MB, %d records; median of %d runs per row; the whole run took %s\n\n",

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"debug/buildinfo"
 	"fmt"
 	"io"
@@ -51,7 +53,7 @@ type rssCheck struct {
 type report struct {
 	cfg        config
 	in         *stream
-	pluginInfo string // the plugin's build revision
+	pluginInfo string // which plugin was measured
 	rows       []result
 	rss        []rssCheck
 	took       time.Duration
@@ -81,8 +83,12 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if _, err := os.Stat(b.probe); err != nil {
 		return nil, fmt.Errorf("the out_null equivalent: %w (make host builds it)", err)
 	}
+	so, err := os.ReadFile(cfg.plugin)
+	if err != nil {
+		return nil, err
+	}
 	b.plugin = filepath.Join(dir, "out_websocket.so")
-	if err := copyFile(b.plugin, cfg.plugin); err != nil {
+	if err := os.WriteFile(b.plugin, so, 0o755); err != nil {
 		return nil, err
 	}
 	if b.output, err = pluginName(ctx, cfg.host, b.plugin); err != nil {
@@ -91,7 +97,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if b.in, err = makeStream(cfg.chunks, cfg.chunkSize, filepath.Join(dir, "chunks.bin")); err != nil {
 		return nil, err
 	}
-	rep := &report{cfg: cfg, in: b.in, pluginInfo: buildRevision(b.plugin)}
+	rep := &report{cfg: cfg, in: b.in, pluginInfo: describePlugin(cfg.plugin, so)}
 
 	repeat := b.repeat(cfg.streamMB)
 	for _, w := range cfg.workers {
@@ -252,30 +258,24 @@ func median(rs []result) result {
 	return rs[len(rs)/2]
 }
 
-// copyFile copies src to dst.
-func copyFile(dst, src string) error {
-	data, err := os.ReadFile(src)
+// describePlugin identifies the measured plugin: its path, a hash of its
+// bytes, and the Go version and VCS revision it was built with, when the
+// toolchain stamped one (GOFLAGS=-buildvcs=false does not).
+func describePlugin(path string, data []byte) string {
+	sum := sha256.Sum256(data)
+	desc := fmt.Sprintf("%s, sha256 %x", path, sum[:6])
+	info, err := buildinfo.Read(bytes.NewReader(data))
 	if err != nil {
-		return err
+		return desc
 	}
-	return os.WriteFile(dst, data, 0o755)
-}
-
-// buildRevision describes the VCS revision the plugin was built from, as
-// the Go toolchain stamped it.
-func buildRevision(path string) string {
-	info, err := buildinfo.ReadFile(path)
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
-	}
-	rev, dirty := "unknown", ""
+	desc += ", " + info.GoVersion
 	for _, s := range info.Settings {
 		switch {
 		case s.Key == "vcs.revision":
-			rev = s.Value
+			desc += ", revision " + s.Value
 		case s.Key == "vcs.modified" && s.Value == "true":
-			dirty = " with uncommitted changes"
+			desc += " with uncommitted changes"
 		}
 	}
-	return fmt.Sprintf("%s%s (%s)", rev, dirty, info.GoVersion)
+	return desc
 }

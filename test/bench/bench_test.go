@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/out-websocket/out_websocket/encoder"
+)
+
+// TestQuick runs the whole benchmark with -quick sizes against the plugin
+// and host built from this tree, and checks that the server counted every
+// record of every format (run fails otherwise) and that each row is there.
+func TestQuick(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("make", "-C", root, "build", "host").CombinedOutput(); err != nil {
+		t.Fatalf("make build host: %v\n%s", err, out)
+	}
+	cfg := quickConfig()
+	cfg.host = filepath.Join(root, "test/flbhost/flbhost")
+	cfg.plugin = filepath.Join(root, "out_websocket.so")
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
+	defer cancel()
+
+	var log strings.Builder
+	rep, err := run(ctx, cfg, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	want := rep.in.records * int64(rep.rows[0].bytes/rep.in.bytes)
+	for _, w := range cfg.workers {
+		for _, f := range cfg.formats {
+			r := findPlugin(t, rep, f, w)
+			if r.records != want || r.cpu <= 0 || r.maxRSS <= 0 || r.elapsed <= 0 {
+				t.Errorf("%v, Workers %d: %d records (want %d), cpu %v, peak RSS %d, elapsed %v",
+					f, w, r.records, want, r.cpu, r.maxRSS, r.elapsed)
+			}
+		}
+		if c := rep.ceilingOf(w); c.records != want {
+			t.Errorf("ceiling, Workers %d: %d records, want %d", w, c.records, want)
+		}
+		if n := rep.nullOf(w); n.cpu <= 0 || n.maxRSS <= 0 {
+			t.Errorf("out_null, Workers %d: cpu %v, peak RSS %d", w, n.cpu, n.maxRSS)
+		}
+	}
+	if got, want := len(rep.rss), 2*len(cfg.workers); got != want {
+		t.Errorf("%d RSS checks, want %d", got, want)
+	}
+	doc := rep.document("go test ./test/bench")
+	for _, s := range []string{"| 0 | msgpack |", "| 2 | gelf |", "Targets:", "Workers 2, json_lines"} {
+		if !strings.Contains(doc, s) {
+			t.Errorf("the report lacks %q:\n%s", s, doc)
+		}
+	}
+	t.Log("\n" + doc)
+}
+
+// TestCount checks the server's counting against the encoder's own record
+// count, on sample records full of quotes, backslashes and non-ASCII text,
+// whole and cut into small messages; and that a truncated message fails.
+func TestCount(t *testing.T) {
+	chunk := encoder.SampleChunk(300, 7)
+	for _, f := range []encoder.Format{encoder.Msgpack, encoder.JSON, encoder.JSONStream, encoder.JSONLines, encoder.GELF} {
+		for _, size := range []int{0, 4096} {
+			enc, err := encoder.New(encoder.Options{Format: f, DateKey: "date", MaxMessageSize: size,
+				EscapeUnicode: size == 0, GELF: encoder.GELFKeys{ShortMessage: "msg"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := enc.Encode(chunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := counter{format: f}
+			total := 0
+			for i, m := range res.Messages {
+				n, err := c.count(m)
+				if err != nil {
+					t.Fatalf("%v, message %d: %v", f, i, err)
+				}
+				total += n
+				if _, err := c.count(m[:len(m)-1]); err == nil {
+					t.Errorf("%v: message %d cut short counted without error", f, i)
+				}
+			}
+			if total != 300 || res.Records != 300 {
+				t.Errorf("%v, max message size %d: counted %d records, the encoder %d, want 300", f, size, total, res.Records)
+			}
+		}
+	}
+}
+
+func findPlugin(t *testing.T, rep *report, f encoder.Format, workers int) result {
+	t.Helper()
+	for _, r := range rep.rows {
+		if r.kind == pluginRow && r.format == f && r.workers == workers {
+			return r
+		}
+	}
+	t.Fatalf("no row for %v, Workers %d", f, workers)
+	return result{}
+}
