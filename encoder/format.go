@@ -1,11 +1,3 @@
-// Package encoder turns a Fluent Bit chunk (the msgpack bytes handed to a Go
-// output plugin's flush callback) into WebSocket message payloads: the chunk
-// itself, JSON in Fluent Bit's three layouts (byte-identical to Fluent Bit's
-// own formatter), or GELF 1.1.
-//
-// The decoder is a hand-written cursor over the chunk bytes: it never builds
-// generic trees, never writes into the chunk and reuses its output buffers, so
-// encoding a chunk allocates nothing in steady state.
 package encoder
 
 import (
