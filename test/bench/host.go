@@ -31,6 +31,7 @@ type hostRun struct {
 type hostResult struct {
 	summary summary
 	cpu     time.Duration // user + sys of the host process
+	sys     time.Duration // of which sys
 	maxRSS  int64         // bytes, the host's VmHWM (see watchHWM)
 	wall    time.Duration
 }
@@ -77,6 +78,7 @@ func (h hostRun) run(ctx context.Context) (hostResult, error) {
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	res := hostResult{
 		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		sys:    time.Duration(ru.Stime.Nano()),
 		maxRSS: maxRSS,
 		wall:   wall,
 	}

@@ -32,6 +32,7 @@ func (rep *report) document(cmd string) string {
 	fmt.Fprintf(&b, "# out_websocket end-to-end benchmark\n\n")
 	fmt.Fprintf(&b, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- machine: nproc %d, %s, %s/%s\n", runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(&b, "- load average (1, 5, 15 min) before: %s; after: %s\n", rep.loadBefore, loadAverage())
 	fmt.Fprintf(&b, "- plugin: %s\n", rep.pluginInfo)
 	fmt.Fprintf(&b, "- command: `%s`\n", cmd)
 	fmt.Fprintf(&b, "- input: %d chunks of at most %.1f MB (%d records, %.0f bytes of msgpack each, encoder.SampleChunk seeds 1..%d) "+
@@ -153,4 +154,14 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// loadAverage is the first three fields of /proc/loadavg: other work on
+// the machine skews every figure, and this shows how much there was.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }

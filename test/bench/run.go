@@ -35,6 +35,7 @@ type result struct {
 	bytes   int64          // msgpack input
 	elapsed time.Duration  // the server's first handshake to its last message; host wall time for nullRow
 	cpu     time.Duration  // user+sys of the host; 0 for ceilingRow
+	sys     time.Duration  // of which sys
 	maxRSS  int64          // bytes, of the host; 0 for ceilingRow
 }
 
@@ -54,6 +55,7 @@ type report struct {
 	cfg        config
 	in         *stream
 	pluginInfo string // which plugin was measured
+	loadBefore string // load average when the run started
 	rows       []result
 	rss        []rssCheck
 	took       time.Duration
@@ -72,7 +74,7 @@ type bench struct {
 // run measures everything cfg asks for, logging progress to log. Any run
 // where the server did not count exactly the records sent is an error.
 func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
-	start := time.Now()
+	start, load := time.Now(), loadAverage()
 	dir, err := os.MkdirTemp("", "out_websocket-bench-")
 	if err != nil {
 		return nil, err
@@ -97,40 +99,33 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if b.in, err = makeStream(cfg.chunks, cfg.chunkSize, filepath.Join(dir, "chunks.bin")); err != nil {
 		return nil, err
 	}
-	rep := &report{cfg: cfg, in: b.in, pluginInfo: describePlugin(cfg.plugin, so)}
+	rep := &report{cfg: cfg, in: b.in, pluginInfo: describePlugin(cfg.plugin, so), loadBefore: load}
 
 	repeat := b.repeat(cfg.streamMB)
 	for _, w := range cfg.workers {
-		// Runs of all rows alternate, so that a slow moment of the machine
-		// does not land on a single row.
-		runs := make(map[string][]result)
-		var order []string
-		add := func(key string, r result) {
-			if _, ok := runs[key]; !ok {
-				order = append(order, key)
-			}
-			runs[key] = append(runs[key], r)
-		}
+		// The runs of all rows alternate, so that a busy moment of the
+		// machine does not land on a single row.
+		runs := make([][]result, 2+len(cfg.formats)) // ceiling, out_null, the formats
 		for i := range cfg.runs {
 			b.logf("Workers %d, run %d of %d", w, i+1, cfg.runs)
 			r, err := b.ceiling(ctx, w, repeat)
 			if err != nil {
 				return nil, fmt.Errorf("ceiling, Workers %d: %w", w, err)
 			}
-			add("ceiling", r)
+			runs[0] = append(runs[0], r)
 			if r, err = b.null(ctx, w, repeat); err != nil {
 				return nil, fmt.Errorf("out_null, Workers %d: %w", w, err)
 			}
-			add("null", r)
-			for _, f := range cfg.formats {
+			runs[1] = append(runs[1], r)
+			for j, f := range cfg.formats {
 				if r, err = b.plugged(ctx, f, w, repeat); err != nil {
 					return nil, fmt.Errorf("%v, Workers %d: %w", f, w, err)
 				}
-				add(f.String(), r)
+				runs[2+j] = append(runs[2+j], r)
 			}
 		}
-		for _, key := range order {
-			rep.rows = append(rep.rows, median(runs[key]))
+		for _, rs := range runs {
+			rep.rows = append(rep.rows, median(rs))
 		}
 	}
 
@@ -195,9 +190,10 @@ func (b *bench) null(ctx context.Context, workers, n int) (result, error) {
 	r := result{
 		kind: nullRow, workers: workers,
 		records: b.in.records * int64(n), bytes: b.in.bytes * int64(n),
-		elapsed: res.wall, cpu: res.cpu, maxRSS: res.maxRSS,
+		elapsed: res.wall, cpu: res.cpu, sys: res.sys, maxRSS: res.maxRSS,
 	}
-	b.logf("  out_null    %12.2f s CPU/M records", r.cpuPerM())
+	b.logf("  out_null    %12s           %6.2f s CPU/M records (%2.0f%% sys) %6.1f MiB",
+		"", r.cpuPerM(), 100*r.sys.Seconds()/r.cpu.Seconds(), float64(r.maxRSS)/(1<<20))
 	return r, nil
 }
 
@@ -223,8 +219,9 @@ func (b *bench) plugged(ctx context.Context, f encoder.Format, workers, n int) (
 		return r, err
 	}
 	r.kind, r.workers, r.format = pluginRow, workers, f
-	r.cpu, r.maxRSS = res.cpu, res.maxRSS
-	b.logf("  %-11v %12.0f records/s %6.2f s CPU/M records %6.1f MiB", f, r.recordsPerSec(), r.cpuPerM(), float64(r.maxRSS)/(1<<20))
+	r.cpu, r.sys, r.maxRSS = res.cpu, res.sys, res.maxRSS
+	b.logf("  %-11v %12.0f records/s %6.2f s CPU/M records (%2.0f%% sys) %6.1f MiB", f, r.recordsPerSec(),
+		r.cpuPerM(), 100*r.sys.Seconds()/r.cpu.Seconds(), float64(r.maxRSS)/(1<<20))
 	return r, cerr
 }
 
@@ -259,23 +256,12 @@ func median(rs []result) result {
 }
 
 // describePlugin identifies the measured plugin: its path, a hash of its
-// bytes, and the Go version and VCS revision it was built with, when the
-// toolchain stamped one (GOFLAGS=-buildvcs=false does not).
+// bytes and the Go version that built it.
 func describePlugin(path string, data []byte) string {
 	sum := sha256.Sum256(data)
 	desc := fmt.Sprintf("%s, sha256 %x", path, sum[:6])
-	info, err := buildinfo.Read(bytes.NewReader(data))
-	if err != nil {
-		return desc
-	}
-	desc += ", " + info.GoVersion
-	for _, s := range info.Settings {
-		switch {
-		case s.Key == "vcs.revision":
-			desc += ", revision " + s.Value
-		case s.Key == "vcs.modified" && s.Value == "true":
-			desc += " with uncommitted changes"
-		}
+	if info, err := buildinfo.Read(bytes.NewReader(data)); err == nil {
+		desc += ", built by " + info.GoVersion
 	}
 	return desc
 }
