@@ -52,7 +52,7 @@ func fullConfig() config {
 	return config{
 		formats:   []encoder.Format{encoder.Msgpack, encoder.JSON, encoder.JSONStream, encoder.JSONLines, encoder.GELF},
 		workers:   []int{0, 2},
-		chunks:     2,
+		chunks:    2,
 		chunkSize: 2_000_000,
 		streamMB:  200,
 		rssMB:     [2]int{100, 2000},
