@@ -9,7 +9,7 @@ func BenchmarkEncode(b *testing.B) {
 		chunk []byte
 	}{
 		{"reference", readData(b, "formats/input.msgpack")},
-		{"2MB", SampleChunk(5000, 1)},
+		{"2MB", SampleChunk(5200, 1)},
 	}
 	for _, c := range chunks {
 		for _, f := range allFormats {
