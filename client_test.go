@@ -74,7 +74,7 @@ func TestClientIdleReconnect(t *testing.T) {
 // get a connection of their own: the messages of one chunk arrive together
 // and in order, and no more connections are made than Sends overlap.
 func TestClientConcurrentSends(t *testing.T) {
-	const workers, sends, perChunk = 4, 20, 5
+	const workers, sends, perChunk = 4, 10, 5
 	rec := newRecorder()
 	rec.ch = make(chan message, workers*sends*perChunk)
 	srv := startWSServer(t, rec.read)
