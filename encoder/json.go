@@ -185,17 +185,19 @@ func keyHash(k []byte) uint32 {
 	return h
 }
 
-// keyFilter is a 256-bit filter of the key hashes of one map. A map whose
-// keys never collide in it has no duplicate keys, which spares most maps
-// the exact check.
+// keyFilter is a 256-bit Bloom filter (two bits per key) of the key hashes
+// of one map. A map whose keys never hit it has no duplicate keys, which
+// spares nearly every map the exact check.
 type keyFilter [4]uint64
 
 // add records h and reports whether it might have been seen before.
 func (f *keyFilter) add(h uint32) bool {
-	i := h >> 24
-	w, bit := &f[i>>6], uint64(1)<<(i&63)
-	seen := *w&bit != 0
-	*w |= bit
+	i, j := h>>24, h>>16&0xff
+	wi, bi := &f[i>>6], uint64(1)<<(i&63)
+	wj, bj := &f[j>>6], uint64(1)<<(j&63)
+	seen := *wi&bi != 0 && *wj&bj != 0
+	*wi |= bi
+	*wj |= bj
 	return seen
 }
 
@@ -226,7 +228,7 @@ func (e *Encoder) pushSynth(dst, b []byte, kind int, keys *keyFilter, maybeDup *
 	en.hash = keyHash(key)
 	*maybeDup = keys.add(en.hash) || *maybeDup
 	e.ents = append(e.ents, en)
-	dst = appendString(dst, key, false)
+	dst = appendString(dst, key, e.opts.EscapeUnicode)
 	dst = append(dst, ':')
 	switch kind {
 	case entDate:

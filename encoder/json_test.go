@@ -113,9 +113,10 @@ func TestJSONRecord(t *testing.T) {
 		{"v1 integer time", "date", ev1(1795776000, M{"a", 1}), `{"date":1795776000.0,"a":1}`},
 		{"v1 float time", "date", ev1(1795776000.25, M{"a", 1}), `{"date":1795776000.25,"a":1}`},
 		{"body __internal__ wins", "", ev2(ts, M{"m", 1}, M{"__internal__", 0}), `{"__internal__":0}`},
+		{"date key escaped", "d\"é", ev2(ts, M{}, M{}), `{"d\"\u00e9":1795776000.5}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := line(t, Options{DateKey: tc.key}, tc.chunk); got != tc.want {
+			if got := line(t, Options{DateKey: tc.key, EscapeUnicode: true}, tc.chunk); got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
 		})
