@@ -94,8 +94,9 @@ func (rep *report) document(cmd string) string {
 		"json_stream: top-level objects; json_lines, gelf: lines) and fails the run unless it counted exactly the records sent. "+
 		"records/s and MB/s (msgpack input, 1 MB = 10^6 bytes) run from the server's first handshake to its last message. "+
 		"The ceiling writes the same msgpack chunks as BINARY messages in 64 KiB frames, the plugin's, from a plain gorilla "+
-		"client in the benchmark's process, one connection per worker. Host CPU (user+sys) and peak RSS (ru_maxrss) are the "+
-		"host process's rusage: the host copies each chunk into a fresh mapping, which out_null pays too; \"beyond out_null\" "+
+		"client in the benchmark's process, one connection per worker. Host CPU is user+sys from the host process's rusage; "+
+		"peak RSS is its VmHWM (ru_maxrss would include the benchmark's own RSS, which Linux passes on through fork and exec). "+
+		"The host copies each chunk into a fresh mapping, which out_null pays too; \"beyond out_null\" "+
 		"subtracts what the host costs with probe.so, a C output that returns FLB_OK at once. gelf runs with "+
 		"gelf_short_message_key=msg; every other option is the plugin's default (json_escape_unicode on).\n")
 	return b.String()

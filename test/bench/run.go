@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/out-websocket/out_websocket/encoder"
@@ -36,6 +37,7 @@ type result struct {
 	elapsed time.Duration  // the server's first handshake to its last message; host wall time for nullRow
 	cpu     time.Duration  // user+sys of the host; 0 for ceilingRow
 	sys     time.Duration  // of which sys
+	ownCPU  time.Duration  // of this process meanwhile: the server, and the ceiling's client
 	maxRSS  int64          // bytes, of the host; 0 for ceilingRow
 }
 
@@ -166,13 +168,15 @@ func (b *bench) ceiling(ctx context.Context, workers, n int) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	cpu := ownCPU()
 	err = sendCeiling(ctx, srv.url(), b.in.chunks, n, max(1, workers), b.runTimeout(n))
 	r, cerr := b.tally(srv, n)
 	if err != nil {
 		return r, err
 	}
-	r.kind, r.workers = ceilingRow, workers
-	b.logf("  ceiling     %12.0f records/s", r.recordsPerSec())
+	r.kind, r.workers, r.ownCPU = ceilingRow, workers, ownCPU()-cpu
+	b.logf("  ceiling     %12.0f records/s %29s %6.2f s CPU/M records in client and server", r.recordsPerSec(), "",
+		r.ownCPU.Seconds()*1e6/float64(r.records))
 	return r, cerr
 }
 
@@ -213,15 +217,17 @@ func (b *bench) plugged(ctx context.Context, f encoder.Format, workers, n int) (
 		host: b.cfg.host, plugin: b.plugin, output: b.output, props: props,
 		file: b.in.file, repeat: n, timeout: b.runTimeout(n),
 	}
+	cpu := ownCPU()
 	res, err := h.run(ctx)
 	r, cerr := b.tally(srv, n)
 	if err != nil {
 		return r, err
 	}
-	r.kind, r.workers, r.format = pluginRow, workers, f
+	r.kind, r.workers, r.format, r.ownCPU = pluginRow, workers, f, ownCPU()-cpu
 	r.cpu, r.sys, r.maxRSS = res.cpu, res.sys, res.maxRSS
-	b.logf("  %-11v %12.0f records/s %6.2f s CPU/M records (%2.0f%% sys) %6.1f MiB", f, r.recordsPerSec(),
-		r.cpuPerM(), 100*r.sys.Seconds()/r.cpu.Seconds(), float64(r.maxRSS)/(1<<20))
+	b.logf("  %-11v %12.0f records/s %6.2f s CPU/M records (%2.0f%% sys) %6.1f MiB, %6.2f s CPU/M records in the server",
+		f, r.recordsPerSec(), r.cpuPerM(), 100*r.sys.Seconds()/r.cpu.Seconds(), float64(r.maxRSS)/(1<<20),
+		r.ownCPU.Seconds()*1e6/float64(r.records))
 	return r, cerr
 }
 
@@ -264,4 +270,13 @@ func describePlugin(path string, data []byte) string {
 		desc += ", built by " + info.GoVersion
 	}
 	return desc
+}
+
+// ownCPU is the user+sys time this process has used so far.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
