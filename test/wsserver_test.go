@@ -36,6 +36,17 @@ type WSOptions struct {
 	Status int
 	// Addr is the host:port to listen on; default a free loopback port.
 	Addr string
+
+	// Faults, counted over the server's life (all connections, restarts
+	// included); for crashes that count what they lose see crashProxy in
+	// fault_test.go. CloseEvery, when not 0, sends a close frame with
+	// CloseCode (default 1001, going away) after every CloseEvery-th
+	// message, then reads on until the client's close, as Stop does.
+	CloseEvery int
+	CloseCode  int
+	// StallFor, when not 0, stops reading for that long after the first
+	// message (once per server), like a server too busy to read.
+	StallFor time.Duration
 }
 
 // WSMessage is one message a WSServer read.
@@ -64,6 +75,7 @@ type WSServer struct {
 	srv       *http.Server
 	conns     map[*websocket.Conn]chan struct{} // closed when its reader ends
 	accepting bool
+	stalled   bool // StallFor was played
 }
 
 // StartWSServer starts a server on a free loopback port.
@@ -139,8 +151,11 @@ func (s *WSServer) serve(up *websocket.Upgrader, w http.ResponseWriter, r *http.
 		http.NotFound(w, r)
 		return
 	}
-	if s.opts.Status != 0 {
-		http.Error(w, http.StatusText(s.opts.Status), s.opts.Status)
+	s.mu.Lock()
+	status := s.opts.Status
+	s.mu.Unlock()
+	if status != 0 {
+		http.Error(w, http.StatusText(status), status)
 		return
 	}
 	ws, err := up.Upgrade(w, r, nil)
@@ -174,9 +189,41 @@ func (s *WSServer) serve(up *websocket.Upgrader, w http.ResponseWriter, r *http.
 		}
 		s.mu.Lock()
 		s.msgs = append(s.msgs, WSMessage{Binary: typ == websocket.BinaryMessage, Data: data, Conn: id})
+		n := len(s.msgs)
+		stall := s.opts.StallFor > 0 && !s.stalled
+		s.stalled = s.stalled || stall
 		s.notifyLocked()
 		s.mu.Unlock()
+		if s.fault(ws, n, stall) {
+			return
+		}
 	}
+}
+
+// fault plays the WSOptions faults after the n-th message; it reports
+// whether the connection is to end.
+func (s *WSServer) fault(ws *websocket.Conn, n int, stall bool) bool {
+	if stall {
+		time.Sleep(s.opts.StallFor)
+	}
+	if s.opts.CloseEvery > 0 && n%s.opts.CloseEvery == 0 {
+		code := s.opts.CloseCode
+		if code == 0 {
+			code = websocket.CloseGoingAway
+		}
+		deadline := time.Now().Add(time.Second)
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), deadline)
+		ws.SetReadDeadline(deadline)
+	}
+	return false
+}
+
+// SetStatus changes WSOptions.Status for the handshakes to come: a server
+// that refuses (503) for a while, then accepts (0).
+func (s *WSServer) SetStatus(code int) {
+	s.mu.Lock()
+	s.opts.Status = code
+	s.mu.Unlock()
 }
 
 func (s *WSServer) notifyLocked() {

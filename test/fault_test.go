@@ -1,0 +1,376 @@
+package e2e
+
+// Fault tests: the plugin inside the test host, with Fluent Bit's retry
+// rules (Retry_Limit no_limits, short retry waits), against a server that
+// crashes, restarts, drops or closes connections, stops reading, refuses
+// handshakes or presents bad certificates, and with chunks that are empty,
+// huge or malformed. Every record carries a sequence number (seq_test.go);
+// each case ends with every record delivered at least once, every message
+// parsing in its format, and logs duplicates, retries and reconnects.
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"fmt"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Retry timing for the host: the first retry after 50 ms, doubling up to
+// 500 ms (Fluent Bit: 5 s base, 2000 s cap, with jitter).
+var faultRetryArgs = []string{"--retry-wait", "50", "--retry-cap", "500"}
+
+// faultOutput is one [OUTPUT] section of the plugin with unlimited retries.
+func faultOutput(url, format, match string, workers int, extra ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[OUTPUT]\n    Name        websocket_go\n    Match       %s\n    URI         %s\n    Format      %s\n    Workers     %d\n    Retry_Limit no_limits\n",
+		match, url, format, workers)
+	for _, e := range extra {
+		fmt.Fprintf(&b, "    %s\n", e)
+	}
+	return b.String()
+}
+
+// faultArgs runs the plugin on conf with the fault retry timing; more
+// arguments (-t, -I ...) follow.
+func faultArgs(t testing.TB, conf string, more ...string) []string {
+	args := append([]string{"-e", pluginSO(t), "-c", conf}, faultRetryArgs...)
+	return append(args, more...)
+}
+
+// requireDelivered checks the run as every fault case must end: the host
+// exited 0, the instance returned OK once for every chunk and never ERROR
+// nor dropped one, and the server holds every record lo..hi-1 at least
+// once, each message parsing in format. It logs retries, reconnects and
+// duplicates.
+func requireDelivered(t *testing.T, r HostResult, instance string, chunks int, srv *WSServer, format string, lo, hi int) *seqTally {
+	t.Helper()
+	r.RequireOK(t)
+	s := r.Summary(t, instance)
+	if s.OK != chunks || s.Dropped != 0 || s.Errors != 0 {
+		t.Errorf("%s: summary %+v, want ok %d, no drops, no errors\n%s", instance, s, chunks, tail(r.Stderr, 40))
+	}
+	// A chunk the plugin returned OK for was written to the socket, so the
+	// server has read it by the time it is stopped.
+	srv.Stop(1000)
+	tally := checkSeq(srv.Messages(), format, lo, hi)
+	tally.requireAll(t, instance)
+	t.Logf("%s: %d chunks, %d flushes, %d retried, max_inflight %d; %d handshakes; %v",
+		instance, s.Chunks, s.Flushes, s.Retried, s.MaxInflight, srv.Handshakes(), r.Duration.Round(time.Millisecond))
+	if t.Failed() {
+		t.Logf("host log tail:\n%s", tail(r.Stderr, 30))
+	}
+	return tally
+}
+
+// tail is the last n lines of a log.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{fmt.Sprintf("... (%d lines before)", len(lines)-n)}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// countLogs counts log lines of a level that contain text.
+func countLogs(r HostResult, level, text string) int {
+	n := 0
+	for _, l := range r.LogLines() {
+		if l.Level == level && strings.Contains(l.Message, text) {
+			n++
+		}
+	}
+	return n
+}
+
+// The server closes the connection with 1001 (going away) after every 5th
+// message, reading what the client sent before its close.
+func TestFaultServerClosesConnections(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"msgpack", "json"} {
+		t.Run(format, func(t *testing.T) {
+			const records, perChunk = 4_000, 20
+			srv := StartWSServer(t, WSOptions{CloseEvery: 5, CloseCode: 1001})
+			conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), format, "*", 2))
+			chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 100})
+			r := runHostWith(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			requireDelivered(t, r, "websocket_go.0", len(chunks), srv, format, 0, records)
+			if srv.Handshakes() < 2 {
+				t.Errorf("%d handshakes: the closes were not seen", srv.Handshakes())
+			}
+		})
+	}
+}
+
+// The server stops reading for longer than write_timeout once the first
+// message arrived: the blocked write times out, the chunk is retried, and
+// what the server had buffered is still read afterwards.
+func TestFaultServerStopsReading(t *testing.T) {
+	t.Parallel()
+	const records, perChunk = 64, 2 // 32 chunks of 2 MB: more than the socket buffers hold
+	const stall = 2500 * time.Millisecond
+	srv := StartWSServer(t, WSOptions{StallFor: stall})
+	conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "msgpack", "*", 1, "write_timeout 1"))
+	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 1 << 20})
+	start := time.Now()
+	r := runHostWith(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+	// The host may be done (the rest went on a new connection) before the
+	// stalled server reads what the first connection holds.
+	time.Sleep(time.Until(start.Add(stall + 500*time.Millisecond)))
+	requireDelivered(t, r, "websocket_go.0", len(chunks), srv, "msgpack", 0, records)
+	if s := r.Summary(t, "websocket_go.0"); s.Retried == 0 || countLogs(r, "warn", "timeout") == 0 {
+		t.Errorf("no write timeout seen: %+v\n%s", s, tail(r.Stderr, 30))
+	}
+}
+
+// The server is down when the host starts and comes up later; then one
+// that refuses handshakes with 503 for a while before accepting.
+func TestFaultServerUnavailable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, format string
+		refuse       bool
+	}{
+		{"down at start", "json_lines", false},
+		{"503 then accepted", "msgpack", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const records, perChunk = 2_000, 20
+			opts := WSOptions{}
+			if tc.refuse {
+				opts.Status = 503
+			}
+			srv := StartWSServer(t, opts)
+			if !tc.refuse {
+				srv.Stop(0) // keeps its port for Start
+			}
+			conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), tc.format, "*", 2))
+			chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 100})
+			h := startHost(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			if !h.WaitFor("failed to flush chunk", 10*time.Second) {
+				t.Fatalf("no retry while the server is unavailable")
+			}
+			time.Sleep(time.Second)
+			if tc.refuse {
+				srv.SetStatus(0)
+			} else {
+				srv.Start()
+			}
+			r := h.Wait()
+			requireDelivered(t, r, "websocket_go.0", len(chunks), srv, tc.format, 0, records)
+			want := "connect to"
+			if tc.refuse {
+				want = "503"
+			}
+			if countLogs(r, "warn", want) == 0 {
+				t.Errorf("no warning naming the failure (%q)\n%s", want, tail(r.Stderr, 30))
+			}
+		})
+	}
+}
+
+// Four [OUTPUT] instances with Workers 4 each, 100,000 records each, all at
+// once: every message parses (no frames of two flushes interleaved) and
+// each server gets exactly its instance's records (distinct tags, formats
+// and sequence ranges).
+func TestFaultInstancesWorkers(t *testing.T) {
+	t.Parallel()
+	const instances, records, perChunk = 4, 100_000, 500
+	formats := []string{"msgpack", "json", "json_lines", "json_stream"}
+	var conf strings.Builder
+	var srvs []*WSServer
+	var args []string
+	nchunks := 0
+	for i := 0; i < instances; i++ {
+		srv := StartWSServer(t, WSOptions{Path: fmt.Sprintf("/i%d", i)})
+		srvs = append(srvs, srv)
+		conf.WriteString(faultOutput(srv.URL(), formats[i], fmt.Sprintf("tag%d", i), 4) + "\n")
+		chunks := seqChunks(i*1_000_000, records, perChunk, seqSpec{LogLen: 60})
+		nchunks = len(chunks)
+		args = append(args, "-t", fmt.Sprintf("tag%d", i), "-I", writeChunkFile(t, fmt.Sprintf("chunks%d.bin", i), chunks))
+	}
+	path := writeConfig(t, "fluent-bit.conf", conf.String())
+	r := runHostWith(t, HostOptions{Timeout: 90 * time.Second}, faultArgs(t, path, args...)...)
+	for i, srv := range srvs {
+		name := fmt.Sprintf("websocket_go.%d", i)
+		requireDelivered(t, r, name, nchunks, srv, formats[i], i*1_000_000, i*1_000_000+records)
+		if s := r.Summary(t, name); s.MaxInflight < 2 {
+			t.Logf("%s: flushes never overlapped (max_inflight %d)", name, s.MaxInflight)
+		}
+	}
+}
+
+// Records of 0 bytes (an empty body map) and of 10 MB, a chunk of 50 MB,
+// and a chunk of 1,000,000 tiny records.
+func TestFaultRecordSizes(t *testing.T) {
+	t.Parallel()
+	type part struct {
+		n    int
+		spec seqSpec
+	}
+	for _, tc := range []struct {
+		name, format string
+		perChunk     int
+		parts        []part
+		extra        []string
+	}{
+		{"empty records msgpack", "msgpack", 1000, []part{{3000, seqSpec{Empty: true}}}, nil},
+		{"empty records json_lines", "json_lines", 1000, []part{{3000, seqSpec{Empty: true}}}, nil},
+		{"10MB records json_lines", "json_lines", 2, []part{{4, seqSpec{LogLen: 10 << 20}}}, nil},
+		{"50MB chunk msgpack", "msgpack", 50, []part{{50, seqSpec{LogLen: 1 << 20}}}, nil},
+		{"1M tiny records msgpack", "msgpack", 1_000_000, []part{{1_000_000, seqSpec{LogLen: 0}}}, nil},
+		{"1M tiny records json_lines split", "json_lines", 1_000_000, []part{{1_000_000, seqSpec{LogLen: 0}}}, []string{"max_message_size 4M"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := StartWSServer(t, WSOptions{})
+			conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), tc.format, "*", 1, tc.extra...))
+			var chunks [][]byte
+			total := 0
+			for _, p := range tc.parts {
+				chunks = append(chunks, seqChunks(total, p.n, tc.perChunk, p.spec)...)
+				total += p.n
+			}
+			file := writeChunkFile(t, "chunks.bin", chunks)
+			chunks = nil
+			r := runHostWith(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", file)...)
+			requireDelivered(t, r, "websocket_go.0", (total+tc.perChunk-1)/tc.perChunk, srv, tc.format, 0, total)
+		})
+	}
+}
+
+// Malformed chunks between good ones: each is dropped with FLB_ERROR and a
+// log line saying why, the host does not crash, the good chunks after it
+// are delivered.
+func TestFaultMalformedChunks(t *testing.T) {
+	t.Parallel()
+	good := func(i int) []byte { return seqChunk(i*10, 10, seqSpec{LogLen: 50}) }
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	random := make([]byte, 4096)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	event := seqChunk(0, 1, seqSpec{LogLen: 50})
+	be32 := func(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
+	bad := []struct {
+		name, why string
+		data      []byte
+	}{
+		{"truncated", "string declares 50 bytes, only 43 left", good(0)[:len(good(0))-7]},
+		{"random bytes", "dropping chunk of 4096 bytes", random},
+		{"event is a map", "event is not a [header, body] array", append([]byte{0x81, 0xa1, 'a', 0x01}, event...)},
+		{"timestamp is a string", "timestamp is not ext type 0", append([]byte{0x92, 0x92, 0xa3, 'n', 'o', 'w', 0x80, 0x80}, event...)},
+		{"metadata is a string", "event metadata is not a map", append([]byte{0x92, 0x92, 0x01, 0xa1, 'x', 0x80}, event...)},
+		{"huge string length", "string declares 4294967295 bytes", append(be32([]byte{0x92, 0x92, 0x01, 0x80, 0x81, 0xa3, 'l', 'o', 'g', 0xdb}, 0xffffffff), "short"...)},
+		{"huge map count", "elements, only 0 bytes left", be32([]byte{0x92, 0x92, 0x01, 0x80, 0xdf}, 0xffffffff)},
+	}
+	for _, format := range []string{"msgpack", "json_lines"} {
+		t.Run(format, func(t *testing.T) {
+			srv := StartWSServer(t, WSOptions{})
+			conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), format, "*", 0))
+			var chunks [][]byte
+			for i, b := range bad {
+				chunks = append(chunks, good(i), b.data)
+			}
+			chunks = append(chunks, good(len(bad)))
+			r := runHostWith(t, HostOptions{Timeout: 30 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			r.RequireOK(t)
+			s := r.Summary(t, "websocket_go.0")
+			if s.OK != len(bad)+1 || s.Errors != len(bad) || s.Retried != 0 || s.Dropped != 0 {
+				t.Errorf("summary %+v, want ok %d, errors %d, nothing retried\n%s", s, len(bad)+1, len(bad), tail(r.Stderr, 30))
+			}
+			if n := countLogs(r, "error", "cannot be decoded"); n != len(bad) {
+				t.Errorf("%d error lines say a chunk cannot be decoded, want %d\n%s", n, len(bad), tail(r.Stderr, 30))
+			}
+			for _, b := range bad {
+				if countLogs(r, "error", b.why) == 0 {
+					t.Errorf("%s: no error line saying %q\n%s", b.name, b.why, tail(r.Stderr, 30))
+				}
+			}
+			srv.Stop(1000)
+			tally := checkSeq(srv.Messages(), format, 0, (len(bad)+1)*10)
+			tally.requireAll(t, "good chunks")
+			if tally.Duplicates() != 0 || tally.Messages != len(bad)+1 {
+				t.Errorf("%d messages, %d duplicates; want one message per good chunk", tally.Messages, tally.Duplicates())
+			}
+		})
+	}
+}
+
+// A wss:// server whose certificate is not trusted, is for another name, or
+// has expired: nothing is sent, the log says what is wrong and which key
+// fixes it, and the chunk is retried up to Retry_Limit, then dropped.
+func TestFaultTLSCertificates(t *testing.T) {
+	t.Parallel()
+	ca := NewTestCA(t)
+	other := NewTestCA(t)
+	for _, tc := range []struct {
+		name  string
+		tls   *tls.Config
+		caKey string
+		why   string
+	}{
+		{"untrusted", other.ServerTLS(t, "127.0.0.1"), "", "not signed by a CA this system trusts"},
+		{"untrusted with ca_file", other.ServerTLS(t, "127.0.0.1"), "ws_tls.ca_file " + ca.File, "not signed by a CA this system trusts"},
+		{"wrong name", ca.ServerTLS(t, "example.com"), "ws_tls.ca_file " + ca.File, "not for this host name"},
+		{"expired", expiredServerTLS(t, ca, "127.0.0.1"), "ws_tls.ca_file " + ca.File, "has expired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := StartWSServer(t, WSOptions{TLS: tc.tls})
+			extra := []string{"connect_timeout 2"}
+			if tc.caKey != "" {
+				extra = append(extra, tc.caKey)
+			}
+			conf := strings.Replace(faultOutput(srv.URL(), "json_lines", "*", 1, extra...), "Retry_Limit no_limits", "Retry_Limit 2", 1)
+			path := writeConfig(t, "fluent-bit.conf", conf)
+			const nchunks = 3
+			chunks := seqChunks(0, nchunks*10, 10, seqSpec{LogLen: 50})
+			r := runHostWith(t, HostOptions{Timeout: 30 * time.Second}, faultArgs(t, path, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			r.RequireOK(t)
+			s := r.Summary(t, "websocket_go.0")
+			if s.OK != 0 || s.Retried == 0 || s.Dropped != nchunks || s.Errors != 0 {
+				t.Errorf("summary %+v, want every chunk retried, then dropped\n%s", s, tail(r.Stderr, 30))
+			}
+			if n := len(srv.Messages()) + srv.Handshakes(); n != 0 {
+				t.Errorf("%d messages and handshakes reached a server with a bad certificate", n)
+			}
+			if countLogs(r, "warn", tc.why) == 0 {
+				t.Errorf("no warning saying %q\n%s", tc.why, tail(r.Stderr, 30))
+			}
+			t.Logf("%d flushes, %d retried, %d dropped", s.Flushes, s.Retried, s.Dropped)
+		})
+	}
+}
+
+// expiredServerTLS is a server certificate from ca for hosts that expired
+// an hour ago.
+func expiredServerTLS(t testing.TB, ca *TestCA, hosts ...string) *tls.Config {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: hosts[0]},
+		NotBefore:    time.Now().Add(-2 * time.Hour),
+		NotAfter:     time.Now().Add(-time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
