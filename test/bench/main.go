@@ -43,8 +43,8 @@ type config struct {
 	timeout      time.Duration
 }
 
-// fullConfig measures 200 MB per row, five times, and the RSS at 100 MB and
-// 2 GB: about 5 minutes on 2 cores. The input file holds only two distinct
+// fullConfig measures 400 MB per row, five times, and the RSS at 100 MB and
+// 2 GB: about 4 minutes on 2 idle cores. The input file holds only two distinct
 // chunks: the host keeps the whole file in memory and briefly twice while
 // loading it, and a larger file would hide the plugin's memory under the
 // host's own peak.
@@ -54,9 +54,9 @@ func fullConfig() config {
 		workers:   []int{0, 2},
 		chunks:    2,
 		chunkSize: 2_000_000,
-		streamMB:  200,
+		streamMB:  400,
 		rssMB:     [2]int{100, 2000},
-		runs:      3,
+		runs:      5,
 		timeout:   20 * time.Minute,
 	}
 }
@@ -103,7 +103,7 @@ func parseFlags(args []string) (config, string, error) {
 	quick := fs.Bool("quick", false, "small streams, one run per row: a smoke test")
 	formats := fs.String("formats", "msgpack,json,json_stream,json_lines,gelf", "comma-separated formats to measure")
 	workers := fs.String("workers", "0,2", "comma-separated Workers settings to measure")
-	streamMB := fs.Int("stream", 0, "MB of msgpack input per table row (default 200, -quick 8)")
+	streamMB := fs.Int("stream", 0, "MB of msgpack input per table row (default 400, -quick 8)")
 	runs := fs.Int("runs", 0, "runs per table row, the median reported (default 5, -quick 1)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (default 20m, -quick 2m)")
 	if err := fs.Parse(args); err != nil {
