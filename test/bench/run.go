@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -101,7 +103,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if b.in, err = makeStream(cfg.chunks, cfg.chunkSize, filepath.Join(dir, "chunks.bin")); err != nil {
 		return nil, err
 	}
-	rep := &report{cfg: cfg, in: b.in, pluginInfo: describePlugin(cfg.plugin, so), loadBefore: load}
+	rep := &report{cfg: cfg, in: b.in, pluginInfo: describePlugin(ctx, cfg.plugin, so), loadBefore: load}
 
 	repeat := b.repeat(cfg.streamMB)
 	for _, w := range cfg.workers {
@@ -262,12 +264,25 @@ func median(rs []result) result {
 }
 
 // describePlugin identifies the measured plugin: its path, a hash of its
-// bytes and the Go version that built it.
-func describePlugin(path string, data []byte) string {
+// bytes, the Go version that built it and, when it lies in a git work tree,
+// that tree's commit (what make bench builds it from).
+func describePlugin(ctx context.Context, path string, data []byte) string {
 	sum := sha256.Sum256(data)
 	desc := fmt.Sprintf("%s, sha256 %x", path, sum[:6])
 	if info, err := buildinfo.Read(bytes.NewReader(data)); err == nil {
 		desc += ", built by " + info.GoVersion
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	git := func(args ...string) (string, error) {
+		out, err := exec.CommandContext(ctx, "git", append([]string{"-C", filepath.Dir(path)}, args...)...).Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	if rev, err := git("rev-parse", "--short", "HEAD"); err == nil {
+		desc += ", in a work tree at commit " + rev
+		if changes, err := git("status", "--porcelain", "--untracked-files=no"); err == nil && changes != "" {
+			desc += " with uncommitted changes"
+		}
 	}
 	return desc
 }
