@@ -365,14 +365,7 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 		}
 		e.ents = append(e.ents, en)
 		dst = append(dst, ':')
-		if p < len(b) && kinds[b[p]] == kFixStr {
-			q := p + 1 + int(b[p]&msgpcodeFixedStrMask)
-			if q > len(b) {
-				return dst, p, errTruncated(p)
-			}
-			dst = appendString(dst, b[p+1:q], e.opts.EscapeUnicode)
-			p = q
-		} else if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
+		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
 			return dst, p, err
 		}
 	}
@@ -527,7 +520,15 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 			return dst, p, errTruncated(p)
 		}
 		return appendString(dst, b[p+1:q], e.opts.EscapeUnicode), q, nil
-	case kStr8, kStr16, kStr32, kBin8, kBin16, kBin32:
+	case kStr8:
+		if p+2 <= len(b) {
+			if q := p + 2 + int(b[p+1]); q <= len(b) {
+				return appendString(dst, b[p+2:q], e.opts.EscapeUnicode), q, nil
+			}
+		}
+		_, q, err := readString(b, p)
+		return dst, q, err
+	case kStr16, kStr32, kBin8, kBin16, kBin32:
 		s, q, err := readString(b, p)
 		if err != nil {
 			return dst, p, err
