@@ -41,7 +41,7 @@ func TestQuick(t *testing.T) {
 					f, w, r.records, want, r.cpu, r.maxRSS, r.elapsed)
 			}
 		}
-		if c := rep.ceilingOf(w); c.records != want {
+		if c := rep.find(ceilingRow, w); c.records != want {
 			t.Errorf("ceiling, Workers %d: %d records, want %d", w, c.records, want)
 		}
 		if n := rep.nullOf(w); n.cpu <= 0 || n.maxRSS <= 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,10 +37,14 @@ func (rep *report) document(cmd string) string {
 	fmt.Fprintf(&b, "- plugin: %s\n", rep.pluginInfo)
 	fmt.Fprintf(&b, "- command: `%s`\n", cmd)
 	fmt.Fprintf(&b, "- input: %d chunks of at most %.1f MB (%d records, %.0f bytes of msgpack each, encoder.SampleChunk seeds 1..%d) "+
-		"in one flbhost -I file, sent %d times per row: %.0f MB, %d records; median of %d runs per row; the whole run took %s\n\n",
+		"in one flbhost -I file, sent %d times per row: %.0f MB, %d records; %d runs per row, the median reported; the whole run took %s\n\n",
 		len(in.chunks), float64(cfg.chunkSize)/1e6, in.records, perRecord, len(in.chunks),
 		rep.rows[0].bytes/in.bytes, float64(rep.rows[0].bytes)/1e6, rep.rows[0].records, cfg.runs, rep.took.Round(time.Second))
 
+	if load, err := strconv.ParseFloat(strings.Fields(rep.loadBefore + " x")[0], 64); err == nil && load > float64(runtime.NumCPU())/2 {
+		fmt.Fprintf(&b, "**The machine was busy** (load average %.2f at the start, %d CPUs): records/s and the ratios "+
+			"to the ceiling are unreliable; CPU per record suffers less.\n\n", load, runtime.NumCPU())
+	}
 	b.WriteString("| Workers | output | records/s | MB/s | of ceiling | host CPU s/M records | beyond out_null | peak RSS MiB |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.rows {
@@ -52,7 +57,7 @@ func (rep *report) document(cmd string) string {
 				notMeasured, notMeasured, notMeasured, r.cpuPerM(), notMeasured, float64(r.maxRSS)/mib)
 		case pluginRow:
 			fmt.Fprintf(&b, "| %d | %v | %s | %.1f | %.0f%% | %.2f | %.2f | %.1f |\n", r.workers, r.format,
-				thousands(r.recordsPerSec()), r.mbPerSec(), 100*r.recordsPerSec()/rep.ceilingOf(r.workers).recordsPerSec(),
+				thousands(r.recordsPerSec()), r.mbPerSec(), 100*r.ofCeiling,
 				r.cpuPerM(), r.cpuPerM()-rep.nullOf(r.workers).cpuPerM(), float64(r.maxRSS)/mib)
 		}
 	}
@@ -69,7 +74,7 @@ func (rep *report) document(cmd string) string {
 	b.WriteString("\nTargets:\n\n")
 	for _, r := range rep.rows {
 		if r.kind == pluginRow && r.format == encoder.Msgpack {
-			ratio := r.recordsPerSec() / rep.ceilingOf(r.workers).recordsPerSec()
+			ratio := r.ofCeiling
 			fmt.Fprintf(&b, "- msgpack at ≥ %.0f%% of the ceiling, Workers %d: %.0f%%, %s\n", 100*targetMsgpackRatio,
 				r.workers, 100*ratio, verdict(ratio >= targetMsgpackRatio, fmt.Sprintf("%.0f points", 100*(targetMsgpackRatio-ratio))))
 		}
@@ -92,7 +97,8 @@ func (rep *report) document(cmd string) string {
 	fmt.Fprintf(&b, "\nHow: flbhost loads the plugin and sends the chunk file to a WebSocket server on 127.0.0.1 in the benchmark's "+
 		"process (gorilla/websocket), which counts the records of every message (msgpack: encoder.Decoder; json: array elements; "+
 		"json_stream: top-level objects; json_lines, gelf: lines) and fails the run unless it counted exactly the records sent. "+
-		"records/s and MB/s (msgpack input, 1 MB = 10^6 bytes) run from the server's first handshake to its last message. "+
+		"records/s and MB/s (msgpack input, 1 MB = 10^6 bytes) run from the server's first handshake to its last message; "+
+		"\"of ceiling\" is the median, over the runs, of the ratio to a ceiling run made just before. "+
 		"The ceiling writes the same msgpack chunks as BINARY messages in 64 KiB frames, the plugin's, from a plain gorilla "+
 		"client in the benchmark's process, one connection per worker. Host CPU is user+sys from the host process's rusage; "+
 		"peak RSS is its VmHWM (ru_maxrss would include the benchmark's own RSS, which Linux passes on through fork and exec). "+
@@ -104,9 +110,6 @@ func (rep *report) document(cmd string) string {
 
 // growth is the long stream's peak RSS over the short one's.
 func (c rssCheck) growth() float64 { return float64(c.long.maxRSS) / float64(c.short.maxRSS) }
-
-// ceilingOf returns the ceiling row measured for workers.
-func (rep *report) ceilingOf(workers int) result { return rep.find(ceilingRow, workers) }
 
 // nullOf returns the out_null row measured for workers.
 func (rep *report) nullOf(workers int) result { return rep.find(nullRow, workers) }

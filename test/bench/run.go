@@ -40,7 +40,10 @@ type result struct {
 	cpu     time.Duration  // user+sys of the host; 0 for ceilingRow
 	sys     time.Duration  // of which sys
 	ownCPU  time.Duration  // of this process meanwhile: the server, and the ceiling's client
-	maxRSS  int64          // bytes, of the host; 0 for ceilingRow
+	// ofCeiling is records/s over that of the ceiling run just before
+	// (pluginRow); in a table row, the median of its runs' ratios.
+	ofCeiling float64
+	maxRSS    int64 // bytes, of the host; 0 for ceilingRow
 }
 
 func (r result) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
@@ -107,29 +110,35 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 
 	repeat := b.repeat(cfg.streamMB)
 	for _, w := range cfg.workers {
-		// The runs of all rows alternate, so that a busy moment of the
-		// machine does not land on a single row.
+		// The runs of all rows alternate, and each plugin run follows a
+		// ceiling run of its own, so that a busy moment of the machine
+		// neither lands on a single row nor skews a ratio.
 		runs := make([][]result, 2+len(cfg.formats)) // ceiling, out_null, the formats
 		for i := range cfg.runs {
 			b.logf("Workers %d, run %d of %d", w, i+1, cfg.runs)
-			r, err := b.ceiling(ctx, w, repeat)
+			r, err := b.null(ctx, w, repeat)
 			if err != nil {
-				return nil, fmt.Errorf("ceiling, Workers %d: %w", w, err)
-			}
-			runs[0] = append(runs[0], r)
-			if r, err = b.null(ctx, w, repeat); err != nil {
 				return nil, fmt.Errorf("out_null, Workers %d: %w", w, err)
 			}
 			runs[1] = append(runs[1], r)
 			for j, f := range cfg.formats {
+				c, err := b.ceiling(ctx, w, repeat)
+				if err != nil {
+					return nil, fmt.Errorf("ceiling, Workers %d: %w", w, err)
+				}
+				runs[0] = append(runs[0], c)
 				if r, err = b.plugged(ctx, f, w, repeat); err != nil {
 					return nil, fmt.Errorf("%v, Workers %d: %w", f, w, err)
 				}
+				r.ofCeiling = r.recordsPerSec() / c.recordsPerSec()
 				runs[2+j] = append(runs[2+j], r)
 			}
 		}
-		for _, rs := range runs {
-			rep.rows = append(rep.rows, median(rs))
+		rep.rows = append(rep.rows, median(runs[0], result.recordsPerSec), median(runs[1], result.cpuPerM))
+		for _, rs := range runs[2:] {
+			r := median(rs, result.recordsPerSec)
+			r.ofCeiling = median(rs, func(r result) float64 { return r.ofCeiling }).ofCeiling
+			rep.rows = append(rep.rows, r)
 		}
 	}
 
@@ -251,13 +260,8 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(b.log, "bench: "+format+"\n", args...)
 }
 
-// median returns the run of median throughput (of median CPU for the
-// out_null row, whose throughput is the host's alone).
-func median(rs []result) result {
-	key := func(r result) float64 { return r.recordsPerSec() }
-	if rs[0].kind == nullRow {
-		key = func(r result) float64 { return r.cpuPerM() }
-	}
+// median returns the run with the median value of key.
+func median(rs []result, key func(result) float64) result {
 	rs = slices.Clone(rs)
 	slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(key(a), key(b)) })
 	return rs[len(rs)/2]
