@@ -15,10 +15,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -70,6 +73,339 @@ func requireDelivered(t *testing.T, r HostResult, instance string, chunks int, s
 	return tally
 }
 
+// requireDeliveredCrash is requireDelivered for a server that crashed
+// (through px): a record may be missing only if the crash can have taken
+// it, i.e. the bytes of the missing records fit in what the crashes
+// discarded from the plugin's connections, plus one message per connection
+// cut in the middle. The plugin counts a chunk delivered once it is written
+// to the socket, and what a crashed server's socket held is gone: that is
+// not at-least-once delivery, and is reported as such.
+func requireDeliveredCrash(t *testing.T, r HostResult, instance string, chunks int, srv *WSServer, px *crashProxy, format string, records int, spec seqSpec) {
+	t.Helper()
+	r.RequireOK(t)
+	s := r.Summary(t, instance)
+	if s.OK != chunks || s.Dropped != 0 || s.Errors != 0 {
+		t.Errorf("%s: summary %+v, want ok %d, no drops, no errors\n%s", instance, s, chunks, tail(r.Stderr, 40))
+	}
+	px.Close()
+	srv.Stop(1000)
+	tally := checkSeq(srv.Messages(), format, 0, records)
+	for _, b := range tally.Bad {
+		t.Errorf("%s: %s", instance, b)
+	}
+	missing := tally.Missing()
+	missingBytes, maxMsg := 0, 0
+	for _, seq := range missing {
+		missingBytes += seqWireSize(format, seq, spec)
+	}
+	for seq := 0; seq < records; seq++ {
+		maxMsg = max(maxMsg, seqWireSize(format, seq, spec))
+	}
+	maxMsg *= records / chunks
+	lost, cut := px.Lost()
+	if missingBytes > lost+cut*maxMsg {
+		t.Errorf("%s: %d records (%d bytes) missing, more than the crashes took (%d bytes from %d connections): %s",
+			instance, len(missing), missingBytes, lost, cut, seqRanges(missing))
+	}
+	t.Logf("%s: %d messages, %d records (%d expected), %d duplicates; %d crashes took %d bytes from %d connections",
+		instance, tally.Messages, tally.Records, records, tally.Duplicates(), px.Crashes(), lost, cut)
+	if len(missing) > 0 {
+		t.Logf("%s: NOT AT-LEAST-ONCE: %d records lost in the crashes, though the plugin returned FLB_OK for them: %s",
+			instance, len(missing), seqRanges(missing))
+	}
+	t.Logf("%s: %d chunks, %d flushes, %d retried, max_inflight %d; %d handshakes; %v",
+		instance, s.Chunks, s.Flushes, s.Retried, s.MaxInflight, srv.Handshakes(), r.Duration.Round(time.Millisecond))
+	if t.Failed() {
+		t.Logf("host log tail:\n%s", tail(r.Stderr, 30))
+	}
+}
+
+// crashProxy stands between the plugin and a WSServer and plays a server
+// that crashes. It reads what the plugin sends into a queue (256 KB at
+// most) that it forwards to the server, as a server reads into its own
+// buffers. Crash ends every connection with a reset, as the kernel of a
+// killed server does, and counts the bytes the plugin had sent that never
+// reached the server: the queue, and all that was on its way (in either
+// kernel's socket buffers), which it takes in while the host is held
+// still with SIGSTOP, so that none escapes the count. What it forwarded
+// before reaches the server whole.
+type crashProxy struct {
+	t      testing.TB
+	target string // the WSServer's host:port
+	path   string
+	addr   string
+
+	host *RunningHost // held still during a crash (Hold)
+
+	mu      sync.Mutex
+	ln      net.Listener
+	conns   map[*proxyConn]struct{}
+	lost    int // bytes discarded by crashes
+	cut     int // connections a crash ended
+	crashes int
+}
+
+type proxyConn struct {
+	client, server *net.TCPConn
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   [][]byte // read from the plugin, not yet forwarded
+	queued  int      // bytes in queue
+	eof     bool     // the plugin ended its side
+	crashed bool
+	lost    int
+
+	read, written chan struct{} // closed when upRead, upWrite end
+}
+
+func startCrashProxy(t testing.TB, srv *WSServer) *crashProxy {
+	t.Helper()
+	p := &crashProxy{t: t, target: srv.addr, path: srv.opts.Path, addr: "127.0.0.1:0", conns: map[*proxyConn]struct{}{}}
+	p.Restart()
+	t.Cleanup(p.Close)
+	return p
+}
+
+// URL is the ws:// URL the plugin is to use.
+func (p *crashProxy) URL() string { return "ws://" + p.addr + p.path }
+
+// Hold names the host to stop (SIGSTOP) while a crash takes in what the
+// plugin had sent; without it a crash can lose bytes it does not count.
+func (p *crashProxy) Hold(h *RunningHost) { p.host = h }
+
+// proxyQueueMax bounds what the proxy reads ahead of the server.
+const proxyQueueMax = 256 << 10
+
+// Restart listens again (on the same port) after Crash(true).
+func (p *crashProxy) Restart() {
+	p.t.Helper()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatalf("crashProxy: listen on %s: %v", p.addr, err)
+	}
+	p.mu.Lock()
+	p.addr, p.ln = ln.Addr().String(), ln
+	p.mu.Unlock()
+	go p.accept(ln)
+}
+
+func (p *crashProxy) accept(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		pc := &proxyConn{client: c.(*net.TCPConn), server: s.(*net.TCPConn),
+			read: make(chan struct{}), written: make(chan struct{})}
+		pc.cond = sync.NewCond(&pc.mu)
+		p.mu.Lock()
+		p.conns[pc] = struct{}{}
+		p.mu.Unlock()
+		go pc.upRead()
+		go pc.upWrite()
+		go pc.down()
+	}
+}
+
+// upRead queues what the plugin sends. After a crash it takes all that is
+// on its way (until 10 ms pass without a byte, 3 s at most), counting it
+// lost, then resets the plugin's connection.
+func (pc *proxyConn) upRead() {
+	defer close(pc.read)
+	for {
+		pc.mu.Lock()
+		for pc.queued >= proxyQueueMax && !pc.crashed {
+			pc.cond.Wait()
+		}
+		crashed := pc.crashed
+		pc.mu.Unlock()
+		if crashed {
+			break
+		}
+		buf := make([]byte, 64<<10)
+		n, err := pc.client.Read(buf)
+		pc.mu.Lock()
+		if pc.crashed {
+			pc.lost += n
+			pc.mu.Unlock()
+			break
+		}
+		if n > 0 {
+			pc.queue = append(pc.queue, buf[:n])
+			pc.queued += n
+		}
+		pc.eof = err != nil
+		pc.cond.Broadcast()
+		pc.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+	buf := make([]byte, 64<<10)
+	for start := time.Now(); time.Since(start) < 3*time.Second; {
+		pc.client.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		n, err := pc.client.Read(buf)
+		pc.mu.Lock()
+		pc.lost += n
+		pc.mu.Unlock()
+		if err != nil {
+			break
+		}
+	}
+	pc.client.SetLinger(0)
+	pc.client.Close()
+}
+
+// upWrite forwards the queue to the server, then the plugin's end; after a
+// crash what is left in the queue is lost.
+func (pc *proxyConn) upWrite() {
+	defer close(pc.written)
+	defer pc.server.CloseWrite()
+	for {
+		pc.mu.Lock()
+		for len(pc.queue) == 0 && !pc.eof && !pc.crashed {
+			pc.cond.Wait()
+		}
+		if pc.crashed {
+			for _, b := range pc.queue {
+				pc.lost += len(b)
+			}
+			pc.queue = nil
+			pc.mu.Unlock()
+			return
+		}
+		if len(pc.queue) == 0 {
+			pc.mu.Unlock()
+			return
+		}
+		b := pc.queue[0]
+		pc.queue = pc.queue[1:]
+		pc.queued -= len(b)
+		pc.cond.Broadcast()
+		pc.mu.Unlock()
+		if _, err := pc.server.Write(b); err != nil {
+			return
+		}
+	}
+}
+
+// down forwards what the server sends, and its end.
+func (pc *proxyConn) down() {
+	if _, err := io.Copy(pc.client, pc.server); err != nil {
+		io.Copy(io.Discard, pc.server)
+	}
+	pc.client.CloseWrite()
+	pc.server.Close()
+}
+
+// Crash ends every connection; with stop it also stops listening until
+// Restart (a killed server), else new connections are accepted (a server
+// that drops its connections).
+func (p *crashProxy) Crash(stop bool) {
+	p.mu.Lock()
+	if stop && p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	conns := p.conns
+	p.conns = map[*proxyConn]struct{}{}
+	p.crashes++
+	p.mu.Unlock()
+	if p.host != nil {
+		syscall.Kill(p.host.cmd.Process.Pid, syscall.SIGSTOP)
+		defer syscall.Kill(p.host.cmd.Process.Pid, syscall.SIGCONT)
+	}
+	for pc := range conns {
+		pc.mu.Lock()
+		pc.crashed = true
+		pc.cond.Broadcast()
+		pc.mu.Unlock()
+		pc.client.SetReadDeadline(time.Now())
+	}
+	for pc := range conns {
+		<-pc.read
+		<-pc.written
+		pc.mu.Lock()
+		lost := pc.lost
+		pc.mu.Unlock()
+		p.mu.Lock()
+		p.lost += lost
+		p.cut++
+		p.mu.Unlock()
+	}
+}
+
+// Close stops listening and waits until every connection has passed on
+// what the plugin sent and its end (the host exited).
+func (p *crashProxy) Close() {
+	p.mu.Lock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	conns := p.conns
+	p.mu.Unlock()
+	for pc := range conns {
+		select {
+		case <-pc.written:
+		case <-time.After(5 * time.Second):
+			pc.client.Close()
+			<-pc.written
+		}
+	}
+}
+
+// Lost is the bytes the crashes discarded and the connections they ended.
+func (p *crashProxy) Lost() (bytes, conns int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lost, p.cut
+}
+
+// Crashes counts Crash calls.
+func (p *crashProxy) Crashes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.crashes
+}
+
+// waitMessagesOrExit waits until srv has read n messages; false when the
+// host ended first or the time ran out.
+func waitMessagesOrExit(h *RunningHost, srv *WSServer, n int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for srv.messageCount() < n {
+		select {
+		case <-h.done:
+			return srv.messageCount() >= n
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// messageCount is how many messages srv has read.
+func (s *WSServer) messageCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
+}
+
 // tail is the last n lines of a log.
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
@@ -88,6 +424,76 @@ func countLogs(r HostResult, level, text string) int {
 		}
 	}
 	return n
+}
+
+// The server is killed (every connection ended at once, no close frame,
+// what its sockets held is lost) and restarted on the same port, twice,
+// while the host streams chunks.
+func TestFaultServerRestart(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"msgpack", "json_lines"} {
+		t.Run(format, func(t *testing.T) {
+			const records, perChunk = 30_000, 20
+			srv := StartWSServer(t, WSOptions{})
+			px := startCrashProxy(t, srv)
+			conf := writeConfig(t, "fluent-bit.conf", faultOutput(px.URL(), format, "*", 2))
+			spec := seqSpec{LogLen: 100}
+			chunks := seqChunks(0, records, perChunk, spec)
+			h := startHost(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			px.Hold(h)
+			for i := 0; i < 2; i++ {
+				if !waitMessagesOrExit(h, srv, srv.messageCount()+100, 20*time.Second) {
+					t.Fatalf("the stream ended before crash %d", i+1)
+				}
+				px.Crash(true)
+				time.Sleep(300 * time.Millisecond)
+				px.Restart()
+			}
+			r := h.Wait()
+			requireDeliveredCrash(t, r, "websocket_go.0", len(chunks), srv, px, format, records, spec)
+		})
+	}
+}
+
+// The server drops every TCP connection (no close frame, what it held is
+// lost) after every 25th message it read.
+func TestFaultServerDropsConnections(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"json_lines", "msgpack"} {
+		t.Run(format, func(t *testing.T) {
+			const records, perChunk, every = 6_000, 5, 25
+			srv := StartWSServer(t, WSOptions{})
+			px := startCrashProxy(t, srv)
+			conf := writeConfig(t, "fluent-bit.conf", faultOutput(px.URL(), format, "*", 2))
+			spec := seqSpec{LogLen: 100}
+			chunks := seqChunks(0, records, perChunk, spec)
+			h := startHost(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			px.Hold(h)
+			stop := make(chan struct{})
+			dropped := make(chan struct{})
+			go func() {
+				defer close(dropped)
+				for next := every; ; {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Millisecond):
+					}
+					if srv.messageCount() >= next {
+						px.Crash(false)
+						next = srv.messageCount() + every
+					}
+				}
+			}()
+			r := h.Wait()
+			close(stop)
+			<-dropped
+			requireDeliveredCrash(t, r, "websocket_go.0", len(chunks), srv, px, format, records, spec)
+			if px.Crashes() == 0 {
+				t.Errorf("the server never dropped a connection")
+			}
+		})
+	}
 }
 
 // The server closes the connection with 1001 (going away) after every 5th
