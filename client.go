@@ -113,6 +113,7 @@ func (c *Client) take() (*conn, error) {
 		go s.close(websocket.CloseNormalClosure, c.closeWait)
 	}
 	if cn != nil {
+		cn.hold()
 		cn.reused = true
 		return cn, nil
 	}
@@ -133,8 +134,12 @@ func (c *Client) dial() (*conn, error) {
 	return cn, nil
 }
 
-// put returns a connection to the pool after a chunk was sent on it.
+// put returns a connection to the pool after a chunk was sent on it,
+// unless it died meanwhile.
 func (c *Client) put(cn *conn) {
+	if !cn.release() {
+		return
+	}
 	cn.lastUsed = time.Now()
 	c.mu.Lock()
 	if !c.closed {

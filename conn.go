@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -37,10 +38,11 @@ type conn struct {
 
 	mu    sync.Mutex
 	cause error // why it died; the first reason wins
+	busy  bool  // a Send holds it, and closes the socket if it died meanwhile
 }
 
 func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger) *conn {
-	cn := &conn{ws: ws, url: cfg.URL, log: log, lastUsed: time.Now(),
+	cn := &conn{ws: ws, url: cfg.URL, log: log, lastUsed: time.Now(), busy: true,
 		done: make(chan struct{}), pong: make(chan struct{}, 1)}
 	ws.SetReadLimit(readLimit)
 	ws.SetPongHandler(func(string) error {
@@ -58,7 +60,9 @@ func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger) *conn {
 }
 
 // read runs until the connection ends. Reading is also what makes gorilla
-// answer pings and close frames.
+// answer pings and close frames. The socket of an idle connection is
+// closed at once; a Send holding it may still need to ask it whether the
+// server acknowledged the chunk before it left, and closes it itself.
 func (cn *conn) read() {
 	var err error
 	for {
@@ -70,10 +74,40 @@ func (cn *conn) read() {
 			break
 		}
 	}
-	if cn.kill(err) {
+	cn.mu.Lock()
+	first := cn.cause == nil
+	if first {
+		cn.cause = err
+	}
+	busy := cn.busy
+	cn.mu.Unlock()
+	if first {
 		cn.logEnd(err)
 	}
+	if !busy {
+		cn.ws.Close()
+	}
 	close(cn.done)
+}
+
+// hold marks the connection taken by a Send.
+func (cn *conn) hold() {
+	cn.mu.Lock()
+	cn.busy = true
+	cn.mu.Unlock()
+}
+
+// release ends a Send's hold; a connection that died meanwhile is closed
+// and reported unfit for reuse.
+func (cn *conn) release() bool {
+	cn.mu.Lock()
+	cn.busy = false
+	dead := cn.cause != nil
+	cn.mu.Unlock()
+	if dead {
+		cn.ws.Close()
+	}
+	return !dead
 }
 
 // logEnd says why the server ended a connection. A normal or going-away
@@ -131,7 +165,8 @@ func (cn *conn) keepalive(interval, timeout time.Duration) {
 }
 
 // kill marks the connection dead for err and closes its socket, which
-// also stops the reader. It reports whether err is the cause of death.
+// also stops the reader and any write. It reports whether err is the
+// cause of death.
 func (cn *conn) kill(err error) bool {
 	first := cn.setCause(err)
 	cn.ws.Close()
@@ -165,24 +200,58 @@ func (cn *conn) err() error {
 	return cn.cause
 }
 
-// write sends one chunk's messages in order, each within timeout. It
-// fails, and kills the connection, unless every byte was written to the
-// socket. A server that closes with a close frame has read what came
-// before our answering close; one that crashes loses what its socket
-// held, which no WebSocket client can tell.
+// write sends one chunk's messages in order, each within timeout, then
+// waits, within timeout again, until the server's TCP has acknowledged
+// every byte. It fails, and kills the connection, unless all of that
+// happened. Bytes still in our socket buffer would be thrown away by a
+// reset from a server that crashed; bytes its TCP acknowledged but it
+// had not read are lost with it, which no WebSocket client can tell.
 func (cn *conn) write(typ int, messages [][]byte, timeout time.Duration) error {
 	for i, m := range messages {
 		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
 		if err := cn.ws.WriteMessage(typ, m); err != nil {
-			// When the reader or pinger saw the end first, theirs is
-			// the useful reason (a close code, no pong).
-			if !cn.kill(err) {
-				err = cn.err()
-			}
-			return fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err)
+			return cn.fail(fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err))
 		}
 	}
+	if err := cn.waitAcked(timeout); err != nil {
+		return cn.fail(fmt.Errorf("chunk written to %s but not acknowledged: %w", cn.url, err))
+	}
 	return nil
+}
+
+// fail kills the connection for err and returns err, or the reason the
+// reader or pinger saw first (a close code, no pong), which says more.
+func (cn *conn) fail(err error) error {
+	if cn.kill(err) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", cn.err(), err)
+}
+
+// waitAcked polls until the peer acknowledged everything written; on
+// loopback that takes microseconds, across a network about a round trip.
+// A server that closes or crashes meanwhile still acknowledges what it
+// received (our answer to its close frame included), or resets.
+func (cn *conn) waitAcked(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	pause := 20 * time.Microsecond
+	for {
+		n, reset, err := unacked(cn.ws.NetConn())
+		switch {
+		case err == nil && n == 0, errors.Is(err, errors.ErrUnsupported):
+			return nil
+		case err != nil && cn.dead():
+			return cn.err()
+		case err != nil:
+			return err
+		case reset:
+			return fmt.Errorf("connection reset with %d bytes unacknowledged", n)
+		case time.Now().After(deadline):
+			return fmt.Errorf("%d bytes unacknowledged after %v (write_timeout): %w", n, timeout, os.ErrDeadlineExceeded)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 5*time.Millisecond)
+	}
 }
 
 // close ends the connection with a close frame of the given code and waits

@@ -43,13 +43,14 @@ func TestClientFrameTypes(t *testing.T) {
 	}
 }
 
-// waitDead waits until the client's only idle connection is seen dead.
+// waitDead waits until the client's only connection is seen dead: at
+// once, when that happened before the Send on it returned.
 func waitDead(t *testing.T, c *Client) {
 	t.Helper()
 	c.mu.Lock()
-	if len(c.idle) != 1 {
+	if len(c.idle) == 0 {
 		c.mu.Unlock()
-		t.Fatalf("%d idle connections, want 1", len(c.idle))
+		return
 	}
 	cn := c.idle[0]
 	c.mu.Unlock()
@@ -194,6 +195,58 @@ func TestClientRetryOnReusedConn(t *testing.T) {
 				if last.conn == 2 && len(last.data) < len(big) && last.data != "first" {
 					t.Fatalf("connection 2 got %q first", last.data[:min(len(last.data), 20)])
 				}
+			}
+		})
+	}
+}
+
+// TestClientWaitsForAck: a chunk counts as sent only once the server's
+// TCP acknowledged it. One that fits in our socket buffer but that a stalled
+// server never takes is an error when the server resets or write_timeout
+// passes; written to the socket alone, it would have been lost.
+func TestClientWaitsForAck(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		server  string // reads, resets (after a pause, reading nothing) or stalls
+		timeout time.Duration
+		wantErr string
+	}{
+		{"read", "reads", testTimeout, ""},
+		{"reset", "resets", testTimeout, "connection reset with"},
+		{"stalled", "stalls", 300 * time.Millisecond, "unacknowledged after 300ms (write_timeout)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stop := make(chan struct{})
+			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+					return
+				}
+				switch tc.server {
+				case "reads":
+					for {
+						if f, err := readFrame(br); err != nil || f.opcode == websocket.CloseMessage {
+							return
+						}
+					}
+				case "resets":
+					time.Sleep(300 * time.Millisecond)
+					c.(*net.TCPConn).SetLinger(0)
+				case "stalls":
+					<-stop
+				}
+			})
+			t.Cleanup(func() { close(stop) })
+			cfg := testConfig(url)
+			cfg.WriteTimeout = tc.timeout
+			c, _ := newTestClient(t, cfg)
+			// Fits in the socket buffers (4 MiB here), so the write itself
+			// succeeds however the server behaves.
+			err := c.Send([][]byte{bytes.Repeat([]byte("a"), 1<<20)}, true)
+			if !errorContains(err, tc.wantErr) {
+				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
+			}
+			if tc.server == "stalls" && !isTimeout(err) {
+				t.Errorf("Send: %v is not a timeout", err)
 			}
 		})
 	}
