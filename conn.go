@@ -228,9 +228,8 @@ func (cn *conn) fail(err error) error {
 	return fmt.Errorf("%w (%v)", cn.err(), err)
 }
 
-// waitAcked polls until the peer acknowledged everything written; on
-// loopback that takes microseconds, across a network about a round trip.
-// A server that closes or crashes meanwhile still acknowledges what it
+// waitAcked polls, from short pauses to 5 ms ones, until the peer
+// acknowledged everything written. A server that closes or crashes meanwhile still acknowledges what it
 // received (our answer to its close frame included), or resets.
 func (cn *conn) waitAcked(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
