@@ -80,6 +80,14 @@ func requireDelivered(t *testing.T, r HostResult, instance string, chunks int, s
 // cut in the middle. The plugin counts a chunk delivered once it is written
 // to the socket, and what a crashed server's socket held is gone: that is
 // not at-least-once delivery, and is reported as such.
+// crashesMayLose says the plugin does not yet survive a crash without loss:
+// it returns FLB_OK once the bytes left it (or, at best, once the server's
+// TCP acknowledged them), not once the server read them. Set it to false
+// when the plugin waits for proof of reading (a pong to a ping sent after
+// the chunk does: a server answers it only after reading what came
+// before), and the crash tests then require every record.
+const crashesMayLose = true
+
 func requireDeliveredCrash(t *testing.T, r HostResult, instance string, chunks int, srv *WSServer, px *crashProxy, format string, records int, spec seqSpec) {
 	t.Helper()
 	r.RequireOK(t)
@@ -110,7 +118,11 @@ func requireDeliveredCrash(t *testing.T, r HostResult, instance string, chunks i
 	t.Logf("%s: %d messages, %d records (%d expected), %d duplicates; %d crashes took %d bytes from %d connections",
 		instance, tally.Messages, tally.Records, records, tally.Duplicates(), px.Crashes(), lost, cut)
 	if len(missing) > 0 {
-		t.Logf("%s: NOT AT-LEAST-ONCE: %d records lost in the crashes, though the plugin returned FLB_OK for them: %s",
+		report := t.Logf
+		if !crashesMayLose {
+			report = t.Errorf
+		}
+		report("%s: NOT AT-LEAST-ONCE: %d records lost in the crashes, though the plugin returned FLB_OK for them: %s",
 			instance, len(missing), seqRanges(missing))
 	}
 	t.Logf("%s: %d chunks, %d flushes, %d retried, max_inflight %d; %d handshakes; %v",
@@ -442,7 +454,7 @@ func TestFaultServerRestart(t *testing.T) {
 			h := startHost(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
 			px.Hold(h)
 			for i := 0; i < 2; i++ {
-				if !waitMessagesOrExit(h, srv, srv.messageCount()+100, 20*time.Second) {
+				if !waitMessagesOrExit(h, srv, srv.messageCount()+50, 20*time.Second) {
 					t.Fatalf("the stream ended before crash %d", i+1)
 				}
 				px.Crash(true)
