@@ -172,3 +172,28 @@ func TestClientCloseDuringSends(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkClientSend sends one chunk of one message per operation to a
+// loopback server, acknowledgement wait included.
+func BenchmarkClientSend(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			srv := startWSServer(b, func(ws *websocket.Conn, n int) {
+				for {
+					if _, _, err := ws.NextReader(); err != nil {
+						return
+					}
+				}
+			})
+			c := NewClient(testConfig(srv.url), &recLogger{})
+			defer c.Close()
+			msg := [][]byte{make([]byte, size)}
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if err := c.Send(msg, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -114,11 +114,11 @@ type wsServer struct {
 	headers []http.Header
 }
 
-func startWSServer(t *testing.T, handle func(ws *websocket.Conn, n int)) *wsServer {
+func startWSServer(t testing.TB, handle func(ws *websocket.Conn, n int)) *wsServer {
 	return startWSServerTLS(t, nil, handle)
 }
 
-func startWSServerTLS(t *testing.T, tc *tls.Config, handle func(ws *websocket.Conn, n int)) *wsServer {
+func startWSServerTLS(t testing.TB, tc *tls.Config, handle func(ws *websocket.Conn, n int)) *wsServer {
 	s := &wsServer{upgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := s.upgrader.Upgrade(w, r, nil)
