@@ -32,7 +32,7 @@ type hostResult struct {
 	summary summary
 	cpu     time.Duration // user + sys of the host process
 	sys     time.Duration // of which sys
-	maxRSS  int64         // bytes, the host's VmHWM (see watchHWM)
+	hwm     hwmTrace      // the host's peak RSS as it grew (see watchHWM)
 	wall    time.Duration
 }
 
@@ -67,20 +67,20 @@ func (h hostRun) run(ctx context.Context) (hostResult, error) {
 		return hostResult{}, err
 	}
 	exited := make(chan struct{})
-	hwm := watchHWM(cmd.Process.Pid, exited)
+	traced := watchHWM(cmd.Process.Pid, start, exited)
 	err := cmd.Wait()
 	wall := time.Since(start)
 	close(exited)
-	maxRSS := <-hwm
+	hwm := <-traced
 	if err != nil {
 		return hostResult{}, fmt.Errorf("%s %s: %w\n%s", h.host, strings.Join(args, " "), err, tail(stderr.Bytes()))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	res := hostResult{
-		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		sys:    time.Duration(ru.Stime.Nano()),
-		maxRSS: maxRSS,
-		wall:   wall,
+		cpu:  time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		sys:  time.Duration(ru.Stime.Nano()),
+		hwm:  hwm,
+		wall: wall,
 	}
 	if res.summary, err = parseSummary(stdout.Bytes()); err != nil {
 		return res, fmt.Errorf("%s: %w\n%s", h.output, err, tail(stderr.Bytes()))
@@ -93,8 +93,29 @@ func (h hostRun) run(ctx context.Context) (hostResult, error) {
 	return res, nil
 }
 
-// watchHWM samples the VmHWM (peak resident set) of process pid every
-// 10 ms until exited is closed, and then sends the last value read.
+// hwmPoint is a rise of a process's peak RSS: its new value, and when.
+type hwmPoint struct {
+	at    time.Duration // since the process started
+	bytes int64
+}
+
+// hwmTrace is how a process's peak RSS grew, in time order.
+type hwmTrace []hwmPoint
+
+// at returns the peak RSS reached by time d, 0 if none was read by then.
+func (t hwmTrace) at(d time.Duration) int64 {
+	var v int64
+	for _, p := range t {
+		if p.at > d {
+			break
+		}
+		v = p.bytes
+	}
+	return v
+}
+
+// watchHWM samples the VmHWM (peak resident set) of process pid, started
+// at start, every 10 ms until exited is closed, and then sends each rise.
 //
 // The obvious measure, ru_maxrss from wait4, is wrong here: Linux carries
 // the parent's high-water mark into the child through fork (vfork, for Go)
@@ -103,20 +124,20 @@ func (h hostRun) run(ctx context.Context) (hostResult, error) {
 // reports 200 MB). VmHWM belongs to the host's own address space. The
 // kernel keeps it up to date whenever memory is unmapped, so sampling
 // misses only a peak first reached in the host's last 10 ms.
-func watchHWM(pid int, exited <-chan struct{}) <-chan int64 {
-	out := make(chan int64, 1)
+func watchHWM(pid int, start time.Time, exited <-chan struct{}) <-chan hwmTrace {
+	out := make(chan hwmTrace, 1)
 	status := "/proc/" + strconv.Itoa(pid) + "/status"
 	go func() {
-		var peak int64
+		var trace hwmTrace
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if v, ok := readHWM(status); ok {
-				peak = max(peak, v)
+			if v, ok := readHWM(status); ok && (len(trace) == 0 || v > trace[len(trace)-1].bytes) {
+				trace = append(trace, hwmPoint{time.Since(start), v})
 			}
 			select {
 			case <-exited:
-				out <- peak
+				out <- trace
 				return
 			case <-tick.C:
 			}

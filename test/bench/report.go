@@ -66,8 +66,12 @@ func (rep *report) document(cmd string) string {
 		fmt.Fprintf(&b, "\nPeak RSS of the host, %d MB vs %d MB stream (the same chunk file, -n %d vs -n %d):\n\n",
 			cfg.rssMB[0], cfg.rssMB[1], rep.rss[0].short.bytes/in.bytes, rep.rss[0].long.bytes/in.bytes)
 		for _, c := range rep.rss {
-			fmt.Fprintf(&b, "- Workers %d, %v: %.1f → %.1f MiB (×%.2f)\n", c.workers, c.format,
-				float64(c.short.maxRSS)/mib, float64(c.long.maxRSS)/mib, c.growth())
+			fmt.Fprintf(&b, "- Workers %d, %v: %.1f → %.1f MiB (×%.2f); in the long run, by a quarter, half, three quarters of its time:",
+				c.workers, c.format, float64(c.short.maxRSS)/mib, float64(c.long.maxRSS)/mib, c.growth())
+			for q := 1; q <= 3; q++ {
+				fmt.Fprintf(&b, " %.1f", float64(c.long.hwm.at(c.long.wall*time.Duration(q)/4))/mib)
+			}
+			b.WriteString(" MiB\n")
 		}
 	}
 

@@ -43,7 +43,9 @@ type result struct {
 	// ofCeiling is records/s over that of the ceiling run just before
 	// (pluginRow); in a table row, the median of its runs' ratios.
 	ofCeiling float64
-	maxRSS    int64 // bytes, of the host; 0 for ceilingRow
+	maxRSS    int64         // bytes, of the host; 0 for ceilingRow
+	hwm       hwmTrace      // how the host reached maxRSS
+	wall      time.Duration // the host's run time
 }
 
 func (r result) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
@@ -205,7 +207,7 @@ func (b *bench) null(ctx context.Context, workers, n int) (result, error) {
 	r := result{
 		kind: nullRow, workers: workers,
 		records: b.in.records * int64(n), bytes: b.in.bytes * int64(n),
-		elapsed: res.wall, cpu: res.cpu, sys: res.sys, maxRSS: res.maxRSS,
+		elapsed: res.wall, cpu: res.cpu, sys: res.sys, maxRSS: res.hwm.at(res.wall), hwm: res.hwm, wall: res.wall,
 	}
 	b.logf("  out_null    %12s           %6.2f s CPU/M records (%2.0f%% sys) %6.1f MiB",
 		"", r.cpuPerM(), 100*r.sys.Seconds()/r.cpu.Seconds(), float64(r.maxRSS)/(1<<20))
@@ -235,7 +237,7 @@ func (b *bench) plugged(ctx context.Context, f encoder.Format, workers, n int) (
 		return r, err
 	}
 	r.kind, r.workers, r.format, r.ownCPU = pluginRow, workers, f, ownCPU()-cpu
-	r.cpu, r.sys, r.maxRSS = res.cpu, res.sys, res.maxRSS
+	r.cpu, r.sys, r.maxRSS, r.hwm, r.wall = res.cpu, res.sys, res.hwm.at(res.wall), res.hwm, res.wall
 	b.logf("  %-11v %12.0f records/s %6.2f s CPU/M records (%2.0f%% sys) %6.1f MiB, %6.2f s CPU/M records in the server",
 		f, r.recordsPerSec(), r.cpuPerM(), 100*r.sys.Seconds()/r.cpu.Seconds(), float64(r.maxRSS)/(1<<20),
 		r.ownCPU.Seconds()*1e6/float64(r.records))
