@@ -123,9 +123,11 @@ func TestClientBackoff(t *testing.T) {
 			return
 		}
 		for {
-			if f, err := readFrame(br); err != nil || f.opcode == websocket.CloseMessage {
+			f, err := readFrame(br)
+			if err != nil || f.opcode == websocket.CloseMessage {
 				return
 			}
+			answerPing(c, f)
 		}
 	})
 	c, log := newTestClient(t, testConfig(url))

@@ -113,7 +113,6 @@ func (c *Client) take() (*conn, error) {
 		go s.close(websocket.CloseNormalClosure, c.closeWait)
 	}
 	if cn != nil {
-		cn.hold()
 		cn.reused = true
 		return cn, nil
 	}
@@ -137,7 +136,7 @@ func (c *Client) dial() (*conn, error) {
 // put returns a connection to the pool after a chunk was sent on it,
 // unless it died meanwhile.
 func (c *Client) put(cn *conn) {
-	if !cn.release() {
+	if cn.dead() {
 		return
 	}
 	cn.lastUsed = time.Now()

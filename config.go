@@ -61,6 +61,9 @@ type ConnConfig struct {
 	IdleInterval       time.Duration // 0: never close an idle connection
 	PingInterval       time.Duration // 0: no pings
 	PingTimeout        time.Duration
+	// ConfirmDelivery makes a chunk count as sent only once the server
+	// answered a ping sent after it, i.e. read it.
+	ConfirmDelivery bool
 }
 
 // Defaults a user of the built-in websocket output expects, and ours.
@@ -218,6 +221,7 @@ func loadConfig(src ConfigSource, core CoreEndpoint) (*Config, error) {
 		}
 	}
 	c.Proxy = loadProxy(r)
+	c.ConfirmDelivery = r.bool("confirm_delivery", true)
 
 	if endpoint != nil && endpoint.Scheme == "wss" {
 		tc, warns := loadTLS(r, endpoint.Hostname())
@@ -477,6 +481,9 @@ func (c *Config) String() string {
 	}
 	if c.Conn.Compression {
 		b.WriteString(", compress on")
+	}
+	if !c.Conn.ConfirmDelivery {
+		b.WriteString(", confirm_delivery off")
 	}
 	return b.String()
 }

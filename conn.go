@@ -1,13 +1,14 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,33 +27,29 @@ var errClosedByUs = errors.New("connection closed by the plugin")
 // at once when the server closes or the connection breaks; and, with
 // ping_interval, a pinger that ends the connection when pongs stop.
 type conn struct {
-	ws  *websocket.Conn
-	url string
-	log Logger
+	ws      *websocket.Conn
+	url     string
+	log     Logger
+	confirm bool // confirm_delivery: a chunk is sent once its ping is answered
 
 	// Owned by the Send holding the connection, or by Client.mu while idle.
 	reused   bool      // it carried an earlier chunk
 	lastUsed time.Time // end of its last chunk, or its handshake
 
-	done chan struct{} // closed when the reader stops: the connection is dead
-	pong chan struct{} // one token per pong, for the pinger
+	done  chan struct{} // closed when the reader stops: the connection is dead
+	pings atomic.Uint64 // number of the last ping sent
 
-	mu    sync.Mutex
-	cause error // why it died; the first reason wins
-	busy  bool  // a Send holds it, and closes the socket if it died meanwhile
+	mu     sync.Mutex
+	cause  error         // why it died; the first reason wins
+	ponged uint64        // number of the last ping the server answered
+	pong   chan struct{} // closed, and replaced, at each pong
 }
 
 func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger) *conn {
-	cn := &conn{ws: ws, url: cfg.URL, log: log, lastUsed: time.Now(), busy: true,
-		done: make(chan struct{}), pong: make(chan struct{}, 1)}
+	cn := &conn{ws: ws, url: cfg.URL, log: log, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
+		done: make(chan struct{}), pong: make(chan struct{})}
 	ws.SetReadLimit(readLimit)
-	ws.SetPongHandler(func(string) error {
-		select {
-		case cn.pong <- struct{}{}:
-		default:
-		}
-		return nil
-	})
+	ws.SetPongHandler(cn.onPong)
 	go cn.read()
 	if cfg.PingInterval > 0 {
 		go cn.keepalive(cfg.PingInterval, cfg.PingTimeout)
@@ -61,9 +58,7 @@ func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger) *conn {
 }
 
 // read runs until the connection ends. Reading is also what makes gorilla
-// answer pings and close frames. The socket of an idle connection is
-// closed at once; a Send holding it may still need to ask it whether the
-// server acknowledged the chunk before it left, and closes it itself.
+// answer pings and close frames, and see pongs.
 func (cn *conn) read() {
 	var err error
 	for {
@@ -75,40 +70,59 @@ func (cn *conn) read() {
 			break
 		}
 	}
-	cn.mu.Lock()
-	first := cn.cause == nil
-	if first {
-		cn.cause = err
-	}
-	busy := cn.busy
-	cn.mu.Unlock()
-	if first {
+	if cn.setCause(err) {
 		cn.logEnd(err)
 	}
-	if !busy {
-		cn.ws.Close()
-	}
+	cn.ws.Close()
 	close(cn.done)
 }
 
-// hold marks the connection taken by a Send.
-func (cn *conn) hold() {
+// onPong records the answer to one of our pings. Pongs the server sends of
+// its own accord (allowed by RFC 6455) carry no number of ours and confirm
+// nothing.
+func (cn *conn) onPong(data string) error {
+	if len(data) != 8 {
+		return nil
+	}
+	n := binary.BigEndian.Uint64([]byte(data))
+	if n == 0 || n > cn.pings.Load() {
+		return nil
+	}
 	cn.mu.Lock()
-	cn.busy = true
+	cn.ponged = max(cn.ponged, n)
+	close(cn.pong)
+	cn.pong = make(chan struct{})
 	cn.mu.Unlock()
+	return nil
 }
 
-// release ends a Send's hold; a connection that died meanwhile is closed
-// and reported unfit for reuse.
-func (cn *conn) release() bool {
-	cn.mu.Lock()
-	cn.busy = false
-	dead := cn.cause != nil
-	cn.mu.Unlock()
-	if dead {
-		cn.ws.Close()
+// ping sends a ping and waits, within timeout, for its pong. A server reads
+// frames in order, so its pong also says it read every message sent before
+// the ping: the one acknowledgement WebSocket offers.
+func (cn *conn) ping(timeout time.Duration) error {
+	n := cn.pings.Add(1)
+	var payload [8]byte
+	binary.BigEndian.PutUint64(payload[:], n)
+	if err := cn.ws.WriteControl(websocket.PingMessage, payload[:], time.Now().Add(timeout)); err != nil {
+		return err
 	}
-	return !dead
+	wait := time.NewTimer(timeout)
+	defer wait.Stop()
+	for {
+		cn.mu.Lock()
+		answered, pong := cn.ponged >= n, cn.pong
+		cn.mu.Unlock()
+		if answered {
+			return nil
+		}
+		select {
+		case <-pong:
+		case <-cn.done:
+			return cn.err()
+		case <-wait.C:
+			return fmt.Errorf("no pong within %v: %w", timeout, os.ErrDeadlineExceeded)
+		}
+	}
 }
 
 // logEnd says why the server ended a connection. A normal or going-away
@@ -139,29 +153,17 @@ func (cn *conn) keepalive(interval, timeout time.Duration) {
 			return
 		case <-tick.C:
 		}
-		select {
-		case <-cn.pong: // an unsolicited or late pong
-		default:
-		}
-		// An error here is a connection the reader sees die, or a long
-		// write holding the connection; the write has a deadline of its own.
-		if cn.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(timeout)) != nil {
-			continue
-		}
-		wait := time.NewTimer(timeout)
-		select {
-		case <-cn.pong:
-			wait.Stop()
-		case <-cn.done:
-			wait.Stop()
+		err := cn.ping(timeout)
+		switch {
+		case cn.dead():
 			return
-		case <-wait.C:
-			if cn.setCause(fmt.Errorf("no pong within %v (ping_timeout)", timeout)) {
-				cn.log.Warnf("no pong from %s within %v (ping_timeout): closing the connection", cn.url, timeout)
-			}
+		case isTimeout(err) && cn.setCause(fmt.Errorf("no pong within %v (ping_timeout)", timeout)):
+			cn.log.Warnf("no pong from %s within %v (ping_timeout): closing the connection", cn.url, timeout)
 			cn.ws.Close()
 			return
 		}
+		// Another error is a ping not written in time behind a long
+		// write; that write has a deadline of its own.
 	}
 }
 
@@ -201,12 +203,12 @@ func (cn *conn) err() error {
 	return cn.cause
 }
 
-// write sends one chunk's messages in order, each within timeout, then
-// waits, within timeout again, until the server's TCP has acknowledged
-// every byte. It fails, and kills the connection, unless all of that
-// happened. Bytes still in our socket buffer would be thrown away by a
-// reset from a server that crashed; bytes its TCP acknowledged but it
-// had not read are lost with it, which no WebSocket client can tell.
+// write sends one chunk's messages in order, each within timeout, and
+// with confirm_delivery a ping after them, whose pong must come within
+// timeout too. It fails, and kills the connection, unless all of that
+// happened. Without the pong, a server that crashes or drops the
+// connection takes with it what it had not read yet, though every write
+// succeeded.
 func (cn *conn) write(typ int, messages [][]byte, timeout time.Duration) error {
 	for i, m := range messages {
 		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
@@ -214,8 +216,11 @@ func (cn *conn) write(typ int, messages [][]byte, timeout time.Duration) error {
 			return cn.fail(fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err))
 		}
 	}
-	if err := cn.waitAcked(timeout); err != nil {
-		return cn.fail(fmt.Errorf("chunk written to %s but not acknowledged: %w", cn.url, err))
+	if !cn.confirm {
+		return nil
+	}
+	if err := cn.ping(timeout); err != nil {
+		return cn.fail(fmt.Errorf("chunk written to %s but its reading not confirmed (a ping after it got no pong within write_timeout; for a server that does not answer pings set confirm_delivery off): %w", cn.url, err))
 	}
 	return nil
 }
@@ -227,38 +232,6 @@ func (cn *conn) fail(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w (%v)", cn.err(), err)
-}
-
-// waitAcked polls, from short pauses to 5 ms ones, until the peer
-// acknowledged everything written. A server that closes or crashes meanwhile still acknowledges what it
-// received (our answer to its close frame included), or resets.
-func (cn *conn) waitAcked(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	pause, spins := 50*time.Microsecond, 50
-	for {
-		n, reset, err := unacked(cn.ws.NetConn())
-		switch {
-		case err == nil && n == 0, errors.Is(err, errors.ErrUnsupported):
-			return nil
-		case err != nil && cn.dead():
-			return cn.err()
-		case err != nil:
-			return err
-		case reset:
-			return fmt.Errorf("connection reset with %d bytes unacknowledged", n)
-		case time.Now().After(deadline):
-			return fmt.Errorf("%d bytes unacknowledged after %v (write_timeout): %w", n, timeout, os.ErrDeadlineExceeded)
-		}
-		if spins > 0 {
-			// On a fast network the acknowledgement is microseconds
-			// away: shorter than any sleep.
-			spins--
-			runtime.Gosched()
-			continue
-		}
-		time.Sleep(pause)
-		pause = min(2*pause, 5*time.Millisecond)
-	}
 }
 
 // close ends the connection with a close frame of the given code and waits

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,7 +96,13 @@ func TestClientServerEnds(t *testing.T) {
 				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, "bye"), time.Now().Add(time.Second))
 				rec.read(ws, n) // until the client's close
 			})
-			c, log := newTestClient(t, testConfig(srv.url))
+			// The server ends the connection right after reading "one",
+			// before it could answer a confirming ping, which would fail
+			// this Send (TestClientConfirmsDelivery): here only the next
+			// Send is under test.
+			cfg := testConfig(srv.url)
+			cfg.ConfirmDelivery = false
+			c, log := newTestClient(t, cfg)
 			if err := c.Send([][]byte{[]byte("one")}, false); err != nil {
 				t.Fatal(err)
 			}
@@ -151,6 +158,10 @@ func TestClientRetryOnReusedConn(t *testing.T) {
 					if err != nil || f.opcode == websocket.CloseMessage {
 						return
 					}
+					if f.opcode == websocket.PingMessage {
+						answerPing(c, f)
+						continue
+					}
 					msg = append(msg, f.payload...)
 					if n == 1 && len(msg) > 64<<10 {
 						c.(*net.TCPConn).SetLinger(0) // reset, not a clean FIN
@@ -200,20 +211,25 @@ func TestClientRetryOnReusedConn(t *testing.T) {
 	}
 }
 
-// TestClientWaitsForAck: a chunk counts as sent only once the server's
-// TCP acknowledged it. One that fits in our socket buffer but that a stalled
-// server never takes is an error when the server resets or write_timeout
-// passes; written to the socket alone, it would have been lost.
-func TestClientWaitsForAck(t *testing.T) {
+// TestClientConfirmsDelivery: with confirm_delivery a chunk counts as sent
+// only once the server answered the ping sent after it, so it had read the
+// chunk. A server that reads and then drops the connection, resets it, or
+// stalls fails the Send, though every write succeeded; without
+// confirm_delivery the same Sends succeed and the chunk may be lost.
+func TestClientConfirmsDelivery(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		server  string // reads, resets (after a pause, reading nothing) or stalls
-		timeout time.Duration
+		server  string // answers, ignores pings, drops, resets or stalls
+		confirm bool
 		wantErr string
 	}{
-		{"read", "reads", testTimeout, ""},
-		{"reset", "resets", testTimeout, "connection reset with"},
-		{"stalled", "stalls", 300 * time.Millisecond, "unacknowledged after 300ms (write_timeout)"},
+		{"answered", "answers", true, ""},
+		{"pings ignored", "ignores", true, "no pong within 300ms"},
+		{"dropped after reading", "drops", true, "not confirmed"},
+		{"reset unread", "resets", true, "not confirmed"},
+		{"stalled", "stalls", true, "no pong within 300ms"},
+		{"stalled, no confirmation", "stalls", false, ""},
+		{"dropped, no confirmation", "drops", false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stop := make(chan struct{})
@@ -222,14 +238,21 @@ func TestClientWaitsForAck(t *testing.T) {
 					return
 				}
 				switch tc.server {
-				case "reads":
+				case "answers", "ignores", "drops":
 					for {
-						if f, err := readFrame(br); err != nil || f.opcode == websocket.CloseMessage {
+						f, err := readFrame(br)
+						if err != nil || f.opcode == websocket.CloseMessage {
+							return
+						}
+						switch {
+						case tc.server == "answers":
+							answerPing(c, f)
+						case tc.server == "drops" && f.fin && f.opcode != websocket.PingMessage:
 							return
 						}
 					}
 				case "resets":
-					time.Sleep(300 * time.Millisecond)
+					time.Sleep(100 * time.Millisecond)
 					c.(*net.TCPConn).SetLinger(0)
 				case "stalls":
 					<-stop
@@ -237,15 +260,16 @@ func TestClientWaitsForAck(t *testing.T) {
 			})
 			t.Cleanup(func() { close(stop) })
 			cfg := testConfig(url)
-			cfg.WriteTimeout = tc.timeout
+			cfg.WriteTimeout = 300 * time.Millisecond
+			cfg.ConfirmDelivery = tc.confirm
 			c, _ := newTestClient(t, cfg)
-			// Fits in the socket buffers (4 MiB here), so the write itself
-			// succeeds however the server behaves.
-			err := c.Send([][]byte{bytes.Repeat([]byte("a"), 1<<20)}, true)
+			// Fits in the socket buffers, so the write itself succeeds
+			// however the server behaves.
+			err := c.Send([][]byte{bytes.Repeat([]byte("a"), 64<<10)}, true)
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
-			if tc.server == "stalls" && !isTimeout(err) {
+			if strings.Contains(tc.wantErr, "no pong") && !isTimeout(err) {
 				t.Errorf("Send: %v is not a timeout", err)
 			}
 		})
@@ -320,6 +344,9 @@ func TestClientKeepalive(t *testing.T) {
 			})
 			cfg := testConfig(url)
 			cfg.PingInterval, cfg.PingTimeout = 20*time.Millisecond, 500*time.Millisecond
+			// A server that never answers pings cannot confirm a chunk
+			// either: only keepalive is under test here.
+			cfg.ConfirmDelivery = tc.answer
 			c, log := newTestClient(t, cfg)
 			if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
 				t.Fatal(err)
@@ -378,7 +405,12 @@ func TestClientServerMessages(t *testing.T) {
 					ws.WriteMessage(websocket.BinaryMessage, make([]byte, tc.size))
 				}
 			})
-			c, log := newTestClient(t, testConfig(srv.url))
+			// A message too big ends the connection before the pong that
+			// would confirm the chunk comes: only the read limit is under
+			// test here.
+			cfg := testConfig(srv.url)
+			cfg.ConfirmDelivery = tc.wantCode == 0
+			c, log := newTestClient(t, cfg)
 			if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
 				t.Fatal(err)
 			}
@@ -448,6 +480,7 @@ func TestClientCloseFrame(t *testing.T) {
 			if err != nil {
 				return
 			}
+			answerPing(c, f)
 			if f.opcode == websocket.CloseMessage {
 				got <- f
 				writeServerFrame(c, websocket.CloseMessage, f.payload)

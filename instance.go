@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/fluent/fluent-bit-go/output"
@@ -53,7 +54,13 @@ func (in *instance) flush(chunk []byte, tag string) int {
 		return output.FLB_OK
 	}
 	if err := in.client.Send(res.Messages, in.cfg.Encoder.Format.Binary()); err != nil {
-		in.log.Warnf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
+		// While the server is down the client said so once; a line per
+		// flush would bury that.
+		if errors.Is(err, errServerDown) {
+			in.log.Debugf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
+		} else {
+			in.log.Warnf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
+		}
 		return output.FLB_RETRY
 	}
 	in.log.Debugf("sent %d records with tag '%s' in %d messages", res.Records, tag, len(res.Messages))

@@ -42,6 +42,8 @@ func testConfig(url string) ConnConfig {
 		ConnectTimeout: testTimeout,
 		WriteTimeout:   testTimeout,
 		PingTimeout:    time.Second,
+		// As the plugin's default.
+		ConfirmDelivery: true,
 	}
 }
 
@@ -326,6 +328,25 @@ func upgradeByHand(c net.Conn, br *bufio.Reader, accept func(key string) string,
 	}
 	_, err = io.WriteString(c, resp+"\r\n")
 	return req, err
+}
+
+// answerPing answers f with a pong if it is a ping, as every server must
+// (RFC 6455 5.5.2), and as the plugin's confirm_delivery waits for.
+func answerPing(w io.Writer, f frame) {
+	if f.opcode == websocket.PingMessage {
+		writeServerFrame(w, websocket.PongMessage, f.payload)
+	}
+}
+
+// discardFrames reads frames, answering pings, until the client closes.
+func discardFrames(c io.Writer, br *bufio.Reader) {
+	for {
+		f, err := readFrame(br)
+		if err != nil || f.opcode == websocket.CloseMessage {
+			return
+		}
+		answerPing(c, f)
+	}
 }
 
 // writeServerFrame writes an unmasked frame, as a server does, with a

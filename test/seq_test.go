@@ -89,18 +89,6 @@ func seqLogLen(seq int, spec seqSpec) int {
 	return n
 }
 
-// seqWireSize is the least a record takes in a message of format (its
-// exact size for msgpack and the JSON formats with the default date).
-func seqWireSize(format string, seq int, spec seqSpec) int {
-	if format == "msgpack" {
-		return len(appendSeqEvent(nil, seq, spec))
-	}
-	if spec.Empty {
-		return len(fmt.Sprintf(`{"date":%d.5}`, seqEpoch+seq))
-	}
-	return len(fmt.Sprintf(`{"date":%d.5,"seq":%d,"log":""}`, seqEpoch+seq, seq)) + seqLogLen(seq, spec)
-}
-
 func seqLogPrefix(seq, n int) string { return "s" + strconv.Itoa(seq) + ":" + strconv.Itoa(n) + ":" }
 func seqPad(seq int) byte            { return 'a' + byte(seq%26) }
 
