@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -24,6 +25,7 @@ type Client struct {
 	dialer    *websocket.Dialer
 	backoff   *backoff
 	closeWait time.Duration
+	connected atomic.Bool // a connection was ever made
 
 	mu     sync.Mutex
 	idle   []*conn // the most recently used last
@@ -129,7 +131,13 @@ func (c *Client) dial() (*conn, error) {
 		c.backoff.failure(err)
 		return nil, err
 	}
-	c.log.Debugf("connected to %s", c.cfg.URL)
+	// The first connection is news; later ones are routine (idle, more
+	// workers) or were announced by the backoff as the server coming back.
+	if c.connected.CompareAndSwap(false, true) {
+		c.log.Infof("connected to %s", c.cfg.URL)
+	} else {
+		c.log.Debugf("connected to %s", c.cfg.URL)
+	}
 	return cn, nil
 }
 

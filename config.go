@@ -380,7 +380,8 @@ func loadProxy(r *keyReader) func(*http.Request) (*url.URL, error) {
 		return http.ProxyFromEnvironment
 	}
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	// gorilla/websocket speaks CONNECT to http:// proxies only.
+	if err != nil || u.Scheme != "http" || u.Host == "" {
 		r.fail("proxy", v, "allowed: an http:// URL such as http://proxy:3128")
 		return nil
 	}

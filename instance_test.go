@@ -1,0 +1,101 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/fluent/fluent-bit-go/output"
+)
+
+func referenceChunk(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../shared/testdata/fluent-bit-5.1.1/formats/input.msgpack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestInstanceFlush: what a flush returns to Fluent Bit for a chunk that
+// arrives, one that cannot be decoded, and a server that is not there.
+func TestInstanceFlush(t *testing.T) {
+	rec := newRecorder()
+	srv := startWSServer(t, rec.read)
+	chunk := referenceChunk(t)
+	tests := []struct {
+		name    string
+		url     string
+		chunk   []byte
+		want    int
+		wantLog [2]string // level and text of a line the flush must log
+	}{
+		{"delivered", srv.url, chunk, output.FLB_OK, [2]string{"debug", "sent 60 records"}},
+		{"truncated chunk", srv.url, chunk[:len(chunk)-3], output.FLB_ERROR, [2]string{"error", "cannot be decoded"}},
+		{"no server", "ws://127.0.0.1:1/", chunk, output.FLB_RETRY, [2]string{"warn", "Fluent Bit will retry it"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(mapSource{"uri": tt.url, "format": "json_lines"}, CoreEndpoint{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			log := &recLogger{}
+			in, err := newInstance(cfg, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.close()
+			if got := in.flush(tt.chunk, "tag"); got != tt.want {
+				t.Fatalf("flush returned %d, want %d; log:\n%q", got, tt.want, log.all())
+			}
+			if log.count(tt.wantLog[0], tt.wantLog[1]) != 1 {
+				t.Errorf("no %s line with %q; log:\n%q", tt.wantLog[0], tt.wantLog[1], log.all())
+			}
+			if tt.want == output.FLB_OK {
+				if m := rec.next(t); m.typ != 1 || len(m.data) == 0 {
+					t.Errorf("got %+v", m)
+				}
+			}
+		})
+	}
+}
+
+// TestInstanceCloseLeavesNothing: after FLBPluginExitCtx's close, as on a
+// hot reload, no goroutine of the instance is left, keepalive included.
+func TestInstanceCloseLeavesNothing(t *testing.T) {
+	rec := newRecorder()
+	srv := startWSServer(t, rec.read)
+	before := runtime.NumGoroutine()
+	cfg, err := loadConfig(mapSource{"uri": srv.url, "ping_interval": "0.05"}, CoreEndpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := newInstance(cfg, &recLogger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := referenceChunk(t)
+	done := make(chan int, 4)
+	for range 4 {
+		go func() { done <- in.flush(chunk, "tag") }()
+	}
+	for range 4 {
+		if got := <-done; got != output.FLB_OK {
+			t.Fatalf("flush returned %d", got)
+		}
+	}
+	if n := runtime.NumGoroutine(); n <= before {
+		t.Fatalf("%d goroutines with open connections, %d before: nothing to leak", n, before)
+	}
+	in.close()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
