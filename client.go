@@ -18,7 +18,7 @@ var errClientClosed = errors.New("the output is shutting down")
 // Client sends chunks to one WebSocket endpoint. Each concurrent Send takes
 // a connection of its own from a pool of idle ones, so frames of two
 // flushes never interleave and Workers N needs at most N connections
-// (see CONNECTIONS.md).
+// (see the README's Connections).
 type Client struct {
 	cfg       ConnConfig
 	log       Logger
