@@ -176,14 +176,26 @@ type entry struct {
 	dup  bool
 }
 
-// keyHash is FNV-1a, cheap on the short keys of log records.
+// keyHash hashes a map key 8 bytes at a time (little-endian words, the
+// last one zero-padded), so that the short keys of log records take one
+// multiplication.
 func keyHash(k []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range k {
-		h = (h ^ uint32(c)) * 16777619
+	h := uint64(len(k)) * 0x9e3779b97f4a7c15
+	for len(k) >= 8 {
+		h = mixWord(h, binary.LittleEndian.Uint64(k))
+		k = k[8:]
 	}
-	return h
+	if len(k) > 0 {
+		var w uint64
+		for i, c := range k {
+			w |= uint64(c) << (8 * i)
+		}
+		h = mixWord(h, w)
+	}
+	return uint32(h >> 32)
 }
+
+func mixWord(h, w uint64) uint64 { return (h ^ w) * 0xff51afd7ed558ccd }
 
 // keyFilter is a 256-bit Bloom filter (two bits per key) of the key hashes
 // of one map. A map whose keys never hit it has no duplicate keys, which
@@ -305,17 +317,6 @@ func (e *Encoder) hasInternal(b []byte, ev *rawEvent) bool {
 	return false
 }
 
-// notPlain[c] is 1 for the bytes plain rejects, for branch-free scans.
-var notPlain [256]uint8
-
-func init() {
-	for c := range notPlain {
-		if !plain[c] {
-			notPlain[c] = 1
-		}
-	}
-}
-
 // appendEntries writes the n entries of a map starting at p, recording them
 // on e.ents and their key hashes in keys; maybeDup is set when the map may
 // have duplicate keys. depth is the map's own nesting depth.
@@ -330,18 +331,24 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 			return dst, p, errTruncated(p)
 		}
 		if c := b[p]; kinds[c] == kFixStr {
-			// Most keys are short plain ASCII: hash and check in one pass.
 			q := p + 1 + int(c&msgpcodeFixedStrMask)
 			if q > len(b) {
 				return dst, p, errTruncated(p)
 			}
 			key := b[p+1 : q]
-			h, special := uint32(2166136261), uint8(0)
-			for _, c := range key {
-				h = (h ^ uint32(c)) * 16777619
-				special |= notPlain[c]
+			var h uint32
+			var special bool
+			if n := len(key); n > 0 && n <= 8 && p+9 <= len(b) {
+				// Most keys are short: one word to check and hash.
+				keep := ^uint64(0) >> (64 - 8*n)
+				w := binary.LittleEndian.Uint64(b[p+1:]) & keep
+				special = specialMask(w)&keep != 0
+				h = uint32(mixWord(uint64(n)*0x9e3779b97f4a7c15, w) >> 32)
+			} else {
+				special = scanPlain(key, 0) < len(key)
+				h = keyHash(key)
 			}
-			if special == 0 {
+			if !special {
 				dst = append(dst, '"')
 				dst = append(dst, key...)
 				dst = append(dst, '"')

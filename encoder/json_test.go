@@ -253,3 +253,14 @@ func TestScanPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyHashWord checks the one-word key hash of appendEntries against
+// keyHash, which markDups relies on.
+func TestKeyHashWord(t *testing.T) {
+	for _, k := range []string{"", "a", "seq", "level", "service", "abcdefgh", "abcdefghi", "trace_id_long_key"} {
+		chunk := ev2(ext0(0, 0), M{}, M{k, 1, k, 2})
+		if got := line(t, Options{}, chunk); got != `{"`+k+`":2}` {
+			t.Errorf("key %q: %s", k, got)
+		}
+	}
+}
