@@ -95,7 +95,8 @@ func scanPlain(s []byte, i int) int {
 func specialMask(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	zero := func(v uint64) uint64 { return (v - ones) &^ v }
-	return (w | (w - 0x20*ones) | zero(w^'"'*ones) | zero(w^'\\'*ones) | zero(w^0x7f*ones)) & highs
+	// w+ones carries DEL (and bytes already flagged) into the high bit.
+	return (w | (w - 0x20*ones) | (w + ones) | zero(w^'"'*ones) | zero(w^'\\'*ones)) & highs
 }
 
 // decodeRune decodes the UTF-8 sequence starting with the non-ASCII byte

@@ -234,7 +234,7 @@ func TestDecodeRune(t *testing.T) {
 
 func TestScanPlain(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	alphabet := []byte("abc \"\\\x00\x1f\x7f\x80\xff~ ")
+	alphabet := []byte("abc \"\\\x00\x1f\x7e\x7f\x80\xff~ ")
 	for n := 0; n < 20000; n++ {
 		s := make([]byte, rng.IntN(40))
 		for i := range s {
