@@ -52,14 +52,22 @@ func sendCeiling(ctx context.Context, url string, chunks [][]byte, repeat, conns
 			errs <- closeAndWait(ws, deadline)
 		})
 	}
+feed:
 	for range repeat {
 		for _, c := range chunks {
-			work <- c
+			select {
+			case work <- c:
+			case <-ctx.Done():
+				break feed
+			}
 		}
 	}
 	close(work)
 	wg.Wait()
 	close(errs)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for err := range errs {
 		if err != nil {
 			return err
