@@ -9,14 +9,10 @@ package e2e
 // parsing in its format, and logs duplicates, retries and reconnects.
 
 import (
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"strings"
@@ -709,7 +705,7 @@ func TestFaultTLSCertificates(t *testing.T) {
 		{"untrusted", other.ServerTLS(t, "127.0.0.1"), "", "not signed by a CA this system trusts"},
 		{"untrusted with ca_file", other.ServerTLS(t, "127.0.0.1"), "ws_tls.ca_file " + ca.File, "not signed by a CA this system trusts"},
 		{"wrong name", ca.ServerTLS(t, "example.com"), "ws_tls.ca_file " + ca.File, "not for this host name"},
-		{"expired", expiredServerTLS(t, ca, "127.0.0.1"), "ws_tls.ca_file " + ca.File, "has expired"},
+		{"expired", ca.ServerTLSValid(t, time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour), "127.0.0.1"), "ws_tls.ca_file " + ca.File, "has expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := StartWSServer(t, WSOptions{TLS: tc.tls})
@@ -736,31 +732,4 @@ func TestFaultTLSCertificates(t *testing.T) {
 			t.Logf("%d flushes, %d retried, %d dropped", s.Flushes, s.Retried, s.Dropped)
 		})
 	}
-}
-
-// expiredServerTLS is a server certificate from ca for hosts that expired
-// an hour ago.
-func expiredServerTLS(t testing.TB, ca *TestCA, hosts ...string) *tls.Config {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    time.Now().Add(-2 * time.Hour),
-		NotAfter:     time.Now().Add(-time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 }

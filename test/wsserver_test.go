@@ -350,12 +350,19 @@ func NewTestCA(t testing.TB) *TestCA {
 // the given DNS names and IP addresses.
 func (ca *TestCA) ServerTLS(t testing.TB, hosts ...string) *tls.Config {
 	t.Helper()
+	return ca.ServerTLSValid(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), hosts...)
+}
+
+// ServerTLSValid is ServerTLS with a certificate valid from notBefore to
+// notAfter, e.g. one that has expired.
+func (ca *TestCA) ServerTLSValid(t testing.TB, notBefore, notAfter time.Time, hosts ...string) *tls.Config {
+	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
