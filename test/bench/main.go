@@ -41,6 +41,7 @@ type config struct {
 	rssMB        [2]int // the short and the long stream of the RSS check (msgpack, json_lines)
 	runs         int    // runs per table row; the median one is reported
 	timeout      time.Duration
+	props        []string // more plugin properties, key=value
 }
 
 // fullConfig measures 400 MB per row, five times, and the RSS at 100 MB and
@@ -106,6 +107,7 @@ func parseFlags(args []string) (config, string, error) {
 	streamMB := fs.Int("stream", 0, "MB of msgpack input per table row (default 400, -quick 8)")
 	runs := fs.Int("runs", 0, "runs per table row, the median reported (default 5, -quick 1)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (default 20m, -quick 2m)")
+	props := fs.String("p", "", "comma-separated key=value plugin properties for every plugin run, e.g. confirm_delivery=off")
 	if err := fs.Parse(args); err != nil {
 		return config{}, "", err
 	}
@@ -120,6 +122,9 @@ func parseFlags(args []string) (config, string, error) {
 		return cfg, "", errors.New("-host and -plugin are required")
 	}
 	cfg.host, cfg.plugin = *host, *plugin
+	if *props != "" {
+		cfg.props = strings.Split(*props, ",")
+	}
 	cfg.formats = nil
 	for name := range strings.SplitSeq(*formats, ",") {
 		f, err := encoder.ParseFormat(strings.TrimSpace(name))

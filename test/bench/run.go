@@ -226,6 +226,7 @@ func (b *bench) plugged(ctx context.Context, f encoder.Format, workers, n int) (
 		// message GELF would skip them all.
 		props = append(props, "gelf_short_message_key=msg")
 	}
+	props = append(props, b.cfg.props...)
 	h := hostRun{
 		host: b.cfg.host, plugin: b.plugin, output: b.output, props: props,
 		file: b.in.file, repeat: n, timeout: b.runTimeout(n),
