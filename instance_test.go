@@ -1,12 +1,15 @@
 package main
 
 import (
+	"io"
 	"os"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/fluent/fluent-bit-go/output"
+	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/encoder"
 )
 
 func referenceChunk(t *testing.T) []byte {
@@ -97,5 +100,43 @@ func TestInstanceCloseLeavesNothing(t *testing.T) {
 			t.Fatalf("%d goroutines before, %d after close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BenchmarkInstanceFlush is one flush of a 2 MB chunk of realistic records,
+// encoding and sending included, to a loopback server that reads and
+// discards: the plugin's cost per chunk without the host's.
+func BenchmarkInstanceFlush(b *testing.B) {
+	chunk := encoder.SampleChunk(5200, 1)
+	for _, format := range []string{"msgpack", "json_lines"} {
+		for _, confirm := range []string{"on", "off"} {
+			b.Run(format+"/confirm_delivery="+confirm, func(b *testing.B) {
+				srv := startWSServer(b, func(ws *websocket.Conn, n int) {
+					for {
+						_, r, err := ws.NextReader()
+						if err != nil {
+							return
+						}
+						io.Copy(io.Discard, r)
+					}
+				})
+				cfg, err := loadConfig(mapSource{"uri": srv.url, "format": format, "confirm_delivery": confirm}, CoreEndpoint{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				in, err := newInstance(cfg, &recLogger{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer in.close()
+				b.SetBytes(int64(len(chunk)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if got := in.flush(chunk, "tag"); got != output.FLB_OK {
+						b.Fatalf("flush returned %d", got)
+					}
+				}
+			})
+		}
 	}
 }
