@@ -63,6 +63,12 @@ func hostDir() string { return filepath.Join(testDir, "flbhost") }
 func probeSO() string      { return filepath.Join(hostDir(), "probe.so") }
 func probeNoCtxSO() string { return filepath.Join(hostDir(), "probe_noctx.so") }
 
+// sharedTestdata is a file of ../shared/testdata/fluent-bit-5.1.1 beside
+// the checkout: read in place, never copied in.
+func sharedTestdata(name string) string {
+	return filepath.Join(repoRoot, "..", "shared", "testdata", "fluent-bit-5.1.1", name)
+}
+
 // referenceChunk is the chunk a real Fluent Bit v5.1.1 handed to a Go plugin.
 func referenceChunk() string {
 	return sharedTestdata("formats/input.msgpack")

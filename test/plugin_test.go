@@ -18,11 +18,6 @@ import (
 	"github.com/out-websocket/out_websocket/encoder"
 )
 
-// sharedTestdata is ../shared/testdata/fluent-bit-5.1.1 beside the checkout.
-func sharedTestdata(name string) string {
-	return filepath.Join(repoRoot, "..", "shared", "testdata", "fluent-bit-5.1.1", name)
-}
-
 func readShared(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(sharedTestdata(name))
