@@ -80,8 +80,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.int, tag *C.char) (ret int) {
 	in, ok := output.FLBPluginGetContext(ctx).(*instance)
 	if !ok {
-		stderrLogger{prefix: fmt.Sprintf("[output:%s] ", pluginName)}.Errorf("flush for an instance that was never initialised")
-		return output.FLB_ERROR
+		// Never dropped on our own: Fluent Bit keeps the chunk for a retry.
+		stderrLogger{prefix: fmt.Sprintf("[output:%s] ", pluginName)}.Errorf("flush for an instance that was never initialised; chunk left to Fluent Bit's retry")
+		return output.FLB_RETRY
 	}
 	defer recoverPanic(in.log, "FLBPluginFlushCtx", &ret, output.FLB_RETRY)
 	chunk := unsafe.Slice((*byte)(data), int(length))
