@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -28,19 +27,12 @@ func init() {
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD so
 // the output is always valid UTF-8, whatever the input.
 func appendString(dst, s []byte, escapeUnicode bool) []byte {
-	i := scanPlain(s, 0)
-	if i == len(s) {
-		// Most strings need no escaping: one copy between the quotes.
-		n := len(dst)
-		dst = slices.Grow(dst, len(s)+2)[:n+len(s)+2]
-		dst[n] = '"'
-		copy(dst[n+1:], s)
-		dst[n+1+len(s)] = '"'
-		return dst
-	}
 	dst = append(dst, '"')
-	start := 0
-	for ; i < len(s); i = scanPlain(s, i) {
+	start, i := 0, 0
+	for {
+		if i = scanPlain(s, i); i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
@@ -84,35 +76,13 @@ func appendString(dst, s []byte, escapeUnicode bool) []byte {
 }
 
 // scanPlain returns the index of the first byte of s[i:] that is not plain,
-// or len(s). It looks at 8 bytes at a time. specialMask judges each byte on
-// its own, so a word may overlap bytes already scanned or lie partly past
-// len(s) (within cap(s)): those bytes are masked out of the result.
+// or len(s). It looks at 8 bytes at a time: the lowest byte flagged by
+// specialMask is always a real one (borrows only propagate upwards).
 func scanPlain(s []byte, i int) int {
 	for ; i+8 <= len(s); i += 8 {
 		if m := specialMask(binary.LittleEndian.Uint64(s[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
-	}
-	if i >= len(s) {
-		return i
-	}
-	if len(s) >= 8 {
-		// The last word again, without the bytes before i.
-		j := len(s) - 8
-		m := specialMask(binary.LittleEndian.Uint64(s[j:])) >> (8 * (i - j)) << (8 * (i - j))
-		if m != 0 {
-			return j + bits.TrailingZeros64(m)>>3
-		}
-		return len(s)
-	}
-	if cap(s) >= 8 {
-		// A short string read as one word, without what follows it.
-		m := specialMask(binary.LittleEndian.Uint64(s[:8])) << (64 - 8*len(s)) >> (64 - 8*len(s))
-		m = m >> (8 * i) << (8 * i)
-		if m != 0 {
-			return bits.TrailingZeros64(m) >> 3
-		}
-		return len(s)
 	}
 	for i < len(s) && plain[s[i]] {
 		i++
@@ -121,14 +91,12 @@ func scanPlain(s []byte, i int) int {
 }
 
 // specialMask sets the high bit of the bytes of w that may need escaping:
-// control bytes, '"', '\\', DEL and non-ASCII bytes. It adds only to 7-bit
-// values, so no carry crosses a byte and each byte's flag is exact.
+// control bytes, '"', '\\', DEL and non-ASCII bytes.
 func specialMask(w uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	t := w &^ highs
-	// t+0x60 reaches the high bit for t >= 0x20, t^c+0x7f for t != c.
-	keep := (t + 0x60*ones) & ((t ^ '"'*ones) + 0x7f*ones) & ((t ^ '\\'*ones) + 0x7f*ones)
-	return (w | (t + ones) | ^keep) & highs
+	zero := func(v uint64) uint64 { return (v - ones) &^ v }
+	// w+ones carries DEL (and bytes already flagged) into the high bit.
+	return (w | (w - 0x20*ones) | (w + ones) | zero(w^'"'*ones) | zero(w^'\\'*ones)) & highs
 }
 
 // decodeRune decodes the UTF-8 sequence starting with the non-ASCII byte
