@@ -272,10 +272,10 @@ func gelfLevel(b []byte, p int) (int, bool) {
 func appendGELFNumber(dst, b []byte, p int) ([]byte, bool) {
 	switch k := kinds[b[p]]; {
 	case k == kU64:
-		return strconv.AppendUint(dst, binary.BigEndian.Uint64(b[p+1:]), 10), true
+		return appendDecUint(dst, binary.BigEndian.Uint64(b[p+1:])), true
 	case k >= kPosFix && k <= kI64:
 		v, _, _, _ := readInt(b, p)
-		return strconv.AppendInt(dst, v, 10), true
+		return appendDec(dst, v), true
 	case k == kF32 || k == kF64:
 		f, _, _ := readFloat(b, p)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -308,7 +308,7 @@ func appendGELFTime(dst []byte, sec, nsec int64) []byte {
 		dst = append(dst, '-')
 		sec, nsec = -(sec + 1), 1e9-nsec
 	}
-	dst = strconv.AppendInt(dst, sec, 10)
+	dst = appendDec(dst, sec)
 	var frac [9]byte
 	for i := 8; i >= 0; i-- {
 		frac[i] = byte('0' + nsec%10)

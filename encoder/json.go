@@ -127,6 +127,48 @@ func decodeRune(s []byte) (rune, int) {
 	return utf8.RuneError, 0
 }
 
+// digitPairs holds the two digits of 0 through 99.
+var digitPairs [200]byte
+
+func init() {
+	for i := range 100 {
+		digitPairs[2*i], digitPairs[2*i+1] = byte('0'+i/10), byte('0'+i%10)
+	}
+}
+
+// appendDecUint writes u in decimal, two digits per division: the integers of
+// log records are short, and strconv's general path costs more than the
+// digits themselves.
+func appendDecUint(dst []byte, u uint64) []byte {
+	if u < 10 {
+		return append(dst, byte('0'+u))
+	}
+	var buf [20]byte
+	i := len(buf)
+	for u >= 100 {
+		q := u / 100
+		d := (u - q*100) * 2
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[d], digitPairs[d+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
+		i--
+		buf[i] = byte('0' + u)
+	}
+	return append(dst, buf[i:]...)
+}
+
+func appendDec(dst []byte, v int64) []byte {
+	if v < 0 {
+		return appendDecUint(append(dst, '-'), -uint64(v))
+	}
+	return appendDecUint(dst, uint64(v))
+}
+
 func appendU4(dst []byte, r rune) []byte {
 	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }
@@ -492,12 +534,9 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 	c := b[p]
 	switch kinds[c] {
 	case kPosFix:
-		if c < 10 {
-			return append(dst, '0'+c), p + 1, nil
-		}
-		return strconv.AppendUint(dst, uint64(c), 10), p + 1, nil
+		return appendDecUint(dst, uint64(c)), p + 1, nil
 	case kNegFix:
-		return strconv.AppendInt(dst, int64(int8(c)), 10), p + 1, nil
+		return appendDec(dst, int64(int8(c))), p + 1, nil
 	case kNil:
 		return append(dst, "null"...), p + 1, nil
 	case kFalse:
@@ -509,13 +548,13 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		if err != nil {
 			return dst, p, err
 		}
-		return strconv.AppendUint(dst, binary.BigEndian.Uint64(b[p+1:]), 10), q, nil
+		return appendDecUint(dst, binary.BigEndian.Uint64(b[p+1:])), q, nil
 	case kU8, kU16, kU32, kI8, kI16, kI32, kI64:
 		v, _, q, err := readInt(b, p)
 		if err != nil {
 			return dst, p, err
 		}
-		return strconv.AppendInt(dst, v, 10), q, nil
+		return appendDec(dst, v), q, nil
 	case kF32, kF64:
 		f, q, err := readFloat(b, p)
 		if err != nil {
@@ -603,9 +642,9 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 func (e *Encoder) appendDate(dst []byte, ev *rawEvent) []byte {
 	switch e.opts.DateFormat {
 	case DateEpoch:
-		return strconv.AppendInt(dst, ev.sec, 10)
+		return appendDec(dst, ev.sec)
 	case DateEpochMillis:
-		return strconv.AppendInt(dst, ev.sec*1000+ev.nsec/1e6, 10)
+		return appendDec(dst, ev.sec*1000+ev.nsec/1e6)
 	case DateISO8601, DateJavaSQLTimestamp:
 		days, secs := ev.sec/86400, ev.sec%86400
 		if secs < 0 {

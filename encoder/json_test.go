@@ -3,6 +3,7 @@ package encoder
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,6 +262,20 @@ func TestKeyHashWord(t *testing.T) {
 		chunk := ev2(ext0(0, 0), M{}, M{k, 1, k, 2})
 		if got := line(t, Options{}, chunk); got != `{"`+k+`":2}` {
 			t.Errorf("key %q: %s", k, got)
+		}
+	}
+}
+
+func TestAppendDec(t *testing.T) {
+	vals := []int64{0, 9, 10, 99, 100, 101, 999, 1000, -1, -10, -99, -100, 1e9, 1e18, math.MaxInt64, math.MinInt64}
+	for _, v := range vals {
+		if got, want := string(appendDec(nil, v)), strconv.FormatInt(v, 10); got != want {
+			t.Errorf("appendDec(%d) = %s", v, got)
+		}
+	}
+	for _, u := range []uint64{0, 9, 10, 1e19 - 1, 1e19, math.MaxUint64} {
+		if got, want := string(appendDecUint([]byte("x"), u)), "x"+strconv.FormatUint(u, 10); got != want {
+			t.Errorf("appendDecUint(%d) = %s", u, got)
 		}
 	}
 }
