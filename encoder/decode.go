@@ -246,6 +246,21 @@ func skipValue(b []byte, p, depth int) (int, error) {
 	}
 	var err error
 	for i := 0; i < n; i++ {
+		// Most elements are one-byte scalars or short strings: stepped
+		// over here, without a call. The rest, and any error, are left to
+		// skipValue.
+		if q < len(b) {
+			c := b[q]
+			if k := kinds[c]; k-kNil <= kNegFix-kNil {
+				q++
+				continue
+			} else if k == kFixStr {
+				if m := int(c & msgpcodeFixedStrMask); m < len(b)-q {
+					q += 1 + m
+					continue
+				}
+			}
+		}
 		if q, err = skipValue(b, q, depth+1); err != nil {
 			return p, err
 		}
