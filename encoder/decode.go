@@ -66,6 +66,10 @@ const (
 
 var kinds [256]kind
 
+// valueSize is the whole size of a value that its type byte tells alone:
+// scalars, fixstr and fixext; 0 for the others.
+var valueSize [256]uint8
+
 func init() {
 	for c := 0; c <= int(msgpcode.PosFixedNumHigh); c++ {
 		kinds[c] = kPosFix
@@ -96,6 +100,24 @@ func init() {
 		msgpcode.Ext8: kExt8, msgpcode.Ext16: kExt16, msgpcode.Ext32: kExt32,
 	} {
 		kinds[c] = k
+	}
+	for c, k := range kinds {
+		switch k {
+		case kNil, kFalse, kTrue, kPosFix, kNegFix:
+			valueSize[c] = 1
+		case kU8, kI8:
+			valueSize[c] = 2
+		case kU16, kI16:
+			valueSize[c] = 3
+		case kU32, kI32, kF32:
+			valueSize[c] = 5
+		case kU64, kI64, kF64:
+			valueSize[c] = 9
+		case kFixStr:
+			valueSize[c] = 1 + uint8(c)&msgpcode.FixedStrMask
+		case kFixExt1, kFixExt2, kFixExt4, kFixExt8, kFixExt16:
+			valueSize[c] = 2 + 1<<(k-kFixExt1)
+		}
 	}
 }
 
@@ -246,17 +268,17 @@ func skipValue(b []byte, p, depth int) (int, error) {
 	}
 	var err error
 	for i := 0; i < n; i++ {
-		// Most elements are one-byte scalars or short strings: stepped
-		// over here, without a call. The rest, and any error, are left to
-		// skipValue.
+		// Most elements are scalars or short strings: stepped over here,
+		// without a call. The rest, and any error, are left to skipValue.
 		if q < len(b) {
 			c := b[q]
-			if k := kinds[c]; k-kNil <= kNegFix-kNil {
-				q++
+			if m := int(valueSize[c]); m != 0 && m <= len(b)-q {
+				q += m
 				continue
-			} else if k == kFixStr {
-				if m := int(c & msgpcodeFixedStrMask); m < len(b)-q {
-					q += 1 + m
+			}
+			if c == msgpcode.Str8 && q+2 <= len(b) {
+				if m := 2 + int(b[q+1]); m <= len(b)-q {
+					q += m
 					continue
 				}
 			}
