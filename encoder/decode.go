@@ -292,6 +292,12 @@ func skipValue(b []byte, p, depth int) (int, error) {
 
 // readString returns the bytes of the str or bin at p and the position after it.
 func readString(b []byte, p int) ([]byte, int, error) {
+	if p < len(b) && kinds[b[p]] == kFixStr {
+		// Most keys: no header to decode.
+		if q := p + 1 + int(b[p]&msgpcodeFixedStrMask); q <= len(b) {
+			return b[p+1 : q], q, nil
+		}
+	}
 	k, n, q, err := lenHeader(b, p)
 	if err != nil {
 		return nil, p, err

@@ -98,7 +98,12 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 				return dst, q, false, err
 			}
 			en.valPos = q
-			if q, err = skipValue(b, q, 1); err != nil {
+			if q >= len(b) {
+				return dst, q, false, errTruncated(q)
+			}
+			if m := int(valueSize[b[q]]); m != 0 && m <= len(b)-q {
+				q += m // a scalar or short string, skipped without a call
+			} else if q, err = skipValue(b, q, 1); err != nil {
 				return dst, q, false, err
 			}
 			e.gents = append(e.gents, en)
