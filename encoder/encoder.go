@@ -43,6 +43,9 @@ type Encoder struct {
 	day     int64 // day whose date is in dayText
 	dayOK   bool
 	dayText []byte
+	sec     int64 // second whose date and time are in secText
+	secOK   bool
+	secText []byte
 }
 
 // maxChunk keeps every offset into the chunk and into the output (at most

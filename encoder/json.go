@@ -741,32 +741,44 @@ func (e *Encoder) appendDate(dst []byte, ev *rawEvent) []byte {
 	case DateEpochMillis:
 		return appendDec(dst, ev.sec*1000+ev.nsec/1e6)
 	case DateISO8601, DateJavaSQLTimestamp:
-		days, secs := ev.sec/86400, ev.sec%86400
-		if secs < 0 {
-			days, secs = days-1, secs+86400
+		// Records come many to a second: all but the microseconds is
+		// kept from the previous one.
+		if !e.secOK || ev.sec != e.sec {
+			e.sec, e.secOK = ev.sec, true
+			e.secText = e.appendSecond(e.secText[:0], ev.sec)
 		}
-		if !e.dayOK || days != e.day {
-			e.day, e.dayOK = days, true
-			e.dayText = appendCivilDate(e.dayText[:0], days)
-		}
-		dst = append(dst, '"')
-		dst = append(dst, e.dayText...)
-		sep := byte('T')
-		if e.opts.DateFormat == DateJavaSQLTimestamp {
-			sep = ' '
-		}
-		h, m, s := secs/3600, secs/60%60, secs%60
 		us := ev.nsec / 1000
-		dst = append(dst, sep, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':',
-			byte('0'+s/10), byte('0'+s%10), '.',
-			byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
-			byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
+		a, b, c := 2*(us/10000), 2*(us/100%100), 2*(us%100)
+		dst = append(dst, e.secText...)
+		dst = append(dst, digitPairs[a], digitPairs[a+1], digitPairs[b], digitPairs[b+1], digitPairs[c], digitPairs[c+1])
 		if e.opts.DateFormat == DateISO8601 {
-			dst = append(dst, 'Z')
+			return append(dst, 'Z', '"')
 		}
 		return append(dst, '"')
 	}
 	return appendDouble(dst, float64(ev.sec)+float64(ev.nsec)/1e9)
+}
+
+// appendSecond writes the start of a quoted date, up to the '.' before the
+// microseconds of second sec.
+func (e *Encoder) appendSecond(dst []byte, sec int64) []byte {
+	days, secs := sec/86400, sec%86400
+	if secs < 0 {
+		days, secs = days-1, secs+86400
+	}
+	if !e.dayOK || days != e.day {
+		e.day, e.dayOK = days, true
+		e.dayText = appendCivilDate(e.dayText[:0], days)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, e.dayText...)
+	sep := byte('T')
+	if e.opts.DateFormat == DateJavaSQLTimestamp {
+		sep = ' '
+	}
+	h, m, s := secs/3600, secs/60%60, secs%60
+	return append(dst, sep, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':',
+		byte('0'+s/10), byte('0'+s%10), '.')
 }
 
 // appendCivilDate writes the proleptic Gregorian date of a day count since
