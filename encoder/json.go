@@ -489,11 +489,15 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 			if !special {
 				dst = append(dst, '"')
 				dst = append(dst, key...)
-				dst = append(dst, '"')
+				dst = append(dst, '"', ':')
 			} else {
 				dst = appendString(dst, key, e.opts.EscapeUnicode)
+				dst = append(dst, ':')
 			}
 			en.key, en.klen, en.hash, en.str = int32(p+1), int32(len(key)), h, true
+			if keys.add(h) {
+				*maybeDup = true
+			}
 			p = q
 		} else if isString(b, p) {
 			var key []byte
@@ -501,15 +505,18 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 				return dst, p, err
 			}
 			dst = appendString(dst, key, e.opts.EscapeUnicode)
+			dst = append(dst, ':')
 			en.key, en.klen, en.hash, en.str = int32(p-len(key)), int32(len(key)), keyHash(key), true
-		} else if dst, p, err = e.appendKey(dst, b, p, depth+1); err != nil {
-			return dst, p, err
-		}
-		if en.str && keys.add(en.hash) {
-			*maybeDup = true
+			if keys.add(en.hash) {
+				*maybeDup = true
+			}
+		} else {
+			if dst, p, err = e.appendKey(dst, b, p, depth+1); err != nil {
+				return dst, p, err
+			}
+			dst = append(dst, ':')
 		}
 		e.ents = append(e.ents, en)
-		dst = append(dst, ':')
 		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
 			return dst, p, err
 		}
