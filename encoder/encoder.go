@@ -24,6 +24,8 @@ type Encoder struct {
 	opts    Options
 	dateKey []byte
 	gelf    gelfKeys
+	// synthHash holds the key hashes of the synthetic entries, by kind.
+	synthHash [3]uint32
 
 	dec     Decoder
 	chunk   []byte   // being encoded
@@ -75,6 +77,7 @@ func New(opts Options) (*Encoder, error) {
 		e.dateKey = []byte(opts.DateKey)
 	}
 	e.gelf = newGELFKeys(opts.GELF)
+	e.synthHash = [3]uint32{keyHash(e.dateKey), keyHash(keyInternal), keyHash(keyLog)}
 	return e, nil
 }
 

@@ -373,9 +373,8 @@ func (e *Encoder) entryKey(en *entry) []byte {
 
 // pushSynth writes a synthetic entry of the record map and records it.
 func (e *Encoder) pushSynth(dst, b []byte, kind int, keys *keyFilter, maybeDup *bool) []byte {
-	en := entry{out: int32(len(dst)), key: int32(-1 - kind), str: true}
+	en := entry{out: int32(len(dst)), key: int32(-1 - kind), hash: e.synthHash[kind], str: true}
 	key := e.entryKey(&en)
-	en.hash = keyHash(key)
 	*maybeDup = keys.add(en.hash) || *maybeDup
 	e.ents = append(e.ents, en)
 	dst = appendString(dst, key, e.opts.EscapeUnicode)
