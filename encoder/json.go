@@ -650,7 +650,17 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 			return dst, p, err
 		}
 		return appendDecUint(dst, binary.BigEndian.Uint64(b[p+1:])), q, nil
-	case kU8, kU16, kU32, kI8, kI16, kI32, kI64:
+	case kU16:
+		if p+3 <= len(b) {
+			return appendDecUint(dst, uint64(binary.BigEndian.Uint16(b[p+1:]))), p + 3, nil
+		}
+		return dst, p, errTruncated(p)
+	case kU32:
+		if p+5 <= len(b) {
+			return appendDecUint(dst, uint64(binary.BigEndian.Uint32(b[p+1:]))), p + 5, nil
+		}
+		return dst, p, errTruncated(p)
+	case kU8, kI8, kI16, kI32, kI64:
 		v, _, q, err := readInt(b, p)
 		if err != nil {
 			return dst, p, err
