@@ -693,7 +693,10 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		}
 		return appendString(dst, s, e.opts.EscapeUnicode), q, nil
 	case kFixArr, kArr16, kArr32:
-		_, n, q, err := lenHeader(b, p)
+		n, q, err := int(c&0x0f), p+1, error(nil)
+		if c >= 0xa0 { // not a fixarray
+			_, n, q, err = lenHeader(b, p)
+		}
 		if err == nil && depth >= maxDepth {
 			err = errAt(p, "containers nested deeper than %d", maxDepth)
 		}
@@ -714,7 +717,10 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		}
 		return append(dst, ']'), q, nil
 	case kFixMap, kMap16, kMap32:
-		_, n, q, err := lenHeader(b, p)
+		n, q, err := int(c&0x0f), p+1, error(nil)
+		if c >= 0x90 { // not a fixmap
+			_, n, q, err = lenHeader(b, p)
+		}
 		if err == nil && depth >= maxDepth {
 			err = errAt(p, "containers nested deeper than %d", maxDepth)
 		}
