@@ -27,6 +27,16 @@ func init() {
 // appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD so
 // the output is always valid UTF-8, whatever the input.
 func appendString(dst, s []byte, escapeUnicode bool) []byte {
+	if n := len(s); n <= 8 && cap(s) >= 8 {
+		// A short string checked as one word, read past its end within
+		// its capacity: specialMask's flags only spread upwards, so
+		// shifting out the bytes beyond s leaves its own exact.
+		if specialMask(binary.LittleEndian.Uint64(s[:8]))<<(64-8*n) == 0 {
+			dst = append(dst, '"')
+			dst = append(dst, s...)
+			return append(dst, '"')
+		}
+	}
 	dst = append(dst, '"')
 	start, i := 0, 0
 	for {

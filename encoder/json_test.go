@@ -319,3 +319,23 @@ func TestAppendDouble(t *testing.T) {
 		check(math.Round(rng.Float64()*1e6) / 1e3)
 	}
 }
+
+// TestAppendStringCapacity checks that what follows a string within its
+// capacity, which appendString reads, never changes its output.
+func TestAppendStringCapacity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte("ab \"\\\x00\x1f\x7e\x7f\x80\xc3\xa9\xff")
+	for range 20000 {
+		buf := make([]byte, 16)
+		for i := range buf {
+			buf[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		s := buf[:rng.IntN(9)]
+		exact := append([]byte(nil), s...)
+		for _, esc := range []bool{false, true} {
+			if got, want := appendString(nil, s, esc), appendString(nil, exact[:len(exact):len(exact)], esc); string(got) != string(want) {
+				t.Fatalf("appendString(%q) = %s with %q after it, want %s", s, got, buf[len(s):], want)
+			}
+		}
+	}
+}
