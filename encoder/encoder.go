@@ -32,6 +32,7 @@ type Encoder struct {
 	cur     rawEvent // event being written
 	buf     []byte
 	ents    []entry
+	track   bool // record map entries on ents (see retrack)
 	gents   []gelfEntry
 	hash    []int32
 	scratch []byte // non-string JSON keys

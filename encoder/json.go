@@ -386,7 +386,9 @@ func (e *Encoder) pushSynth(dst, b []byte, kind int, keys *keyFilter, maybeDup *
 	en := entry{out: int32(len(dst)), key: int32(-1 - kind), hash: e.synthHash[kind], str: true}
 	key := e.entryKey(&en)
 	*maybeDup = keys.add(en.hash) || *maybeDup
-	e.ents = append(e.ents, en)
+	if e.track {
+		e.ents = append(e.ents, en)
+	}
 	dst = appendString(dst, key, e.opts.EscapeUnicode)
 	dst = append(dst, ':')
 	switch kind {
@@ -424,7 +426,7 @@ func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error)
 		dst = e.pushSynth(dst, b, entDate, &keys, &maybeDup)
 	}
 	if e.hasInternal(b, ev) {
-		if len(e.ents) > base {
+		if len(dst) > open {
 			dst = append(dst, ',')
 		}
 		dst = e.pushSynth(dst, b, entInternal, &keys, &maybeDup)
@@ -436,19 +438,33 @@ func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error)
 		if err = checkCount(b, ev.bodyPos, q, n, 2); err != nil {
 			return dst, ev.bodyPos, err
 		}
-		dst, end, err = e.appendEntries(dst, b, q, n, 0, len(e.ents) > base, &keys, &maybeDup)
+		dst, end, err = e.appendEntries(dst, b, q, n, 0, len(dst) > open, &keys, &maybeDup)
 	} else {
-		if len(e.ents) > base {
+		if len(dst) > open {
 			dst = append(dst, ',')
 		}
 		dst = e.pushSynth(dst, b, entLog, &keys, &maybeDup)
 		dst, end, err = e.appendValue(dst, b, ev.bodyPos, 0)
 	}
-	if err == nil && maybeDup && e.markDups(base) {
-		dst = e.compact(dst, open, base)
+	if err == nil && maybeDup {
+		if !e.track {
+			return e.retrack(func() ([]byte, int, error) { return e.appendRecord(dst[:open-1], b, ev) })
+		}
+		if e.markDups(base) {
+			dst = e.compact(dst, open, base)
+		}
 	}
 	e.ents = e.ents[:base]
 	return append(dst, '}'), end, err
+}
+
+// retrack writes a map again with its entries tracked on e.ents, which
+// the first pass skips: only maps whose keyFilter saw a possible duplicate
+// need them.
+func (e *Encoder) retrack(write func() ([]byte, int, error)) ([]byte, int, error) {
+	e.track = true
+	defer func() { e.track = false }()
+	return write()
 }
 
 // hasInternal reports whether Fluent Bit would add __internal__: when the
@@ -525,7 +541,9 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 			}
 			dst = append(dst, ':')
 		}
-		e.ents = append(e.ents, en)
+		if e.track {
+			e.ents = append(e.ents, en)
+		}
 		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
 			return dst, p, err
 		}
@@ -745,8 +763,13 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		var keys keyFilter
 		maybeDup := false
 		dst, q, err = e.appendEntries(dst, b, q, n, depth, false, &keys, &maybeDup)
-		if err == nil && maybeDup && e.markDups(base) {
-			dst = e.compact(dst, open, base)
+		if err == nil && maybeDup {
+			if !e.track {
+				return e.retrack(func() ([]byte, int, error) { return e.appendValue(dst[:open-1], b, p, depth) })
+			}
+			if e.markDups(base) {
+				dst = e.compact(dst, open, base)
+			}
 		}
 		e.ents = e.ents[:base]
 		return append(dst, '}'), q, err

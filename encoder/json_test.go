@@ -70,6 +70,8 @@ func TestJSONValues(t *testing.T) {
 		{"str8 str16 str32", A{raw{0xd9, 1, 'a'}, raw{0xda, 0, 1, 'b'}, raw{0xdb, 0, 0, 0, 1, 'c'}}, `["a","b","c"]`},
 		{"duplicate keys keep the last", M{"a", 1, "b", 2, "a", 3}, `{"b":2,"a":3}`},
 		{"nested duplicates", M{"m", M{"x", 1, "x", 2}}, `{"m":{"x":2}}`},
+		{"duplicates at every level", M{"a", M{"x", 1, "x", M{"y", 1, "y", 2}}, "b", M{"x", M{"q", 1, "q", 2}}, "a", M{"z", M{"q", 1, "q", 2}, "z", 3}},
+			`{"b":{"x":{"q":2}},"a":{"z":3}}`},
 		{"int key", raw{0x81, 0x01, 0xa1, 'v'}, `{"1":"v"}`},
 		{"nil key", raw{0x81, 0xc0, 0x01}, `{"null":1}`},
 		{"bin key", raw{0x81, 0xc4, 0x01, 'k', 0x01}, `{"k":1}`},
