@@ -489,7 +489,8 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 		if comma || i > 0 {
 			dst = append(dst, ',')
 		}
-		en := entry{out: int32(len(dst))}
+		// The entry, kept only when tracking (see retrack).
+		out, kpos, klen, h, str := len(dst), 0, 0, uint32(0), false
 		if p >= len(b) {
 			return dst, p, errTruncated(p)
 		}
@@ -499,7 +500,6 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 				return dst, p, errTruncated(p)
 			}
 			key := b[p+1 : q]
-			var h uint32
 			var special bool
 			if n := len(key); n > 0 && n <= 8 && p+9 <= len(b) {
 				// Most keys are short: one word to check and hash.
@@ -519,7 +519,7 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 				dst = appendString(dst, key, e.opts.EscapeUnicode)
 				dst = append(dst, ':')
 			}
-			en.key, en.klen, en.hash, en.str = int32(p+1), int32(len(key)), h, true
+			kpos, klen, str = p+1, len(key), true
 			if keys.add(h) {
 				*maybeDup = true
 			}
@@ -531,8 +531,8 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 			}
 			dst = appendString(dst, key, e.opts.EscapeUnicode)
 			dst = append(dst, ':')
-			en.key, en.klen, en.hash, en.str = int32(p-len(key)), int32(len(key)), keyHash(key), true
-			if keys.add(en.hash) {
+			kpos, klen, h, str = p-len(key), len(key), keyHash(key), true
+			if keys.add(h) {
 				*maybeDup = true
 			}
 		} else {
@@ -542,7 +542,7 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 			dst = append(dst, ':')
 		}
 		if e.track {
-			e.ents = append(e.ents, en)
+			e.ents = append(e.ents, entry{out: int32(out), key: int32(kpos), klen: int32(klen), hash: h, str: str})
 		}
 		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
 			return dst, p, err
