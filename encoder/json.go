@@ -500,22 +500,22 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 				return dst, p, errTruncated(p)
 			}
 			key := b[p+1 : q]
-			var special bool
 			if n := len(key); n > 0 && n <= 8 && p+9 <= len(b) {
-				// Most keys are short: one word to check and hash.
+				// Most keys are short: one word to check, hash and copy
+				// (all 8 bytes, then cut back to the key).
 				keep := ^uint64(0) >> (64 - 8*n)
 				w := binary.LittleEndian.Uint64(b[p+1:]) & keep
-				special = specialMask(w)&keep != 0
 				h = uint32(mixWord(uint64(n)*0x9e3779b97f4a7c15, w) >> 32)
+				if specialMask(w)&keep == 0 {
+					m := len(dst) + 1 + n
+					dst = binary.LittleEndian.AppendUint64(append(dst, '"'), w)[:m]
+					dst = append(dst, '"', ':')
+				} else {
+					dst = appendString(dst, key, e.opts.EscapeUnicode)
+					dst = append(dst, ':')
+				}
 			} else {
-				special = scanPlain(key, 0) < len(key)
 				h = keyHash(key)
-			}
-			if !special {
-				dst = append(dst, '"')
-				dst = append(dst, key...)
-				dst = append(dst, '"', ':')
-			} else {
 				dst = appendString(dst, key, e.opts.EscapeUnicode)
 				dst = append(dst, ':')
 			}
