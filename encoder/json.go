@@ -28,12 +28,13 @@ func init() {
 // the output is always valid UTF-8, whatever the input.
 func appendString(dst, s []byte, escapeUnicode bool) []byte {
 	if n := len(s); n <= 8 && cap(s) >= 8 {
-		// A short string checked as one word, read past its end within
-		// its capacity: specialMask's flags only spread upwards, so
-		// shifting out the bytes beyond s leaves its own exact.
-		if specialMask(binary.LittleEndian.Uint64(s[:8]))<<(64-8*n) == 0 {
-			dst = append(dst, '"')
-			dst = append(dst, s...)
+		// A short string checked and copied as one word, read past its
+		// end within its capacity: specialMask's flags only spread
+		// upwards, so shifting out the bytes beyond s leaves its own
+		// exact, and the bytes copied beyond it are cut off.
+		if w := binary.LittleEndian.Uint64(s[:8]); specialMask(w)<<(64-8*n) == 0 {
+			m := len(dst) + 1 + n
+			dst = binary.LittleEndian.AppendUint64(append(dst, '"'), w)[:m]
 			return append(dst, '"')
 		}
 	}
