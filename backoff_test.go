@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -122,13 +121,7 @@ func TestClientBackoff(t *testing.T) {
 		if _, err := upgradeByHand(c, br, acceptKey); err != nil {
 			return
 		}
-		for {
-			f, err := readFrame(br)
-			if err != nil || f.opcode == websocket.CloseMessage {
-				return
-			}
-			answerPing(c, f)
-		}
+		discardFrames(c, br)
 	})
 	c, log := newTestClient(t, testConfig(url))
 	clock := newFakeClock()
