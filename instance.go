@@ -30,8 +30,9 @@ func newInstance(cfg *Config, log Logger) (*instance, error) {
 }
 
 // flush sends one chunk and tells Fluent Bit what became of it: OK once
-// every message is written, RETRY when the server may take it later, ERROR
-// only for a chunk that can never be sent.
+// the client counts it sent (read by the server, with confirm_delivery),
+// RETRY when the server may take it later, ERROR only for a chunk that can
+// never be sent.
 func (in *instance) flush(chunk []byte, tag string) int {
 	enc := in.encoders.Get().(*encoder.Encoder)
 	defer in.encoders.Put(enc)
