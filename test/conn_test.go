@@ -5,23 +5,11 @@ package e2e
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
-
-// connLogs counts the host's log lines of a level containing substr.
-func connLogs(r HostResult, level, substr string) int {
-	n := 0
-	for _, l := range r.LogLines() {
-		if l.Level == level && strings.Contains(l.Message, substr) {
-			n++
-		}
-	}
-	return n
-}
 
 // TestConnServerRestart: the server goes away (close 1001) in the middle
 // of a stream and comes back on the same port. Flushes fail while it is
@@ -52,10 +40,10 @@ func TestConnServerRestart(t *testing.T) {
 	}
 	t.Logf("%d messages before the stop; summary %+v; %v", before, s, r.Duration.Round(time.Millisecond))
 	checkSeq(srv.Messages(), "json_lines", 0, chunks*perChunk).requireAll(t, "after a restart")
-	if n := connLogs(r, "warn", "cannot reach"); n != 1 {
+	if n := r.CountLogs("warn", "cannot reach"); n != 1 {
 		t.Errorf("%d warnings that the server is down, want 1\n%s", n, r.Dump())
 	}
-	if n := connLogs(r, "info", "reachable again"); n != 1 {
+	if n := r.CountLogs("info", "reachable again"); n != 1 {
 		t.Errorf("%d lines that the server is back, want 1", n)
 	}
 }
@@ -77,7 +65,7 @@ func TestConnIdleReconnect(t *testing.T) {
 	}
 	srv.WaitMessages(chunks, 5*time.Second)
 	checkSeq(srv.Messages(), "msgpack", 0, chunks*perChunk).requireAll(t, "idle reconnects")
-	if n := connLogs(r, "debug", "idle for"); n < 2 || srv.Handshakes() < 2 {
+	if n := r.CountLogs("debug", "idle for"); n < 2 || srv.Handshakes() < 2 {
 		t.Errorf("%d idle closes and %d connections: want reconnects\n%s", n, srv.Handshakes(), r.Dump())
 	}
 }
@@ -103,7 +91,7 @@ func TestConnTLS(t *testing.T) {
 			r.RequireOK(t)
 			s := r.Summary(t, "websocket_go.0")
 			if !tc.caFile {
-				if s.OK != 0 || s.Dropped != 1 || connLogs(r, "warn", "set ws_tls.ca_file") == 0 {
+				if s.OK != 0 || s.Dropped != 1 || r.CountLogs("warn", "set ws_tls.ca_file") == 0 {
 					t.Fatalf("summary %+v: want the chunk dropped after retries, and a hint\n%s", s, r.Dump())
 				}
 				return

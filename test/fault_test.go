@@ -395,17 +395,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// countLogs counts log lines of a level that contain text.
-func countLogs(r HostResult, level, text string) int {
-	n := 0
-	for _, l := range r.LogLines() {
-		if l.Level == level && strings.Contains(l.Message, text) {
-			n++
-		}
-	}
-	return n
-}
-
 // The server is killed (every connection ended at once, no close frame,
 // what its sockets held is lost) and restarted on the same port, twice,
 // while the host streams chunks.
@@ -511,7 +500,7 @@ func TestFaultServerStopsReading(t *testing.T) {
 	// stalled server reads what the first connection holds.
 	time.Sleep(time.Until(start.Add(stall + 500*time.Millisecond)))
 	requireDelivered(t, r, "websocket_go.0", len(chunks), srv, "msgpack", 0, records)
-	if s := r.Summary(t, "websocket_go.0"); s.Retried == 0 || countLogs(r, "warn", "timeout") == 0 {
+	if s := r.Summary(t, "websocket_go.0"); s.Retried == 0 || r.CountLogs("warn", "timeout") == 0 {
 		t.Errorf("no write timeout seen: %+v\n%s", s, tail(r.Stderr, 30))
 	}
 }
@@ -555,7 +544,7 @@ func TestFaultServerUnavailable(t *testing.T) {
 			if tc.refuse {
 				want = "503"
 			}
-			if countLogs(r, "warn", want) == 0 {
+			if r.CountLogs("warn", want) == 0 {
 				t.Errorf("no warning naming the failure (%q)\n%s", want, tail(r.Stderr, 30))
 			}
 		})
@@ -671,11 +660,11 @@ func TestFaultMalformedChunks(t *testing.T) {
 			if s.OK != len(bad)+1 || s.Errors != len(bad) || s.Retried != 0 || s.Dropped != 0 {
 				t.Errorf("summary %+v, want ok %d, errors %d, nothing retried\n%s", s, len(bad)+1, len(bad), tail(r.Stderr, 30))
 			}
-			if n := countLogs(r, "error", "cannot be decoded"); n != len(bad) {
+			if n := r.CountLogs("error", "cannot be decoded"); n != len(bad) {
 				t.Errorf("%d error lines say a chunk cannot be decoded, want %d\n%s", n, len(bad), tail(r.Stderr, 30))
 			}
 			for _, b := range bad {
-				if countLogs(r, "error", b.why) == 0 {
+				if r.CountLogs("error", b.why) == 0 {
 					t.Errorf("%s: no error line saying %q\n%s", b.name, b.why, tail(r.Stderr, 30))
 				}
 			}
@@ -726,7 +715,7 @@ func TestFaultTLSCertificates(t *testing.T) {
 			if n := len(srv.Messages()) + srv.Handshakes(); n != 0 {
 				t.Errorf("%d messages and handshakes reached a server with a bad certificate", n)
 			}
-			if countLogs(r, "warn", tc.why) == 0 {
+			if r.CountLogs("warn", tc.why) == 0 {
 				t.Errorf("no warning saying %q\n%s", tc.why, tail(r.Stderr, 30))
 			}
 			t.Logf("%d flushes, %d retried, %d dropped", s.Flushes, s.Retried, s.Dropped)

@@ -192,6 +192,17 @@ func (r HostResult) LogLines() []LogLine {
 	return out
 }
 
+// CountLogs counts the log lines of a level whose message contains text.
+func (r HostResult) CountLogs(level, text string) int {
+	n := 0
+	for _, l := range r.LogLines() {
+		if l.Level == level && strings.Contains(l.Message, text) {
+			n++
+		}
+	}
+	return n
+}
+
 // StdoutLines returns the stdout lines that start with prefix (prefix removed).
 func (r HostResult) StdoutLines(prefix string) []string {
 	var out []string

@@ -87,7 +87,7 @@ func TestEndpointWithoutCoreSymbols(t *testing.T) {
 	conf := writeConfig(t, "path.conf", "[OUTPUT]\n    Name websocket_go\n    Match *\n    Host 127.0.0.1\n    URI /x\n")
 	r := runHost(t, "--hide-symbols", "-e", pluginSO(t), "-c", conf)
 	r.RequireOK(t)
-	if !hasLog(r, "warn", "cannot read Host and Port") || !hasLog(r, "warn", "'URI ws://host:port/path'") {
+	if r.CountLogs("warn", "cannot read Host and Port") == 0 || r.CountLogs("warn", "'URI ws://host:port/path'") == 0 {
 		t.Errorf("no warning about the unreadable endpoint\n%s", r.Dump())
 	}
 
@@ -95,7 +95,7 @@ func TestEndpointWithoutCoreSymbols(t *testing.T) {
 	conf = writeConfig(t, "url.conf", fmt.Sprintf("[OUTPUT]\n    Name websocket_go\n    Match *\n    URI %s\n", srv.URL()))
 	r = runHost(t, "--hide-symbols", "-e", pluginSO(t), "-c", conf, "-i", referenceChunk())
 	r.RequireOK(t)
-	if hasLog(r, "warn", "cannot read Host and Port") {
+	if r.CountLogs("warn", "cannot read Host and Port") > 0 {
 		t.Errorf("a warning although URI holds the whole URL\n%s", r.Dump())
 	}
 	if m := srv.WaitMessages(1, 5*time.Second); !m[0].Binary || !bytes.Equal(m[0].Data, readShared(t, "formats/input.msgpack")) {
@@ -113,7 +113,7 @@ func TestConflictingEndpointStopsInit(t *testing.T) {
     URI  ws://127.0.0.1:9/x
 `)
 	r := runHost(t, "-e", pluginSO(t), "-c", conf)
-	if r.ExitCode != 255 || !hasLog(r, "error", "keys 'host' and 'uri' conflict") {
+	if r.ExitCode != 255 || r.CountLogs("error", "keys 'host' and 'uri' conflict") == 0 {
 		t.Fatalf("exit %d\n%s", r.ExitCode, r.Dump())
 	}
 }
@@ -133,7 +133,7 @@ func TestBadValueStopsInit(t *testing.T) {
 			if r.ExitCode != 255 {
 				t.Fatalf("exit %d, want 255\n%s", r.ExitCode, r.Dump())
 			}
-			if !hasLog(r, "error", "'"+tt.key+"'") || !hasLog(r, "error", strconv.Quote(tt.value)) || !hasLog(r, "error", tt.allowed) {
+			if r.CountLogs("error", "'"+tt.key+"'") == 0 || r.CountLogs("error", strconv.Quote(tt.value)) == 0 || r.CountLogs("error", tt.allowed) == 0 {
 				t.Errorf("no error line naming %s, %q and %q\n%s", tt.key, tt.value, tt.allowed, r.Dump())
 			}
 		})
@@ -164,7 +164,7 @@ func TestNameClashWarning(t *testing.T) {
 				args = append(args, "--builtin", tt.builtin)
 			}
 			r := runHost(t, args...)
-			if got := hasLog(r, "warn", "built-in output named"); got != tt.warn {
+			if got := r.CountLogs("warn", "built-in output named") > 0; got != tt.warn {
 				t.Fatalf("warning %v, want %v\n%s", got, tt.warn, r.Dump())
 			}
 		})
@@ -269,13 +269,4 @@ func TestHotReload(t *testing.T) {
 	if srv.Handshakes() != 2 || msgs[0].Conn == msgs[3].Conn {
 		t.Errorf("%d handshakes; first and last chunk on connections %d and %d", srv.Handshakes(), msgs[0].Conn, msgs[3].Conn)
 	}
-}
-
-func hasLog(r HostResult, level, text string) bool {
-	for _, l := range r.LogLines() {
-		if l.Level == level && strings.Contains(l.Message, text) {
-			return true
-		}
-	}
-	return false
 }
