@@ -10,11 +10,12 @@ import (
 	"github.com/fluent/fluent-bit-go/output"
 	"github.com/gorilla/websocket"
 	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/reference"
 )
 
 func referenceChunk(t *testing.T) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../shared/testdata/fluent-bit-5.1.1/formats/input.msgpack")
+	b, err := os.ReadFile(reference.Chunk())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/out-websocket/out_websocket/internal/reference"
 )
 
-// fbData is Fluent Bit 5.1.1's reference output, shared with the rest of
-// the workspace and read in place.
-const fbData = "../../shared/testdata/fluent-bit-5.1.1"
+// fbData is Fluent Bit 5.1.1's reference output.
+var fbData = reference.Dir
 
 func readData(t testing.TB, name string) []byte {
 	t.Helper()

@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/out-websocket/out_websocket/internal/reference"
 )
 
 // DefaultHostTimeout bounds every host run unless HostOptions.Timeout says otherwise.
@@ -63,16 +65,8 @@ func hostDir() string { return filepath.Join(testDir, "flbhost") }
 func probeSO() string      { return filepath.Join(hostDir(), "probe.so") }
 func probeNoCtxSO() string { return filepath.Join(hostDir(), "probe_noctx.so") }
 
-// sharedTestdata is a file of ../shared/testdata/fluent-bit-5.1.1 beside
-// the checkout: read in place, never copied in.
-func sharedTestdata(name string) string {
-	return filepath.Join(repoRoot, "..", "shared", "testdata", "fluent-bit-5.1.1", name)
-}
-
 // referenceChunk is the chunk a real Fluent Bit v5.1.1 handed to a Go plugin.
-func referenceChunk() string {
-	return sharedTestdata("formats/input.msgpack")
-}
+func referenceChunk() string { return reference.Chunk() }
 
 // pluginSO builds the plugin (make -C <repo> build) once per test binary and
 // returns the absolute path of out_websocket.so. It fails the calling test

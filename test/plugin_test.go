@@ -16,11 +16,12 @@ import (
 	"time"
 
 	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/reference"
 )
 
-func readShared(t *testing.T, name string) []byte {
+func readReference(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(sharedTestdata(name))
+	b, err := os.ReadFile(reference.Path(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func builtinExample(host string, port int) string {
 // with Host and Port in the core-owned field wherever the host puts it, and
 // the payload is byte for byte what Fluent Bit's own formatter makes.
 func TestBuiltinExampleDelivers(t *testing.T) {
-	want := readShared(t, "formats/json.double.date")
+	want := readReference(t, "formats/json.double.date")
 	for _, pad := range []int{0, 8, 4096} {
 		t.Run("pad "+strconv.Itoa(pad), func(t *testing.T) {
 			srv := StartWSServer(t, WSOptions{Path: "/something"})
@@ -76,7 +77,7 @@ func TestURLForm(t *testing.T) {
 		t.Errorf("registered without FLB_OUTPUT_NET: %+v", reg)
 	}
 	msgs := srv.WaitMessages(1, 5*time.Second)
-	if want := readShared(t, "formats/json_lines.double.date"); !bytes.Equal(msgs[0].Data, want) {
+	if want := readReference(t, "formats/json_lines.double.date"); !bytes.Equal(msgs[0].Data, want) {
 		t.Errorf("payload differs from json_lines.double.date")
 	}
 }
@@ -98,7 +99,7 @@ func TestEndpointWithoutCoreSymbols(t *testing.T) {
 	if r.CountLogs("warn", "cannot read Host and Port") > 0 {
 		t.Errorf("a warning although URI holds the whole URL\n%s", r.Dump())
 	}
-	if m := srv.WaitMessages(1, 5*time.Second); !m[0].Binary || !bytes.Equal(m[0].Data, readShared(t, "formats/input.msgpack")) {
+	if m := srv.WaitMessages(1, 5*time.Second); !m[0].Binary || !bytes.Equal(m[0].Data, readReference(t, "formats/input.msgpack")) {
 		t.Errorf("msgpack payload is not the chunk as it was")
 	}
 }
