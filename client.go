@@ -38,7 +38,7 @@ func NewClient(cfg ConnConfig, log Logger) *Client {
 		cfg:       cfg,
 		log:       log,
 		dialer:    newDialer(cfg),
-		backoff:   newBackoff(cfg.URL, log),
+		backoff:   newBackoff(cfg.LogURL, log),
 		closeWait: closeWait,
 	}
 }
@@ -109,7 +109,7 @@ func (c *Client) take() (*conn, error) {
 
 	for _, s := range stale {
 		if !s.dead() {
-			c.log.Debugf("closing a connection to %s idle for %v (idle_interval %v)", c.cfg.URL,
+			c.log.Debugf("closing a connection to %s idle for %v (idle_interval %v)", c.cfg.LogURL,
 				now.Sub(s.lastUsed).Round(time.Millisecond), c.cfg.IdleInterval)
 		}
 		go s.close(websocket.CloseNormalClosure, c.closeWait)
@@ -134,9 +134,9 @@ func (c *Client) dial() (*conn, error) {
 	// The first connection is news; later ones are routine (idle, more
 	// workers) or were announced by the backoff as the server coming back.
 	if c.connected.CompareAndSwap(false, true) {
-		c.log.Infof("connected to %s", c.cfg.URL)
+		c.log.Infof("connected to %s", c.cfg.LogURL)
 	} else {
-		c.log.Debugf("connected to %s", c.cfg.URL)
+		c.log.Debugf("connected to %s", c.cfg.LogURL)
 	}
 	return cn, nil
 }

@@ -49,7 +49,9 @@ type Config struct {
 
 // ConnConfig holds the connection settings of one instance.
 type ConnConfig struct {
-	URL                string
+	URL string
+	// LogURL is URL as log lines show it (see redact).
+	LogURL             string
 	Header             http.Header
 	Subprotocols       []string
 	RequireSubprotocol bool
@@ -76,6 +78,9 @@ const (
 	defaultConnectTimeout = 10 * time.Second
 	defaultWriteTimeout   = 30 * time.Second
 	defaultPingTimeout    = 10 * time.Second
+	// minPingInterval keeps a typo from making a ticker per connection
+	// that fires every microsecond.
+	minPingInterval = 50 * time.Millisecond
 )
 
 // headerKeyPrefix numbers the extra headers: Fluent Bit shows a Go plugin
@@ -98,7 +103,7 @@ type keyReader struct {
 }
 
 func (r *keyReader) fail(key, value, allowed string) {
-	r.errs = append(r.errs, fmt.Errorf("invalid value %q for key '%s': %s", value, key, allowed))
+	r.errs = append(r.errs, fmt.Errorf("invalid value %q for key '%s': %s", redact(key, value), key, allowed))
 }
 
 func (r *keyReader) string(key, def string) string {
@@ -200,10 +205,23 @@ func loadConfig(src ConfigSource, core CoreEndpoint) (*Config, error) {
 	cfg.Endpoint = endpoint
 
 	c := &cfg.Conn
-	if endpoint != nil {
-		c.URL = endpoint.String()
-	}
 	c.Header = loadHeaders(r)
+	if endpoint != nil {
+		if endpoint.User != nil {
+			// gorilla refuses userinfo in a URL; it means Basic auth.
+			if c.Header.Get("Authorization") != "" {
+				r.errs = append(r.errs, errors.New("key 'uri' holds a user:password@ and an Authorization header is set too (http_user, bearer_token or header): keep one"))
+			}
+			pass, _ := endpoint.User.Password()
+			c.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(endpoint.User.Username()+":"+pass)))
+			endpoint.User = nil
+		}
+		c.URL = endpoint.String()
+		c.LogURL = redact("uri", c.URL)
+	}
+	if err := checkReservedHeaders(c.Header, r.src.Get("subprotocols") != ""); err != nil {
+		r.errs = append(r.errs, err)
+	}
 	c.Subprotocols = r.list("subprotocols")
 	c.RequireSubprotocol = r.bool("subprotocol_required", false)
 	if c.RequireSubprotocol && len(c.Subprotocols) == 0 {
@@ -214,6 +232,9 @@ func loadConfig(src ConfigSource, core CoreEndpoint) (*Config, error) {
 	c.WriteTimeout = r.seconds("write_timeout", defaultWriteTimeout)
 	c.IdleInterval = r.seconds("idle_interval", defaultIdleInterval)
 	c.PingInterval = r.seconds("ping_interval", 0)
+	if c.PingInterval > 0 && c.PingInterval < minPingInterval {
+		r.fail("ping_interval", src.Get("ping_interval"), fmt.Sprintf("allowed: 0 (off), or a number of seconds from %v to 1000000", minPingInterval.Seconds()))
+	}
 	c.PingTimeout = r.seconds("ping_timeout", defaultPingTimeout)
 	for _, k := range []string{"connect_timeout", "write_timeout", "ping_timeout"} {
 		if v := src.Get(k); v != "" && r.seconds(k, time.Second) == 0 {
@@ -261,18 +282,21 @@ func loadEncoderOptions(r *keyReader) encoder.Options {
 
 // resolveEndpoint combines the URI key with the Host and Port the core
 // holds. URI is a path (as the built-in has it) or a whole ws:// or wss://
-// URL, the one form that works whatever the host can tell us.
+// URL, the one form that works whatever the host can tell us. The path is
+// sent as written (RFC 3986: its escapes stay as they are); a fragment,
+// which RFC 6455 does not allow, is dropped with a warning.
 func resolveEndpoint(uri string, useTLS bool, core CoreEndpoint) (*url.URL, string, error) {
+	shown := redact("uri", uri)
 	if strings.Contains(uri, "://") {
 		u, err := url.Parse(uri)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {
-			return nil, "", fmt.Errorf("invalid value %q for key 'uri': allowed: a path such as /logs, or a ws:// or wss:// URL with a host", uri)
+			return nil, "", fmt.Errorf("invalid value %q for key 'uri': allowed: a path such as /logs, or a ws:// or wss:// URL with a host", shown)
 		}
 		if useTLS && u.Scheme == "ws" {
-			return nil, "", fmt.Errorf("keys 'ws_tls' and 'uri' conflict: ws_tls is on but uri %q is ws://", uri)
+			return nil, "", fmt.Errorf("keys 'ws_tls' and 'uri' conflict: ws_tls is on but uri %q is ws://", shown)
 		}
 		if core.Host != "" && !strings.EqualFold(core.Host, u.Hostname()) {
-			return nil, "", fmt.Errorf("keys 'host' and 'uri' conflict: host is %q but uri %q names %q", core.Host, uri, u.Hostname())
+			return nil, "", fmt.Errorf("keys 'host' and 'uri' conflict: host is %q but uri %q names %q", core.Host, shown, u.Hostname())
 		}
 		port := defaultPort
 		if u.Scheme == "wss" {
@@ -280,26 +304,29 @@ func resolveEndpoint(uri string, useTLS bool, core CoreEndpoint) (*url.URL, stri
 		}
 		if p := u.Port(); p != "" {
 			port, _ = strconv.Atoi(p)
+			if port < 1 || port > 65535 {
+				return nil, "", fmt.Errorf("invalid port %q in key 'uri' (%q): allowed: 1 to 65535", p, shown)
+			}
 		}
 		if core.Port != 0 && core.Port != port {
-			return nil, "", fmt.Errorf("keys 'port' and 'uri' conflict: port is %d but uri %q means port %d", core.Port, uri, port)
+			return nil, "", fmt.Errorf("keys 'port' and 'uri' conflict: port is %d but uri %q means port %d", core.Port, shown, port)
 		}
 		if core.Path != "" && u.Path != "" && core.Path != u.Path {
-			return nil, "", fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", core.Path, uri)
+			return nil, "", fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", redact("uri", core.Path), shown)
 		}
 		if u.Path == "" {
 			u.Path = defaultURI
 		}
-		return u, "", nil
+		return u, dropFragment(u, shown), nil
 	}
 
 	var warn string
 	if core.Err != nil {
 		warn = fmt.Sprintf("cannot read Host and Port from Fluent Bit (%v); using %s unless URI holds a full ws:// or wss:// URL: set e.g. 'URI ws://host:port/path'", core.Err, defaultHost)
 	}
-	u := &url.URL{Scheme: "ws", Path: defaultURI}
+	scheme := "ws"
 	if useTLS {
-		u.Scheme = "wss"
+		scheme = "wss"
 	}
 	host := core.Host
 	if host == "" {
@@ -312,23 +339,38 @@ func resolveEndpoint(uri string, useTLS bool, core CoreEndpoint) (*url.URL, stri
 			port = defaultTLSPort
 		}
 	}
-	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+	path := defaultURI
 	switch {
 	case uri != "" && core.Path != "" && strings.TrimPrefix(uri, "/") != strings.TrimPrefix(core.Path, "/"):
-		return nil, "", fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", core.Path, uri)
+		return nil, "", fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", redact("uri", core.Path), shown)
 	case uri != "":
-		u.Path = uri
+		path = uri
 	case core.Path != "":
-		u.Path = core.Path
+		path = core.Path
 	}
-	if !strings.HasPrefix(u.Path, "/") {
-		u.Path = "/" + u.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
 	}
-	// A query string belongs to the request line, not the path.
-	if i := strings.IndexByte(u.Path, '?'); i >= 0 {
-		u.RawQuery, u.Path = u.Path[i+1:], u.Path[:i]
+	ref, err := url.Parse(path)
+	if err != nil || ref.Host != "" || ref.Scheme != "" {
+		return nil, "", fmt.Errorf("invalid value %q for key 'uri': allowed: a path such as /logs (%%-escapes as in RFC 3986), or a ws:// or wss:// URL with a host", shown)
+	}
+	u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: ref.Path, RawPath: ref.RawPath,
+		RawQuery: ref.RawQuery, Fragment: ref.Fragment, RawFragment: ref.RawFragment}
+	if w := dropFragment(u, shown); w != "" {
+		warn = strings.TrimPrefix(warn+"; "+w, "; ")
 	}
 	return u, warn, nil
+}
+
+// dropFragment removes a #fragment, which a WebSocket URI cannot have
+// (RFC 6455 3), and says so.
+func dropFragment(u *url.URL, shown string) string {
+	if u.Fragment == "" && u.RawFragment == "" {
+		return ""
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return fmt.Sprintf("key 'uri' (%q) has a #fragment, which WebSocket does not allow (RFC 6455): it is not sent", shown)
 }
 
 // loadHeaders reads `header` (the built-in's key, "Name value"), the
@@ -370,6 +412,23 @@ func loadHeaders(r *keyReader) http.Header {
 		h.Set("Origin", o)
 	}
 	return h
+}
+
+// reservedHeaders are made by the handshake itself; a second value would
+// fail every handshake ("duplicate header"), so they are refused at start.
+var reservedHeaders = []string{"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions"}
+
+func checkReservedHeaders(h http.Header, subprotocols bool) error {
+	names := reservedHeaders
+	if subprotocols {
+		names = append(names[:len(names):len(names)], "Sec-Websocket-Protocol")
+	}
+	for _, n := range names {
+		if _, ok := h[n]; ok {
+			return fmt.Errorf("header %s is set by the WebSocket handshake itself and cannot be set with 'header' keys (for Sec-WebSocket-Protocol use 'subprotocols')", n)
+		}
+	}
+	return nil
 }
 
 // loadProxy returns the `proxy` key's URL, or the environment's
@@ -451,7 +510,7 @@ func loadTLS(r *keyReader, host string) (*tls.Config, []string) {
 // values are left out: they often hold credentials.
 func (c *Config) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "endpoint %s, format %s", c.Endpoint.Redacted(), c.Encoder.Format)
+	fmt.Fprintf(&b, "endpoint %s, format %s", c.Conn.LogURL, c.Encoder.Format)
 	if f := c.Encoder.Format; f == encoder.JSON || f == encoder.JSONStream || f == encoder.JSONLines {
 		key := c.Encoder.DateKey
 		if key == "" {

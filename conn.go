@@ -46,7 +46,7 @@ type conn struct {
 }
 
 func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger) *conn {
-	cn := &conn{ws: ws, url: cfg.URL, log: log, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
+	cn := &conn{ws: ws, url: cfg.LogURL, log: log, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
 		done: make(chan struct{}), pong: make(chan struct{})}
 	ws.SetReadLimit(readLimit)
 	ws.SetPongHandler(cn.onPong)
@@ -69,6 +69,10 @@ func (cn *conn) read() {
 		if _, err = io.Copy(io.Discard, r); err != nil {
 			break
 		}
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		err = serverCloseError{ce}
 	}
 	if cn.setCause(err) {
 		cn.logEnd(err)
@@ -124,6 +128,19 @@ func (cn *conn) ping(timeout time.Duration) error {
 		}
 	}
 }
+
+// serverCloseError is a close frame from the server. Its reason is the
+// server's text: it is quoted, so that it cannot forge log lines.
+type serverCloseError struct{ ce *websocket.CloseError }
+
+func (e serverCloseError) Error() string {
+	if e.ce.Text == "" {
+		return fmt.Sprintf("close %d", e.ce.Code)
+	}
+	return fmt.Sprintf("close %d, reason %q", e.ce.Code, e.ce.Text)
+}
+
+func (e serverCloseError) Unwrap() error { return e.ce }
 
 // logEnd says why the server ended a connection. A normal or going-away
 // close is routine (the next chunk reconnects); anything else may need

@@ -51,7 +51,7 @@ func (c *Client) connect() (*conn, error) {
 		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "")
 		ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 		ws.Close()
-		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.URL, err)
+		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.LogURL, err)
 	}
 	return newConn(ws, c.cfg, c.log), nil
 }
@@ -80,16 +80,16 @@ func handshakeError(cfg ConnConfig, resp *http.Response, err error) error {
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			what = "refused: authentication failed (check http_user, http_passwd, bearer_token and header)"
 		}
-		return fmt.Errorf("handshake with %s %s: HTTP %s%s", cfg.URL, what, resp.Status, preview(resp.Body))
+		return fmt.Errorf("handshake with %s %s: HTTP %s%s", cfg.LogURL, what, resp.Status, preview(resp.Body))
 	case errors.Is(err, websocket.ErrBadHandshake):
 		return fmt.Errorf("handshake with %s failed: the server answered 101 but not with a valid WebSocket upgrade "+
-			"(Sec-WebSocket-Accept, Upgrade or Connection header wrong): %w", cfg.URL, err)
+			"(Sec-WebSocket-Accept, Upgrade or Connection header wrong): %w", cfg.LogURL, err)
 	case resp != nil:
-		return fmt.Errorf("handshake with %s failed: %w", cfg.URL, err)
+		return fmt.Errorf("handshake with %s failed: %w", cfg.LogURL, err)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return fmt.Errorf("connect to %s: no answer within %v (connect_timeout): %w", cfg.URL, cfg.ConnectTimeout, err)
+		return fmt.Errorf("connect to %s: no answer within %v (connect_timeout): %w", cfg.LogURL, cfg.ConnectTimeout, err)
 	}
-	return fmt.Errorf("connect to %s: %w%s", cfg.URL, err, tlsHint(err))
+	return fmt.Errorf("connect to %s: %w%s", cfg.LogURL, err, tlsHint(err))
 }
 
 // preview quotes the first bytes of a refusal's body.

@@ -38,6 +38,7 @@ const testTimeout = 10 * time.Second
 func testConfig(url string) ConnConfig {
 	return ConnConfig{
 		URL:            url,
+		LogURL:         redact("uri", url),
 		Header:         http.Header{},
 		ConnectTimeout: testTimeout,
 		WriteTimeout:   testTimeout,

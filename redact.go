@@ -1,0 +1,104 @@
+package main
+
+import (
+	"strings"
+)
+
+// redacted replaces a secret in a log line.
+const redacted = "xxxxx"
+
+// redact is the one way a configuration value reaches a log line: the value
+// of key as it may be shown. Endpoints and proxies (uri, proxy) lose their
+// userinfo, query values and fragment; headers keep their name but lose
+// the value when the name says it is a credential; keys that hold
+// credentials lose all of it. It works on text, not on a parsed URL, so a
+// value too broken to parse is hidden all the same.
+func redact(key, value string) string {
+	key = strings.ToLower(key)
+	switch {
+	case key == "uri" || key == "proxy":
+		return redactURL(value)
+	case key == "header" || strings.HasPrefix(key, headerKeyPrefix):
+		return redactHeaderLine(value)
+	case secretName(key):
+		return redacted
+	}
+	return value
+}
+
+// secretName tells whether a key or header name says its value is a
+// credential.
+func secretName(name string) bool {
+	name = strings.ToLower(name)
+	if name == "cookie" || name == "set-cookie" {
+		return true
+	}
+	for _, s := range []string{"auth", "token", "key", "secret", "passw", "session", "signature"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactHeader is a header's value as a log line may show it.
+func redactHeader(name, value string) string {
+	if secretName(name) {
+		return redacted
+	}
+	return value
+}
+
+// redactHeaderLine redacts a `header` key's "Name value"; text that is not
+// of that form keeps only what looks like a name before it.
+func redactHeaderLine(v string) string {
+	v = strings.TrimSpace(v)
+	name, value, ok := strings.Cut(v, " ")
+	if !ok || strings.ContainsAny(name, ":=") {
+		if i := strings.IndexAny(v, " :="); i >= 0 {
+			return v[:i] + " " + redacted
+		}
+		return redacted
+	}
+	return name + " " + redactHeader(strings.TrimSuffix(name, ":"), value)
+}
+
+// redactURL hides the userinfo, every query value and the fragment of a
+// URL (or of a path with a query).
+func redactURL(s string) string {
+	rest, frag, hasFrag := strings.Cut(s, "#")
+	rest, query, hasQuery := strings.Cut(rest, "?")
+	if scheme, after, ok := strings.Cut(rest, "://"); ok {
+		authority, path := after, ""
+		if i := strings.IndexByte(after, '/'); i >= 0 {
+			authority, path = after[:i], after[i:]
+		}
+		if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+			authority = redacted + authority[i:]
+		}
+		rest = scheme + "://" + authority + path
+	} else if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = redacted + rest[i:]
+	}
+	var b strings.Builder
+	b.WriteString(rest)
+	if hasQuery {
+		b.WriteByte('?')
+		for i, p := range strings.Split(query, "&") {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			name, _, ok := strings.Cut(p, "=")
+			switch {
+			case ok:
+				b.WriteString(name + "=" + redacted)
+			case p != "":
+				b.WriteString(redacted)
+			}
+		}
+	}
+	if hasFrag && frag != "" {
+		b.WriteString("#" + redacted)
+	}
+	return b.String()
+}
