@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+)
+
+// No secret reaches the log, whatever happens: every secret-bearing key and
+// form gets a secret of its own, and four runs at Log_Level debug (records
+// delivered, server down, 401, bad configuration) must print none of them,
+// nor the base64 of a Basic credential, anywhere in the host's output.
+func TestSecretsNeverLogged(t *testing.T) {
+	t.Parallel()
+	secrets := map[string]string{
+		"uri query":       "qs-SECRET-1f3a",
+		"uri userinfo":    "ui-SECRET-2b4c",
+		"header":          "hd-SECRET-3c5d",
+		"header.N":        "hn-SECRET-4d6e",
+		"bearer_token":    "br-SECRET-5e7f",
+		"http_passwd":     "pw-SECRET-6f80",
+		"proxy userinfo":  "px-SECRET-7091",
+		"typo'd header":   "ty-SECRET-81a2",
+		"typo'd proxy":    "tp-SECRET-92b3",
+		"typo'd uri":      "tu-SECRET-a3c4",
+		"cookie":          "ck-SECRET-b4d5",
+		"conflict bearer": "cb-SECRET-c5e6",
+	}
+	forbidden := map[string]string{}
+	for what, s := range secrets {
+		forbidden[what] = s
+	}
+	for what, user := range map[string]string{"uri userinfo": "ingest", "http_passwd": "fluent"} {
+		forbidden[what+" as Basic"] = base64.StdEncoding.EncodeToString([]byte(user + ":" + secrets[what]))
+	}
+
+	srv := StartWSServer(t, WSOptions{Path: "/ingest"})
+	refusing := StartWSServer(t, WSOptions{Path: "/ingest", Status: 401})
+	closed := closedPort(t)
+	hostPort := func(s *WSServer) string { return strings.TrimPrefix(strings.TrimSuffix(s.URL(), "/ingest"), "ws://") }
+
+	tests := []struct {
+		name  string
+		keys  []string
+		check func(t *testing.T, r HostResult)
+	}{
+		{"delivered", []string{
+			fmt.Sprintf("URI ws://ingest:%s@%s/ingest?access_token=%s&v=2", secrets["uri userinfo"], hostPort(srv), secrets["uri query"]),
+			"header X-Api-Key " + secrets["header"],
+			"header.3 X-Auth-Token " + secrets["header.N"],
+			"header.4 Cookie session=" + secrets["cookie"],
+		}, func(t *testing.T, r HostResult) {
+			r.RequireOK(t)
+			if s := r.Summary(t, "websocket_go.0"); s.OK != 1 {
+				t.Errorf("not delivered: %+v", s)
+			}
+			h := srv.Headers()
+			if len(h) == 0 || h[0].Get("Authorization") != "Basic "+forbidden["uri userinfo as Basic"] || h[0].Get("X-Api-Key") != secrets["header"] {
+				t.Errorf("the credentials were not sent: %v", h)
+			}
+		}},
+		{"server down", []string{
+			fmt.Sprintf("URI ws://%s/ingest?token=%s", closed, secrets["uri query"]),
+			"http_user fluent",
+			"http_passwd " + secrets["http_passwd"],
+			fmt.Sprintf("proxy http://squid:%s@%s", secrets["proxy userinfo"], closed),
+		}, func(t *testing.T, r HostResult) {
+			if r.CountLogs("warn", "cannot reach") == 0 {
+				t.Errorf("the outage was not logged")
+			}
+		}},
+		{"401", []string{
+			fmt.Sprintf("URI ws://%s/ingest?access_token=%s", hostPort(refusing), secrets["uri query"]),
+			"bearer_token " + secrets["bearer_token"],
+			"header.1 X-Session-Key " + secrets["header.N"],
+		}, func(t *testing.T, r HostResult) {
+			if r.CountLogs("warn", "401") == 0 {
+				t.Errorf("the refusal was not logged")
+			}
+		}},
+		{"bad config", []string{
+			fmt.Sprintf("URI ws://ingest:%s@%s:99999/ingest?token=%s", secrets["typo'd uri"], "127.0.0.1", secrets["uri query"]),
+			"header.2 Authorization:Bearer" + secrets["typo'd header"],
+			fmt.Sprintf("proxy htp://squid:%s@proxy:3128", secrets["typo'd proxy"]),
+			"http_user fluent",
+			"bearer_token " + secrets["conflict bearer"],
+		}, func(t *testing.T, r HostResult) {
+			if r.ExitCode != 255 {
+				t.Errorf("exit %d, want 255", r.ExitCode)
+			}
+			for _, key := range []string{"'uri'", "'header.2'", "'proxy'", "'bearer_token'"} {
+				if r.CountLogs("error", key) == 0 {
+					t.Errorf("no error line names %s", key)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := writeConfig(t, "fluent-bit.conf", "[OUTPUT]\n    Name        websocket_go\n    Match       *\n    Retry_Limit 2\n    Format      json\n    connect_timeout 2\n    "+strings.Join(tt.keys, "\n    ")+"\n")
+			r := runHost(t, faultArgs(t, conf, "--log-level", "debug", "-i", referenceChunk())...)
+			tt.check(t, r)
+			out := r.Stdout + r.Stderr
+			for what, s := range forbidden {
+				if strings.Contains(out, s) {
+					t.Errorf("the %s secret %q is in the output", what, s)
+				}
+			}
+			if r.CountLogs("debug", "") == 0 && tt.name != "bad config" {
+				t.Errorf("no debug line: the run did not log at debug level")
+			}
+			if t.Failed() {
+				t.Log(r.Dump())
+			}
+		})
+	}
+}
+
+// closedPort is a loopback host:port where nothing listens.
+func closedPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
