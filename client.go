@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,10 @@ type Client struct {
 	backoff   *backoff
 	closeWait time.Duration
 	connected atomic.Bool // a connection was ever made
+	// stop is done when Fluent Bit stops (see shutdown.go): what is in
+	// flight is cut, idle connections closed, and Sends fail at once.
+	stop    context.Context
+	unwatch func() bool
 
 	mu     sync.Mutex
 	idle   []*conn // the most recently used last
@@ -33,14 +38,17 @@ type Client struct {
 }
 
 // NewClient makes a client; it connects on the first Send.
-func NewClient(cfg ConnConfig, log Logger) *Client {
-	return &Client{
+func NewClient(cfg ConnConfig, log Logger, stop context.Context) *Client {
+	c := &Client{
 		cfg:       cfg,
 		log:       log,
 		dialer:    newDialer(cfg),
 		backoff:   newBackoff(cfg.LogURL, log),
 		closeWait: closeWait,
+		stop:      stop,
 	}
+	c.unwatch = context.AfterFunc(stop, c.Close)
+	return c
 }
 
 // Send writes the messages of one chunk, in order, on one connection: as
@@ -57,7 +65,7 @@ func (c *Client) Send(messages [][]byte, binary bool) error {
 	if err != nil {
 		return err
 	}
-	err = cn.write(typ, messages, c.cfg.WriteTimeout)
+	err = cn.write(c.stop, typ, messages, c.cfg.WriteTimeout)
 	// A reused connection may have died unseen while idle (a server
 	// restart, a proxy's idle timeout); a new one deserves a try. A timeout
 	// is a server that stopped reading, which a new connection won't fix.
@@ -66,7 +74,7 @@ func (c *Client) Send(messages [][]byte, binary bool) error {
 		if cn, err = c.dial(); err != nil {
 			return err
 		}
-		err = cn.write(typ, messages, c.cfg.WriteTimeout)
+		err = cn.write(c.stop, typ, messages, c.cfg.WriteTimeout)
 	}
 	if err != nil {
 		c.backoff.failure(err)
@@ -123,6 +131,9 @@ func (c *Client) take() (*conn, error) {
 
 // dial connects unless the backoff says the server is down.
 func (c *Client) dial() (*conn, error) {
+	if c.stop.Err() != nil {
+		return nil, context.Cause(c.stop)
+	}
 	if err := c.backoff.allow(); err != nil {
 		return nil, err
 	}
@@ -162,6 +173,7 @@ func (c *Client) put(cn *conn) {
 // briefly for the server's close frames. A Send still running closes its
 // connection when it is done; later Sends fail.
 func (c *Client) Close() {
+	c.unwatch()
 	c.mu.Lock()
 	idle := c.idle
 	c.idle, c.closed = nil, true

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -185,7 +186,7 @@ func BenchmarkClientSend(b *testing.B) {
 					}
 				}
 			})
-			c := NewClient(testConfig(srv.url), &recLogger{})
+			c := NewClient(testConfig(srv.url), &recLogger{}, context.Background())
 			defer c.Close()
 			msg := [][]byte{make([]byte, size)}
 			b.SetBytes(int64(size))

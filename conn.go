@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -226,7 +227,9 @@ func (cn *conn) err() error {
 // happened. Without the pong, a server that crashes or drops the
 // connection takes with it what it had not read yet, though every write
 // succeeded.
-func (cn *conn) write(typ int, messages [][]byte, timeout time.Duration) error {
+func (cn *conn) write(stop context.Context, typ int, messages [][]byte, timeout time.Duration) error {
+	unwatch := context.AfterFunc(stop, func() { cn.kill(context.Cause(stop)) })
+	defer unwatch()
 	for i, m := range messages {
 		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
 		if err := cn.ws.WriteMessage(typ, m); err != nil {

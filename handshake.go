@@ -35,16 +35,52 @@ func newDialer(cfg ConnConfig) *websocket.Dialer {
 		EnableCompression: cfg.Compression,
 		WriteBufferSize:   writeBufferSize,
 		WriteBufferPool:   &sync.Pool{},
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if report, ok := ctx.Value(netConnKey{}).(func(net.Conn)); ok && err == nil {
+				report(nc)
+			}
+			return nc, err
+		},
 	}
 }
+
+// netConnKey carries, in a connect's context, the function told of each
+// TCP connection the dial makes: gorilla heeds only the context's
+// deadline, so a handshake is cut, when Fluent Bit stops, by closing them.
+type netConnKey struct{}
 
 // connect opens a new connection: TCP (through the proxy, if any), TLS
 // for wss://, and the WebSocket handshake, all within ConnectTimeout.
 func (c *Client) connect() (*conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(c.stop, c.cfg.ConnectTimeout)
 	defer cancel()
+	var mu sync.Mutex
+	var dialed []net.Conn
+	ctx = context.WithValue(ctx, netConnKey{}, func(nc net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		dialed = append(dialed, nc)
+		if c.stop.Err() != nil {
+			nc.Close()
+		}
+	})
+	cut := context.AfterFunc(c.stop, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, nc := range dialed {
+			nc.Close()
+		}
+	})
 	ws, resp, err := c.dialer.DialContext(ctx, c.cfg.URL, c.cfg.Header)
+	if !cut() && err == nil {
+		ws.Close()
+		err = context.Cause(c.stop)
+	}
 	if err != nil {
+		if c.stop.Err() != nil {
+			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, context.Cause(c.stop))
+		}
 		return nil, handshakeError(c.cfg, resp, err)
 	}
 	if err := checkSubprotocol(c.cfg, ws.Subprotocol()); err != nil {

@@ -21,7 +21,7 @@ func newInstance(cfg *Config, log Logger) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, client: NewClient(cfg.Conn, log)}
+	in := &instance{cfg: cfg, log: log, client: NewClient(cfg.Conn, log, stopping)}
 	in.encoders.New = func() any {
 		enc, _ := encoder.New(cfg.Encoder)
 		return enc
@@ -55,9 +55,9 @@ func (in *instance) flush(chunk []byte, tag string) int {
 		return output.FLB_OK
 	}
 	if err := in.client.Send(res.Messages, in.cfg.Encoder.Format.Binary()); err != nil {
-		// While the server is down the client said so once; a line per
-		// flush would bury that.
-		if errors.Is(err, errServerDown) {
+		// While the server is down, or Fluent Bit stops, the client said
+		// so once; a line per flush would bury that.
+		if errors.Is(err, errServerDown) || errors.Is(err, errStopping) || errors.Is(err, errClientClosed) {
 			in.log.Debugf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
 		} else {
 			in.log.Warnf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)

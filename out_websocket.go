@@ -55,6 +55,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	}
 	log := newFLBLogger(plugin, fmt.Sprintf("[output:%s:%s] ", pluginName, name))
 	defer recoverPanic(log, "FLBPluginInit", &ret, output.FLB_ERROR)
+	watchStopSignals(log)
 
 	cfg, err := loadConfig(instanceSource{plugin}, coreEndpoint(plugin))
 	if err != nil {

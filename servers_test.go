@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -52,7 +53,7 @@ func testConfig(url string) ConnConfig {
 // log is printed if the test fails.
 func newTestClient(t *testing.T, cfg ConnConfig) (*Client, *recLogger) {
 	log := &recLogger{}
-	c := NewClient(cfg, log)
+	c := NewClient(cfg, log, context.Background())
 	c.closeWait = 200 * time.Millisecond
 	t.Cleanup(func() {
 		c.Close()

@@ -44,8 +44,10 @@ static struct {
     long reload_after;
     long repeat;
     const char *log_level;
+    long grace;
+    int grace_set;
 } opt = {
-    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL
+    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, 5, 0
 };
 
 static struct config cfg;
@@ -1121,6 +1123,91 @@ static int dispatch_chunk(int src)
 }
 
 /* ------------------------------------------------------------------ */
+/* shutdown on a signal                                                */
+/* ------------------------------------------------------------------ */
+
+/* Fluent Bit's shutdown after SIGTERM/SIGINT (flb_engine.c, v5.1.1). The
+ * engine sees the signal only when it is free: with Workers 0 only once
+ * the flush it runs has returned. Then it warns "service will shutdown in
+ * max G seconds", moves every pending retry to now, takes no new chunks,
+ * and checks once a second (a timerfd: checks missed while a flush held
+ * the engine count once): while tasks or chunks remain and fewer than G
+ * checks passed (or G is -1) it goes on, else it logs "service has stopped
+ * (N pending tasks)" and returns; flb_engine_shutdown -> flb_output_exit
+ * then joins each instance's workers (waiting for a flush still running)
+ * before that instance's exit hooks (exit_instances). */
+static void shutdown_grace(void)
+{
+    int64_t next_check = now_ms() + 1000;
+    int checks = 0;
+    struct job *jb;
+
+    if (opt.grace >= 0) {
+        hlog(FLB_LOG_WARN, "[engine] service will shutdown in max %ld seconds", opt.grace);
+    }
+    else {
+        hlog(FLB_LOG_WARN, "[engine] service will shutdown when all remaining tasks are flushed");
+    }
+    /* flb_engine_reschedule_retries */
+    for (jb = retries; jb; jb = jb->next) {
+        jb->due = now_ms();
+    }
+    for (;;) {
+        int progressed = handle_completions();
+        int64_t now;
+
+        progressed += fire_due_retries();
+        now = now_ms();
+        if (now >= next_check) {
+            int left = pending_total();
+            checks++;
+            while (next_check <= now) {
+                next_check += 1000;
+            }
+            for (jb = retries; jb; jb = jb->next) {
+                left++;
+            }
+            if (left == 0 || (opt.grace >= 0 && checks >= opt.grace)) {
+                hlog(FLB_LOG_INFO, "[engine] service has stopped (%d pending tasks)", pending_total());
+                return;
+            }
+        }
+        if (!progressed) {
+            wait_engine(next_check);
+        }
+    }
+}
+
+/* After the engine stopped, results of flushes that were still running are
+ * counted as returned, and nothing is retried (Fluent Bit has no engine
+ * left to do it). */
+static void count_late_results(void)
+{
+    struct job *list;
+    pthread_mutex_lock(&eng_mu);
+    list = done_head;
+    done_head = done_tail = NULL;
+    pthread_mutex_unlock(&eng_mu);
+    while (list) {
+        struct job *jb = list;
+        list = list->next;
+        pthread_mutex_lock(&stats_mu);
+        if (jb->ret == FLB_OK) {
+            jb->hi->st->ok++;
+        }
+        else if (jb->ret == FLB_RETRY) {
+            jb->hi->st->retried++;
+            jb->hi->st->dropped++;
+        }
+        else {
+            jb->hi->st->errors++;
+        }
+        pthread_mutex_unlock(&stats_mu);
+        job_done(jb);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* init / exit                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -1168,6 +1255,7 @@ static void exit_instances(int by_reload)
             P.plugin.cb_exit();
         }
     }
+    count_late_results();
     for (i = 0; i < ninsts; i++) {
         destroy_instance(insts[i]);
     }
@@ -1265,6 +1353,7 @@ static void usage(FILE *f)
 "  -I FILE               several chunks: 4-byte big-endian length + bytes, repeated\n"
 "  -n N                  send the whole chunk list N times\n"
 "  --log-level LEVEL     service log level (as [SERVICE] Log_Level)\n"
+"  --grace SEC           shutdown grace period (as [SERVICE] Grace), default 5\n"
 "  --retry-wait MS       first retry delay (default 1000), doubled per retry\n"
 "  --retry-cap MS        retry delay cap (default 2000000)\n"
 "  --max-runtime SEC     stop after SEC seconds; pending retries count as dropped\n"
@@ -1293,7 +1382,7 @@ static void set_exe_dir(void)
 int main(int argc, char **argv)
 {
     enum { O_RETRY_WAIT = 1000, O_RETRY_CAP, O_MAX_RUNTIME, O_RELOAD_AFTER,
-           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP };
+           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_GRACE, O_HELP };
     static struct option lopts[] = {
         {"retry-wait", required_argument, 0, O_RETRY_WAIT},
         {"retry-cap", required_argument, 0, O_RETRY_CAP},
@@ -1303,6 +1392,7 @@ int main(int argc, char **argv)
         {"hide-symbols", no_argument, 0, O_HIDE},
         {"builtin", required_argument, 0, O_BUILTIN},
         {"log-level", required_argument, 0, O_LOG_LEVEL},
+        {"grace", required_argument, 0, O_GRACE},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}
     };
@@ -1402,6 +1492,10 @@ int main(int argc, char **argv)
         case O_LOG_LEVEL:
             opt.log_level = optarg;
             break;
+        case O_GRACE:
+            opt.grace = atol(optarg);
+            opt.grace_set = 1;
+            break;
         case 'h':
         case O_HELP:
             usage(stdout);
@@ -1427,6 +1521,12 @@ int main(int argc, char **argv)
         const char *ll = kv_get(&cfg.service, "log_level");
         const char *pf = kv_get(&cfg.service, "plugins_file");
         const char *hr = kv_get(&cfg.service, "hot_reload");
+        const char *gr = kv_get(&cfg.service, "grace");
+        if (gr && !opt.grace_set) {
+            char *t = env_translate(gr);
+            opt.grace = atol(t);
+            free(t);
+        }
         if (ll) {
             char *t = env_translate(ll);
             g_log_level = parse_log_level(t);
@@ -1525,8 +1625,8 @@ int main(int argc, char **argv)
             strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S", &tm);
             fprintf(stderr, "[%s] [engine] caught signal (%s)\n", ts,
                     got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
-            hlog(FLB_LOG_WARN, "[engine] service will shutdown in max 5 seconds");
             stop_reason = "signal";
+            shutdown_grace();
             break;
         }
         if (deadline && now_ms() >= deadline) {
@@ -1576,12 +1676,11 @@ int main(int argc, char **argv)
         }
     }
 
-    drain_inflight();
+    if (!stop_reason || strcmp(stop_reason, "signal") != 0) {
+        drain_inflight();
+    }
     if (retries) {
         abandon_retries(stop_reason ? stop_reason : "shutdown");
-    }
-    if (stop_reason && strcmp(stop_reason, "signal") == 0) {
-        hlog(FLB_LOG_INFO, "[engine] service has stopped (0 pending tasks)");
     }
     exit_instances(0);
     plugin_unregister_and_close();
