@@ -16,6 +16,22 @@ const closeWait = time.Second
 
 var errClientClosed = errors.New("the output is shutting down")
 
+// Why a Send failed, one kind each, kept apart for the log and the
+// backoff (only errConnect means the server cannot be reached). A serverCloseError
+// (conn.go) is a fifth: the server closed the connection.
+var (
+	errConnect      = errors.New("connect failed")            // TCP, proxy, TLS or handshake
+	errWrite        = errors.New("write failed")              // a message not written in write_timeout, or the socket broke
+	errNotConfirmed = errors.New("delivery not confirmed")    // no pong for the ping after the chunk
+	errNoPong       = errors.New("keepalive ping unanswered") // ping_interval's ping got no pong in ping_timeout
+)
+
+// failure is an error of one of those kinds; errors.Is finds the kind.
+type failure struct{ kind, err error }
+
+func (f failure) Error() string   { return f.err.Error() }
+func (f failure) Unwrap() []error { return []error{f.kind, f.err} }
+
 // Client sends chunks to one WebSocket endpoint. Each concurrent Send takes
 // a connection of its own from a pool of idle ones, so frames of two
 // flushes never interleave and Workers N needs at most N connections
@@ -53,7 +69,10 @@ func NewClient(cfg ConnConfig, log Logger, stop context.Context) *Client {
 
 // Send writes the messages of one chunk, in order, on one connection: as
 // BINARY frames when binary is set (msgpack), else as TEXT. It returns nil
-// only when every byte was written to the socket. A write that fails on a
+// only when every byte was written to the socket (and, with
+// confirm_delivery, read by the server). Only a failure to connect counts
+// against the server's backoff: a write or a confirmation that fails on a
+// server that answered does not make the next flushes fail. A write that fails on a
 // reused connection is tried once more on a new one, so the server may see
 // a chunk twice (at least once delivery).
 func (c *Client) Send(messages [][]byte, binary bool) error {
@@ -77,10 +96,8 @@ func (c *Client) Send(messages [][]byte, binary bool) error {
 		err = cn.write(c.stop, typ, messages, c.cfg.WriteTimeout)
 	}
 	if err != nil {
-		c.backoff.failure(err)
 		return err
 	}
-	c.backoff.success()
 	c.put(cn)
 	return nil
 }
@@ -140,8 +157,9 @@ func (c *Client) dial() (*conn, error) {
 	cn, err := c.connect()
 	if err != nil {
 		c.backoff.failure(err)
-		return nil, err
+		return nil, failure{errConnect, err}
 	}
+	c.backoff.success()
 	// The first connection is news; later ones are routine (idle, more
 	// workers) or were announced by the backoff as the server coming back.
 	if c.connected.CompareAndSwap(false, true) {

@@ -39,6 +39,7 @@ type conn struct {
 
 	done  chan struct{} // closed when the reader stops: the connection is dead
 	pings atomic.Uint64 // number of the last ping sent
+	busy  atomic.Bool   // a chunk is being written: its own deadlines and ping watch the connection
 
 	mu     sync.Mutex
 	cause  error         // why it died; the first reason wins
@@ -109,7 +110,7 @@ func (cn *conn) ping(timeout time.Duration) error {
 	var payload [8]byte
 	binary.BigEndian.PutUint64(payload[:], n)
 	if err := cn.ws.WriteControl(websocket.PingMessage, payload[:], time.Now().Add(timeout)); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errPingNotSent, err)
 	}
 	wait := time.NewTimer(timeout)
 	defer wait.Stop()
@@ -160,8 +161,14 @@ func (cn *conn) logEnd(err error) {
 	}
 }
 
+// errPingNotSent is a ping that could not be written (in time): no pong
+// can be missing for it.
+var errPingNotSent = errors.New("ping not sent")
+
 // keepalive pings every interval and ends the connection when a pong does
-// not come within timeout.
+// not come within timeout. It leaves alone a connection that carries a
+// chunk: a slow server may take all of write_timeout to read it, and a
+// ping queued behind it would count that against ping_timeout.
 func (cn *conn) keepalive(interval, timeout time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -171,17 +178,20 @@ func (cn *conn) keepalive(interval, timeout time.Duration) {
 			return
 		case <-tick.C:
 		}
+		if cn.busy.Load() {
+			continue
+		}
 		err := cn.ping(timeout)
 		switch {
 		case cn.dead():
 			return
-		case isTimeout(err) && cn.setCause(fmt.Errorf("no pong within %v (ping_timeout)", timeout)):
+		case isTimeout(err) && !errors.Is(err, errPingNotSent) && cn.setCause(failure{errNoPong, fmt.Errorf("no pong within %v (ping_timeout)", timeout)}):
 			cn.log.Warnf("no pong from %s within %v (ping_timeout): closing the connection", cn.url, timeout)
 			cn.ws.Close()
 			return
 		}
-		// Another error is a ping not written in time behind a long
-		// write; that write has a deadline of its own.
+		// A ping not written (in time) is behind a write that has a
+		// deadline of its own.
 	}
 }
 
@@ -230,17 +240,19 @@ func (cn *conn) err() error {
 func (cn *conn) write(stop context.Context, typ int, messages [][]byte, timeout time.Duration) error {
 	unwatch := context.AfterFunc(stop, func() { cn.kill(context.Cause(stop)) })
 	defer unwatch()
+	cn.busy.Store(true)
+	defer cn.busy.Store(false)
 	for i, m := range messages {
 		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
 		if err := cn.ws.WriteMessage(typ, m); err != nil {
-			return cn.fail(fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err))
+			return cn.fail(failure{errWrite, fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err)})
 		}
 	}
 	if !cn.confirm {
 		return nil
 	}
 	if err := cn.ping(timeout); err != nil {
-		return cn.fail(fmt.Errorf("chunk written to %s but its reading not confirmed (a ping after it got no pong within write_timeout; for a server that does not answer pings set confirm_delivery off): %w", cn.url, err))
+		return cn.fail(failure{errNotConfirmed, fmt.Errorf("chunk written to %s but its reading not confirmed (a ping after it got no pong within write_timeout; for a server that does not answer pings set confirm_delivery off): %w", cn.url, err)})
 	}
 	return nil
 }

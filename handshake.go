@@ -83,7 +83,11 @@ func (c *Client) connect() (*conn, error) {
 		}
 		return nil, handshakeError(c.cfg, resp, err)
 	}
-	if err := checkSubprotocol(c.cfg, ws.Subprotocol()); err != nil {
+	err = checkSubprotocol(c.cfg, ws.Subprotocol())
+	if err == nil {
+		err = checkExtensions(c.cfg, resp.Header)
+	}
+	if err != nil {
 		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "")
 		ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 		ws.Close()
@@ -102,6 +106,23 @@ func checkSubprotocol(cfg ConnConfig, chosen string) error {
 	case chosen != "" && !slices.Contains(cfg.Subprotocols, chosen):
 		return fmt.Errorf("the server chose subprotocol %q, which was not offered (subprotocols: %s)",
 			chosen, strings.Join(cfg.Subprotocols, ", "))
+	}
+	return nil
+}
+
+// checkExtensions holds the server to RFC 6455 9.1: it may only use an
+// extension the client offered (gorilla takes permessage-deflate even when
+// it was not offered, and ignores unknown ones).
+func checkExtensions(cfg ConnConfig, h http.Header) error {
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		for _, ext := range strings.Split(v, ",") {
+			name, _, _ := strings.Cut(ext, ";")
+			name = strings.TrimSpace(name)
+			if name == "" || (cfg.Compression && strings.EqualFold(name, "permessage-deflate")) {
+				continue
+			}
+			return fmt.Errorf("the server answered with extension %q, which the plugin did not offer: failing the connection (RFC 6455 9.1)", name)
+		}
 	}
 	return nil
 }

@@ -37,10 +37,10 @@ func (in *instance) flush(chunk []byte, tag string) int {
 	enc := in.encoders.Get().(*encoder.Encoder)
 	defer in.encoders.Put(enc)
 
-	res, err := enc.Encode(chunk)
-	if err != nil {
+	res, decodeErr := enc.Encode(chunk)
+	if decodeErr != nil && len(res.Messages) == 0 {
 		// Fluent Bit drops a chunk on FLB_ERROR without a word.
-		in.log.Errorf("dropping chunk of %d bytes with tag '%s': it cannot be decoded: %v", len(chunk), tag, err)
+		in.log.Errorf("dropping chunk of %d bytes with tag '%s': it cannot be decoded: %v", len(chunk), tag, decodeErr)
 		return output.FLB_ERROR
 	}
 	if res.Skipped > 0 {
@@ -55,14 +55,21 @@ func (in *instance) flush(chunk []byte, tag string) int {
 		return output.FLB_OK
 	}
 	if err := in.client.Send(res.Messages, in.cfg.Encoder.Format.Binary()); err != nil {
-		// While the server is down, or Fluent Bit stops, the client said
-		// so once; a line per flush would bury that.
-		if errors.Is(err, errServerDown) || errors.Is(err, errStopping) || errors.Is(err, errClientClosed) {
+		// The backoff says once that the server cannot be reached, and
+		// the client once that Fluent Bit stops; a line per flush would
+		// bury that.
+		if errors.Is(err, errServerDown) || errors.Is(err, errConnect) || errors.Is(err, errStopping) || errors.Is(err, errClientClosed) {
 			in.log.Debugf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
 		} else {
 			in.log.Warnf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
 		}
 		return output.FLB_RETRY
+	}
+	var de *encoder.DecodeError
+	if errors.As(decodeErr, &de) {
+		in.log.Errorf("chunk of %d bytes with tag '%s': sent its first %d records; the rest cannot be decoded and is dropped (event %d, problem at byte offset %d of %d: %v)",
+			len(chunk), tag, res.Records, de.Record, de.Offset, len(chunk), de.Err)
+		return output.FLB_ERROR
 	}
 	in.log.Debugf("sent %d records with tag '%s' in %d messages", res.Records, tag, len(res.Messages))
 	return output.FLB_OK

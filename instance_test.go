@@ -23,7 +23,8 @@ func referenceChunk(t *testing.T) []byte {
 }
 
 // TestInstanceFlush: what a flush returns to Fluent Bit for a chunk that
-// arrives, one that cannot be decoded, and a server that is not there.
+// arrives, one whose end cannot be decoded (its records before are sent),
+// and a server that is not there (the backoff says so, once).
 func TestInstanceFlush(t *testing.T) {
 	rec := newRecorder()
 	srv := startWSServer(t, rec.read)
@@ -34,10 +35,12 @@ func TestInstanceFlush(t *testing.T) {
 		chunk   []byte
 		want    int
 		wantLog [2]string // level and text of a line the flush must log
+		sent    bool
 	}{
-		{"delivered", srv.url, chunk, output.FLB_OK, [2]string{"debug", "sent 60 records"}},
-		{"truncated chunk", srv.url, chunk[:len(chunk)-3], output.FLB_ERROR, [2]string{"error", "cannot be decoded"}},
-		{"no server", "ws://127.0.0.1:1/", chunk, output.FLB_RETRY, [2]string{"warn", "Fluent Bit will retry it"}},
+		{"delivered", srv.url, chunk, output.FLB_OK, [2]string{"debug", "sent 60 records"}, true},
+		{"truncated chunk", srv.url, chunk[:len(chunk)-3], output.FLB_ERROR, [2]string{"error", "sent its first 59 records; the rest cannot be decoded"}, true},
+		{"undecodable chunk", srv.url, []byte{0xc1}, output.FLB_ERROR, [2]string{"error", "dropping chunk of 1 bytes"}, false},
+		{"no server", "ws://127.0.0.1:1/", chunk, output.FLB_RETRY, [2]string{"warn", "cannot reach"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +60,7 @@ func TestInstanceFlush(t *testing.T) {
 			if log.count(tt.wantLog[0], tt.wantLog[1]) != 1 {
 				t.Errorf("no %s line with %q; log:\n%q", tt.wantLog[0], tt.wantLog[1], log.all())
 			}
-			if tt.want == output.FLB_OK {
+			if tt.sent {
 				if m := rec.next(t); m.typ != 1 || len(m.data) == 0 {
 					t.Errorf("got %+v", m)
 				}

@@ -83,8 +83,9 @@ func New(opts Options) (*Encoder, error) {
 }
 
 // Encode encodes chunk, which it never modifies. A malformed chunk gives a
-// *DecodeError whatever the format. A chunk without records (or whose
-// records were all skipped) gives no messages.
+// *DecodeError whatever the format, and a Result with the records before
+// the malformed event, which can be sent all the same. A chunk without
+// records (or whose records were all skipped) gives no messages.
 func (e *Encoder) Encode(chunk []byte) (Result, error) {
 	if len(chunk) > maxChunk {
 		return Result{}, &DecodeError{Err: fmt.Errorf("chunk of %d bytes, more than the %d supported", len(chunk), maxChunk)}
@@ -102,9 +103,6 @@ func (e *Encoder) Encode(chunk []byte) (Result, error) {
 	} else {
 		err = e.encodeText(chunk, &res)
 	}
-	if err != nil {
-		return Result{}, err
-	}
 	clear(e.msgs)
 	e.msgs = e.msgs[:0]
 	for _, s := range e.spans {
@@ -115,7 +113,7 @@ func (e *Encoder) Encode(chunk []byte) (Result, error) {
 		}
 	}
 	res.Messages = e.msgs
-	return res, nil
+	return res, err
 }
 
 // encodeMsgpack validates the chunk and cuts it into messages at record
@@ -128,17 +126,26 @@ func (e *Encoder) encodeMsgpack(chunk []byte, res *Result) error {
 	var prefix [2]int  // the group marker the current message starts with
 	lastEnd := 0       // end of the last record in the current message
 	var groupAt [2]int // group open after that record
+	// fail keeps the records before a malformed event.
+	fail := func(records int, err error) error {
+		res.Records = records
+		if inMsg > 0 {
+			e.addSpan(chunk, prefix, segStart, lastEnd)
+		}
+		return err
+	}
 	for {
+		records := res.Records
 		ev, err := d.head()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return err
+			return fail(records, err)
 		}
 		end, err := skipValue(chunk, ev.bodyPos, 0)
 		if err != nil {
-			return d.fail(err)
+			return fail(records, d.fail(err))
 		}
 		if d.finish(&ev, end) {
 			continue
@@ -188,18 +195,28 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 	f := e.opts.Format
 	max := e.opts.MaxMessageSize
 	msgStart, inMsg, open := 0, 0, false
+	// fail keeps the records written before a malformed event.
+	var good, records int
+	fail := func(err error) error {
+		e.buf, res.Records = e.buf[:good], records
+		if open && inMsg > 0 {
+			e.closeText(msgStart)
+		}
+		return err
+	}
 	for {
+		good, records = len(e.buf), res.Records
 		ev, err := d.head()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		if ev.kind != normalEvent {
 			end, err := skipValue(chunk, ev.bodyPos, 0)
 			if err != nil {
-				return d.fail(err)
+				return fail(d.fail(err))
 			}
 			d.finish(&ev, end)
 			continue
@@ -223,7 +240,7 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 			e.buf, end, err = e.appendRecord(e.buf, chunk, &ev)
 		}
 		if err != nil {
-			return d.fail(err)
+			return fail(d.fail(err))
 		}
 		d.finish(&ev, end)
 		if skipped {
