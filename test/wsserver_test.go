@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -47,6 +49,10 @@ type WSOptions struct {
 	// StallFor, when not 0, stops reading for that long after the first
 	// message (once per server), like a server too busy to read.
 	StallFor time.Duration
+	// ReadRate, when not 0, reads at about this many bytes a second, like
+	// a slow consumer; NoPong leaves the client's pings unanswered.
+	ReadRate int
+	NoPong   bool
 }
 
 // WSMessage is one message a WSServer read.
@@ -182,8 +188,11 @@ func (s *WSServer) serve(up *websocket.Upgrader, w http.ResponseWriter, r *http.
 	}()
 
 	ws.SetReadLimit(64 << 20)
+	if s.opts.NoPong {
+		ws.SetPingHandler(func(string) error { return nil })
+	}
 	for {
-		typ, data, err := ws.ReadMessage()
+		typ, data, err := s.read(ws)
 		if err != nil {
 			return
 		}
@@ -197,6 +206,29 @@ func (s *WSServer) serve(up *websocket.Upgrader, w http.ResponseWriter, r *http.
 		if s.fault(ws, n, stall) {
 			return
 		}
+	}
+}
+
+// read reads one message, at ReadRate if set.
+func (s *WSServer) read(ws *websocket.Conn) (int, []byte, error) {
+	if s.opts.ReadRate == 0 {
+		return ws.ReadMessage()
+	}
+	typ, r, err := ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	const step = 16 << 10
+	var data bytes.Buffer
+	for {
+		n, err := io.CopyN(&data, r, step)
+		if err == io.EOF {
+			return typ, data.Bytes(), nil
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		time.Sleep(time.Duration(n) * time.Second / time.Duration(s.opts.ReadRate))
 	}
 }
 

@@ -1,0 +1,200 @@
+package e2e
+
+// Settings accepted at start that could never work, failures counted for
+// what they are, and a slow server under ping_interval.
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A value that would break every connection stops Fluent Bit at start,
+// with a line naming the key.
+func TestBrokenSettingsStopInit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		keys []string
+		key  string // named by the error line
+	}{
+		{"Connection header", []string{"uri ws://127.0.0.1:8000/", "header Connection close"}, "Connection"},
+		{"Upgrade header", []string{"uri ws://127.0.0.1:8000/", "header.1 Upgrade h2c"}, "Upgrade"},
+		{"Sec-WebSocket-Key header", []string{"uri ws://127.0.0.1:8000/", "header.2 Sec-WebSocket-Key abc"}, "Sec-Websocket-Key"},
+		{"Sec-WebSocket-Version header", []string{"uri ws://127.0.0.1:8000/", "header.3 Sec-WebSocket-Version 8"}, "Sec-Websocket-Version"},
+		{"Sec-WebSocket-Extensions header", []string{"uri ws://127.0.0.1:8000/", "header.4 Sec-WebSocket-Extensions x"}, "Sec-Websocket-Extensions"},
+		{"Sec-WebSocket-Protocol header with subprotocols", []string{"uri ws://127.0.0.1:8000/", "subprotocols a", "header.5 Sec-WebSocket-Protocol b"}, "Sec-Websocket-Protocol"},
+		{"port 0", []string{"uri ws://127.0.0.1:0/x"}, "'uri'"},
+		{"port 99999", []string{"uri ws://127.0.0.1:99999/x"}, "'uri'"},
+		{"ping_interval 1 µs", []string{"uri ws://127.0.0.1:8000/", "ping_interval 0.000001"}, "'ping_interval'"},
+		{"bad path escape", []string{"uri /a%zz"}, "'uri'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"-e", pluginSO(t), "-o", "websocket_go"}
+			for _, kv := range tt.keys {
+				k, v, _ := strings.Cut(kv, " ")
+				args = append(args, "-p", k+"="+v)
+			}
+			r := runHost(t, args...)
+			if r.ExitCode != 255 || r.CountLogs("error", tt.key) == 0 {
+				t.Errorf("exit %d, want 255 and an error line naming %s\n%s", r.ExitCode, tt.key, r.Dump())
+			}
+		})
+	}
+}
+
+// A path with escapes is sent as written (RFC 3986), its query kept, and
+// a #fragment dropped with a warning.
+func TestURIPathAsWritten(t *testing.T) {
+	t.Parallel()
+	srv := StartWSServer(t, WSOptions{Path: "/a b/c"})
+	host, port := srv.HostPort()
+	r := runPlugin(t, "-o", "websocket_go", "-p", "host="+host, "-p", fmt.Sprintf("port=%d", port),
+		"-p", "uri=/a%20b/c?x=1%202#frag", "-i", referenceChunk())
+	r.RequireOK(t)
+	if s := r.Summary(t, "websocket_go.0"); s.OK != 1 || len(srv.Messages()) != 1 {
+		t.Errorf("not delivered to /a%%20b/c: %+v\n%s", s, r.Dump())
+	}
+	if r.CountLogs("warn", "fragment") != 1 {
+		t.Errorf("no warning about the fragment\n%s", r.Dump())
+	}
+}
+
+// A server that answers with an extension the plugin did not offer
+// (permessage-deflate while compress is off, or an unknown one) fails the
+// connection (RFC 6455 9.1): nothing is sent on it.
+func TestUnofferedExtensionFailsHandshake(t *testing.T) {
+	t.Parallel()
+	for _, ext := range []string{"permessage-deflate", "x-custom; a=1"} {
+		t.Run(ext, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			var most atomic.Int64 // bytes after the handshake, on the connection that got most
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						req, err := http.ReadRequest(bufio.NewReader(c))
+						if err != nil {
+							return
+						}
+						sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+						fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: %s\r\n\r\n",
+							base64.StdEncoding.EncodeToString(sum[:]), ext)
+						n, _ := io.Copy(io.Discard, c)
+						for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+						}
+					}()
+				}
+			}()
+			conf := writeConfig(t, "fluent-bit.conf", faultOutput("ws://"+ln.Addr().String()+"/", "json", "*", 0, "connect_timeout 2", "write_timeout 2"))
+			r := runHost(t, "-e", pluginSO(t), "-c", conf, "--retry-wait", "50", "--max-runtime", "2", "-i", referenceChunk())
+			// gorilla itself refuses a permessage-deflate it did not offer.
+			name, _, _ := strings.Cut(ext, ";")
+			if r.CountLogs("warn", fmt.Sprintf("extension %q", name))+r.CountLogs("warn", "invalid compression negotiation") == 0 {
+				t.Errorf("no warning naming the extension\n%s", r.Dump())
+			}
+			// A close frame (8 bytes, masked, with its code) may follow the handshake; records may not.
+			if n := most.Load(); n > 8 {
+				t.Errorf("%d bytes sent after the handshake", n)
+			}
+			if s := r.Summary(t, "websocket_go.0"); s.OK != 0 {
+				t.Errorf("chunk reported sent: %+v", s)
+			}
+		})
+	}
+}
+
+// Only a failure to connect makes the plugin back off and say that the
+// server cannot be reached; an outage is logged once and its end once; a
+// chunk with an undecodable event still delivers the records before it.
+func TestFailureAccounting(t *testing.T) {
+	t.Parallel()
+	t.Run("confirmation fails", func(t *testing.T) {
+		t.Parallel()
+		srv := StartWSServer(t, WSOptions{NoPong: true})
+		conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 0, "write_timeout 0.3"))
+		chunks := seqChunks(0, 4, 1, seqSpec{LogLen: 10})
+		r := runHost(t, faultArgs(t, conf, "--log-level", "debug", "--max-runtime", "4", "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+		if r.CountLogs("warn", "not confirmed") == 0 {
+			t.Errorf("no warning saying the delivery was not confirmed")
+		}
+		if n := r.CountLogs("warn", "cannot reach"); n != 0 {
+			t.Errorf("%d lines say the server cannot be reached; it answered every handshake", n)
+		}
+		if n := strings.Count(r.Stderr, errServerDownText); n != 0 {
+			t.Errorf("%d flushes failed at once without trying the server", n)
+		}
+		if t.Failed() {
+			t.Log(tail(r.Stderr, 40))
+		}
+	})
+	t.Run("503 for a while", func(t *testing.T) {
+		t.Parallel()
+		srv := StartWSServer(t, WSOptions{Status: 503})
+		conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 2))
+		chunks := seqChunks(0, 200, 10, seqSpec{LogLen: 10})
+		h := startHost(t, HostOptions{Timeout: 30 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+		time.Sleep(3 * time.Second)
+		srv.SetStatus(0)
+		r := h.Wait()
+		requireDelivered(t, r, "websocket_go.0", len(chunks), srv, "json_lines", 0, 200)
+		if n := r.CountLogs("warn", "[output:websocket_go"); n != 1 || r.CountLogs("warn", "503") != 1 {
+			t.Errorf("%d warnings from the plugin, want one, naming the 503\n%s", n, tail(r.Stderr, 40))
+		}
+		if n := r.CountLogs("info", "reachable again"); n != 1 {
+			t.Errorf("the end of the outage logged %d times, want once", n)
+		}
+	})
+	t.Run("undecodable event", func(t *testing.T) {
+		t.Parallel()
+		srv := StartWSServer(t, WSOptions{})
+		chunk := append(seqChunk(0, 5, seqSpec{LogLen: 10}), 0xc1, 0x00)
+		r := runPlugin(t, "-o", "websocket_go", "-p", "uri="+srv.URL(), "-p", "format=json_lines", "-i", writeFile(t, "bad.msgpack", chunk))
+		r.RequireOK(t)
+		srv.Stop(1000)
+		checkSeq(srv.Messages(), "json_lines", 0, 5).requireAll(t, "websocket_go.0")
+		if s := r.Summary(t, "websocket_go.0"); s.Errors != 1 {
+			t.Errorf("summary %+v, want the chunk reported an error", s)
+		}
+		if r.CountLogs("error", "sent its first 5 records") != 1 {
+			t.Errorf("no error line with the count and the offset\n%s", r.Dump())
+		}
+	})
+}
+
+// errServerDownText starts the error of a flush that failed at once
+// because the backoff had the server down.
+const errServerDownText = "server down: "
+
+// With ping_interval, a server that reads a large chunk slowly (longer than
+// ping_timeout, well within write_timeout) gets it once, on the first
+// try: the keepalive counts no pong missing for a ping it could not send.
+func TestSlowReadUnderPingInterval(t *testing.T) {
+	t.Parallel()
+	srv := StartWSServer(t, WSOptions{ReadRate: 4 << 20})
+	conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "msgpack", "*", 1,
+		"ping_interval 0.2", "ping_timeout 0.5", "write_timeout 20"))
+	chunks := seqChunks(0, 12, 12, seqSpec{LogLen: 1 << 20}) // one chunk of 12 MB: 3 s to read
+	r := runHostWith(t, HostOptions{Timeout: 40 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+	tally := requireDelivered(t, r, "websocket_go.0", 1, srv, "msgpack", 0, 12)
+	if s := r.Summary(t, "websocket_go.0"); s.Retried != 0 || tally.Duplicates() != 0 {
+		t.Errorf("the chunk was retried (%+v), %d duplicates\n%s", s, tally.Duplicates(), tail(r.Stderr, 30))
+	}
+}
