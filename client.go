@@ -67,39 +67,69 @@ func NewClient(cfg ConnConfig, log Logger, stop context.Context) *Client {
 	return c
 }
 
+// Messages produces the messages of one chunk, in order, handing each to
+// write as soon as it is made (so that one message at a time is in
+// memory); it stops at write's first error and returns it. Send calls it
+// again when the chunk goes again on a new connection.
+type Messages func(write func([]byte) error) error
+
 // Send writes the messages of one chunk, in order, on one connection: as
-// BINARY frames when binary is set (msgpack), else as TEXT. It returns nil
+// BINARY frames when binary is set (msgpack), else as TEXT. A connection is
+// taken at the first message: a chunk without any needs none. It returns nil
 // only when every byte was written to the socket (and, with
 // confirm_delivery, read by the server). Only a failure to connect counts
 // against the server's backoff: a write or a confirmation that fails on a
 // server that answered does not make the next flushes fail. A write that fails on a
 // reused connection is tried once more on a new one, so the server may see
 // a chunk twice (at least once delivery).
-func (c *Client) Send(messages [][]byte, binary bool) error {
+func (c *Client) Send(binary bool, messages Messages) error {
 	typ := websocket.TextMessage
 	if binary {
 		typ = websocket.BinaryMessage
 	}
-	cn, err := c.take()
-	if err != nil {
-		return err
-	}
-	err = cn.write(c.stop, typ, messages, c.cfg.WriteTimeout)
+	cn, err := c.send(typ, messages, c.take)
 	// A reused connection may have died unseen while idle (a server
 	// restart, a proxy's idle timeout); a new one deserves a try. A timeout
 	// is a server that stopped reading, which a new connection won't fix.
-	if err != nil && cn.reused && !isTimeout(err) {
+	if err != nil && cn != nil && cn.reused && !isTimeout(err) {
 		c.log.Debugf("%v; sending the chunk again on a new connection", err)
-		if cn, err = c.dial(); err != nil {
-			return err
-		}
-		err = cn.write(c.stop, typ, messages, c.cfg.WriteTimeout)
+		cn, err = c.send(typ, messages, c.dial)
 	}
 	if err != nil {
 		return err
 	}
-	c.put(cn)
+	if cn != nil {
+		c.put(cn)
+	}
 	return nil
+}
+
+// send writes the chunk's messages on a connection that get gives at the
+// first message, and has the server confirm them. It returns that
+// connection, if there was one.
+func (c *Client) send(typ int, messages Messages, get func() (*conn, error)) (*conn, error) {
+	var cn *conn
+	release := func() {}
+	defer func() { release() }()
+	n := 0
+	err := messages(func(m []byte) error {
+		if cn == nil {
+			var err error
+			if cn, err = get(); err != nil {
+				return err
+			}
+			release = cn.carry(c.stop)
+		}
+		n++
+		return cn.writeMessage(typ, m, n, c.cfg.WriteTimeout)
+	})
+	if cn == nil {
+		return nil, err
+	}
+	if err == nil {
+		err = cn.confirmChunk(c.cfg.WriteTimeout)
+	}
+	return cn, err
 }
 
 // take returns an idle connection that is alive and has not been idle

@@ -83,6 +83,14 @@ const (
 	minPingInterval = 50 * time.Millisecond
 )
 
+// message_size_limit: the hard cap on one message, which bounds what
+// encoding a chunk takes in memory.
+const (
+	defaultMessageLimit = 64 << 20
+	minMessageLimit     = 1 << 10
+	maxMessageLimit     = 1_000_000_000
+)
+
 // headerKeyPrefix numbers the extra headers: Fluent Bit shows a Go plugin
 // only the first `header` of an [OUTPUT], so more need keys of their own.
 const headerKeyPrefix = "header."
@@ -277,6 +285,14 @@ func loadEncoderOptions(r *keyReader) encoder.Options {
 		Timestamp:    r.string("gelf_timestamp_key", "timestamp"),
 	}
 	o.MaxMessageSize = r.size("max_message_size", 0)
+	o.MessageLimit = r.size("message_size_limit", defaultMessageLimit)
+	switch {
+	case o.MessageLimit < minMessageLimit || o.MessageLimit > maxMessageLimit:
+		r.fail("message_size_limit", r.src.Get("message_size_limit"), fmt.Sprintf("allowed: a byte count from %d to %d (1G)", minMessageLimit, maxMessageLimit))
+		o.MessageLimit = defaultMessageLimit
+	case o.MaxMessageSize > o.MessageLimit:
+		r.errs = append(r.errs, fmt.Errorf("key 'max_message_size' (%d) is larger than 'message_size_limit' (%d): raise message_size_limit too", o.MaxMessageSize, o.MessageLimit))
+	}
 	return o
 }
 

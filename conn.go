@@ -231,23 +231,34 @@ func (cn *conn) err() error {
 	return cn.cause
 }
 
-// write sends one chunk's messages in order, each within timeout, and
-// with confirm_delivery a ping after them, whose pong must come within
-// timeout too. It fails, and kills the connection, unless all of that
-// happened. Without the pong, a server that crashes or drops the
+// carry marks the connection as carrying a chunk until the returned
+// function is called: the keepalive leaves it alone, and it is killed
+// when stop is done (Fluent Bit stopping).
+func (cn *conn) carry(stop context.Context) (done func()) {
+	unwatch := context.AfterFunc(stop, func() { cn.kill(context.Cause(stop)) })
+	cn.busy.Store(true)
+	return func() {
+		unwatch()
+		cn.busy.Store(false)
+	}
+}
+
+// writeMessage writes the n-th message of a chunk within timeout; it
+// kills the connection when it cannot.
+func (cn *conn) writeMessage(typ int, m []byte, n int, timeout time.Duration) error {
+	cn.ws.SetWriteDeadline(time.Now().Add(timeout))
+	if err := cn.ws.WriteMessage(typ, m); err != nil {
+		return cn.fail(failure{errWrite, fmt.Errorf("message %d of the chunk not written to %s: %w", n, cn.url, err)})
+	}
+	return nil
+}
+
+// confirmChunk, with confirm_delivery, sends a ping after a chunk's
+// messages and waits within timeout for its pong; it kills the connection
+// when none comes. Without the pong, a server that crashes or drops the
 // connection takes with it what it had not read yet, though every write
 // succeeded.
-func (cn *conn) write(stop context.Context, typ int, messages [][]byte, timeout time.Duration) error {
-	unwatch := context.AfterFunc(stop, func() { cn.kill(context.Cause(stop)) })
-	defer unwatch()
-	cn.busy.Store(true)
-	defer cn.busy.Store(false)
-	for i, m := range messages {
-		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
-		if err := cn.ws.WriteMessage(typ, m); err != nil {
-			return cn.fail(failure{errWrite, fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err)})
-		}
-	}
+func (cn *conn) confirmChunk(timeout time.Duration) error {
 	if !cn.confirm {
 		return nil
 	}

@@ -30,7 +30,7 @@ func TestClientFrameTypes(t *testing.T) {
 		{"msgpack", "\x92\xd7\x00\x65\x00\x00\x00\x00\x00\x00\x00\x81\xa3log\xc4\x02\xff\xfe", true, websocket.BinaryMessage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := c.Send([][]byte{[]byte(tc.msg)}, tc.binary); err != nil {
+			if err := c.Send(tc.binary, each([][]byte{[]byte(tc.msg)})); err != nil {
 				t.Fatal(err)
 			}
 			m := rec.next(t)
@@ -103,12 +103,12 @@ func TestClientServerEnds(t *testing.T) {
 			cfg := testConfig(srv.url)
 			cfg.ConfirmDelivery = false
 			c, log := newTestClient(t, cfg)
-			if err := c.Send([][]byte{[]byte("one")}, false); err != nil {
+			if err := c.Send(false, each([][]byte{[]byte("one")})); err != nil {
 				t.Fatal(err)
 			}
 			rec.next(t)
 			waitDead(t, c)
-			if err := c.Send([][]byte{[]byte("two")}, false); err != nil {
+			if err := c.Send(false, each([][]byte{[]byte("two")})); err != nil {
 				t.Fatal(err)
 			}
 			if m := rec.next(t); m.data != "two" || m.conn != 2 {
@@ -177,11 +177,11 @@ func TestClientRetryOnReusedConn(t *testing.T) {
 			cfg.WriteTimeout = 4 * testTimeout // only the break may fail a write
 			c, log := newTestClient(t, cfg)
 			if tc.warmup {
-				if err := c.Send([][]byte{[]byte("warm")}, true); err != nil {
+				if err := c.Send(true, each([][]byte{[]byte("warm")})); err != nil {
 					t.Fatal(err)
 				}
 			}
-			err := c.Send([][]byte{[]byte("first"), big}, true)
+			err := c.Send(true, each([][]byte{[]byte("first"), big}))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Send: %v, want error %v", err, tc.wantErr)
 			}
@@ -265,7 +265,7 @@ func TestClientConfirmsDelivery(t *testing.T) {
 			c, _ := newTestClient(t, cfg)
 			// Fits in the socket buffers, so the write itself succeeds
 			// however the server behaves.
-			err := c.Send([][]byte{bytes.Repeat([]byte("a"), 64<<10)}, true)
+			err := c.Send(true, each([][]byte{bytes.Repeat([]byte("a"), 64<<10)}))
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
@@ -296,7 +296,7 @@ func TestClientPingPong(t *testing.T) {
 		}
 	})
 	c, _ := newTestClient(t, testConfig(srv.url))
-	if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+	if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"p1", "p2", "p3"} {
@@ -348,7 +348,7 @@ func TestClientKeepalive(t *testing.T) {
 			// either: only keepalive is under test here.
 			cfg.ConfirmDelivery = tc.answer
 			c, log := newTestClient(t, cfg)
-			if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+			if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
 				t.Fatal(err)
 			}
 			c.mu.Lock()
@@ -411,12 +411,12 @@ func TestClientServerMessages(t *testing.T) {
 			cfg := testConfig(srv.url)
 			cfg.ConfirmDelivery = tc.wantCode == 0
 			c, log := newTestClient(t, cfg)
-			if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+			if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
 				t.Fatal(err)
 			}
 			if tc.wantCode == 0 {
 				for range 3 {
-					if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+					if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -456,7 +456,7 @@ func TestClientWriteTimeout(t *testing.T) {
 	cfg.WriteTimeout = 200 * time.Millisecond
 	c, _ := newTestClient(t, cfg)
 	start := time.Now()
-	err := c.Send([][]byte{bytes.Repeat([]byte("x"), 16<<20)}, true)
+	err := c.Send(true, each([][]byte{bytes.Repeat([]byte("x"), 16<<20)}))
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("Send: %v, want a timeout", err)
 	}
@@ -489,7 +489,7 @@ func TestClientCloseFrame(t *testing.T) {
 		}
 	})
 	c, _ := newTestClient(t, testConfig(url))
-	if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+	if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -501,7 +501,7 @@ func TestClientCloseFrame(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("no close frame")
 	}
-	if err := c.Send([][]byte{[]byte("x")}, false); !errors.Is(err, errClientClosed) {
+	if err := c.Send(false, each([][]byte{[]byte("x")})); !errors.Is(err, errClientClosed) {
 		t.Errorf("Send after Close: %v", err)
 	}
 }

@@ -37,24 +37,25 @@ func (in *instance) flush(chunk []byte, tag string) int {
 	enc := in.encoders.Get().(*encoder.Encoder)
 	defer in.encoders.Put(enc)
 
-	res, decodeErr := enc.Encode(chunk)
-	if decodeErr != nil && len(res.Messages) == 0 {
-		// Fluent Bit drops a chunk on FLB_ERROR without a word.
-		in.log.Errorf("dropping chunk of %d bytes with tag '%s': it cannot be decoded: %v", len(chunk), tag, decodeErr)
-		return output.FLB_ERROR
-	}
-	if res.Skipped > 0 {
-		in.log.Warnf("skipped %d of %d records with tag '%s': no '%s', 'log' or 'message' field for the GELF short_message",
-			res.Skipped, res.Records, tag, in.cfg.Encoder.GELF.ShortMessage)
-	}
-	if res.Oversized > 0 {
-		in.log.Warnf("%d records with tag '%s' are larger than max_message_size %d: each sent whole in a message of its own",
-			res.Oversized, tag, in.cfg.Encoder.MaxMessageSize)
-	}
-	if len(res.Messages) == 0 {
-		return output.FLB_OK
-	}
-	if err := in.client.Send(res.Messages, in.cfg.Encoder.Format.Binary()); err != nil {
+	// Each message goes to the server as soon as it is encoded, so a
+	// chunk takes the memory of one message, not of its whole output.
+	var res encoder.Result
+	var decodeErr *encoder.DecodeError
+	messages := 0
+	err := in.client.Send(in.cfg.Encoder.Format.Binary(), func(write func([]byte) error) error {
+		var err error
+		messages = 0
+		res, err = enc.EncodeEach(chunk, func(m []byte) error {
+			messages++
+			return write(m)
+		})
+		if errors.As(err, &decodeErr) {
+			return nil // what came before it is sent all the same
+		}
+		return err
+	})
+	in.logDropped(res, tag)
+	if err != nil {
 		// The backoff says once that the server cannot be reached, and
 		// the client once that Fluent Bit stops; a line per flush would
 		// bury that.
@@ -65,14 +66,34 @@ func (in *instance) flush(chunk []byte, tag string) int {
 		}
 		return output.FLB_RETRY
 	}
-	var de *encoder.DecodeError
-	if errors.As(decodeErr, &de) {
+	switch {
+	case decodeErr != nil && messages == 0:
+		// Fluent Bit drops a chunk on FLB_ERROR without a word.
+		in.log.Errorf("dropping chunk of %d bytes with tag '%s': it cannot be decoded: %v", len(chunk), tag, decodeErr)
+		return output.FLB_ERROR
+	case decodeErr != nil:
 		in.log.Errorf("chunk of %d bytes with tag '%s': sent its first %d records; the rest cannot be decoded and is dropped (event %d, problem at byte offset %d of %d: %v)",
-			len(chunk), tag, res.Records, de.Record, de.Offset, len(chunk), de.Err)
+			len(chunk), tag, res.Records, decodeErr.Record, decodeErr.Offset, len(chunk), decodeErr.Err)
 		return output.FLB_ERROR
 	}
-	in.log.Debugf("sent %d records with tag '%s' in %d messages", res.Records, tag, len(res.Messages))
+	in.log.Debugf("sent %d records with tag '%s' in %d messages", res.Records, tag, messages)
 	return output.FLB_OK
+}
+
+// logDropped says which records of a chunk were left out or sent alone.
+func (in *instance) logDropped(res encoder.Result, tag string) {
+	if res.Skipped > 0 {
+		in.log.Warnf("skipped %d of %d records with tag '%s': no '%s', 'log' or 'message' field for the GELF short_message",
+			res.Skipped, res.Records, tag, in.cfg.Encoder.GELF.ShortMessage)
+	}
+	if res.TooLarge > 0 {
+		in.log.Errorf("dropped %d of %d records with tag '%s': each alone makes a message larger than message_size_limit %d",
+			res.TooLarge, res.Records, tag, in.cfg.Encoder.MessageLimit)
+	}
+	if res.Oversized > 0 {
+		in.log.Warnf("%d records with tag '%s' are larger than max_message_size %d: each sent whole in a message of its own",
+			res.Oversized, tag, in.cfg.Encoder.MaxMessageSize)
+	}
 }
 
 func (in *instance) close() {

@@ -118,7 +118,7 @@ func TestClientPythonServer(t *testing.T) {
 					// Several ping intervals and more than one ping timeout.
 					time.Sleep(400 * time.Millisecond)
 				}
-				if err := c.Send([][]byte{s.msg}, s.binary); err != nil {
+				if err := c.Send(s.binary, each([][]byte{s.msg})); err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
 				if got := nextLine(t, lines); got != s.want {

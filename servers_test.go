@@ -423,3 +423,15 @@ func newTestKey(t *testing.T) *ecdsa.PrivateKey {
 	}
 	return key
 }
+
+// each is the Messages of msgs, for Send.
+func each(msgs [][]byte) Messages {
+	return func(write func([]byte) error) error {
+		for _, m := range msgs {
+			if err := write(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}

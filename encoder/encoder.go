@@ -1,20 +1,21 @@
 package encoder
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Result is the outcome of encoding one chunk.
 type Result struct {
-	// Messages are the payloads to send, in order. They alias the
-	// Encoder's buffers (or, for msgpack, the chunk itself) and stay valid
-	// until the next call to Encode.
+	// Messages are the payloads, in order: filled by Encode only.
 	Messages  [][]byte
 	Records   int // log records in the chunk, group markers not counted
 	Skipped   int // records dropped: GELF records without any short message
 	Oversized int // records alone in a message larger than MaxMessageSize
+	TooLarge  int // records dropped: their message alone would pass MessageLimit
 }
 
 // Encoder encodes chunks into payloads. It keeps its buffers from one chunk
@@ -27,21 +28,22 @@ type Encoder struct {
 	// synthHash holds the key hashes of the synthetic entries, by kind.
 	synthHash [3]uint32
 
-	dec     Decoder
-	chunk   []byte   // being encoded
-	cur     rawEvent // event being written
-	buf     []byte
-	ents    []entry
-	track   bool // record map entries on ents (see retrack)
-	gents   []gelfEntry
-	hash    []int32
-	scratch []byte // non-string JSON keys
-	inKey   bool   // writing the text of a non-string key
-	gname   []byte // GELF field name being built
-	garr    []byte // GELF arrays and scalars as JSON text
-	gkey    []byte // GELF non-string keys as JSON text
-	spans   []span
-	msgs    [][]byte
+	dec      Decoder
+	chunk    []byte   // being encoded
+	cur      rawEvent // event being written
+	emit     func([]byte) error
+	recStart int  // where the record being written starts in buf
+	over     bool // the record being written passed MessageLimit
+	buf      []byte
+	ents     []entry
+	track    bool // record map entries on ents (see retrack)
+	gents    []gelfEntry
+	hash     []int32
+	scratch  []byte // non-string JSON keys
+	inKey    bool   // writing the text of a non-string key
+	gname    []byte // GELF field name being built
+	garr     []byte // GELF arrays and scalars as JSON text
+	gkey     []byte // GELF non-string keys as JSON text
 
 	day     int64 // day whose date is in dayText
 	dayOK   bool
@@ -51,16 +53,12 @@ type Encoder struct {
 	secText []byte
 }
 
-// maxChunk keeps every offset into the chunk and into the output (at most
-// 6 bytes per input byte) within int32.
-const maxChunk = 256 << 20
+// maxChunk keeps every offset into the chunk within int32: Fluent Bit
+// passes a chunk's size as a C int. Offsets into the output are ints.
+const maxChunk = math.MaxInt32
 
-// span is a message: bytes [from, to) of the chunk, or of the Encoder's
-// buffer when inBuf is set.
-type span struct {
-	from, to int
-	inBuf    bool
-}
+// errTooLarge stops writing a record once its output passed MessageLimit.
+var errTooLarge = errors.New("record larger than the message limit")
 
 // New returns an Encoder for opts.
 func New(opts Options) (*Encoder, error) {
@@ -70,8 +68,8 @@ func New(opts Options) (*Encoder, error) {
 	if opts.DateFormat < DateDouble || opts.DateFormat > DateJavaSQLTimestamp {
 		return nil, fmt.Errorf("unknown date format %d", int(opts.DateFormat))
 	}
-	if opts.MaxMessageSize < 0 {
-		return nil, errors.New("negative MaxMessageSize")
+	if opts.MaxMessageSize < 0 || opts.MessageLimit < 0 {
+		return nil, errors.New("negative MaxMessageSize or MessageLimit")
 	}
 	e := &Encoder{opts: opts}
 	if opts.DateKey != "" {
@@ -82,20 +80,23 @@ func New(opts Options) (*Encoder, error) {
 	return e, nil
 }
 
-// Encode encodes chunk, which it never modifies. A malformed chunk gives a
-// *DecodeError whatever the format, and a Result with the records before
-// the malformed event, which can be sent all the same. A chunk without
-// records (or whose records were all skipped) gives no messages.
-func (e *Encoder) Encode(chunk []byte) (Result, error) {
+// EncodeEach encodes chunk, which it never modifies, and hands each
+// message to emit as soon as it is complete, in order. A message is valid
+// only during that call (it aliases the chunk or the Encoder's buffer, which
+// the next message reuses), so encoding holds one message at a time. An
+// error from emit stops the encoding and is returned. A malformed chunk
+// gives a *DecodeError whatever the format, once the records before the
+// malformed event were emitted. A chunk without records (or whose records
+// were all dropped) emits nothing.
+func (e *Encoder) EncodeEach(chunk []byte, emit func([]byte) error) (Result, error) {
 	if len(chunk) > maxChunk {
-		return Result{}, &DecodeError{Err: fmt.Errorf("chunk of %d bytes, more than the %d supported", len(chunk), maxChunk)}
+		return Result{}, &DecodeError{Err: fmt.Errorf("chunk of %d bytes, more than the %d a Fluent Bit chunk can hold", len(chunk), maxChunk)}
 	}
-	e.chunk = chunk
-	defer func() { e.chunk = nil }()
+	e.chunk, e.emit = chunk, emit
+	defer func() { e.chunk, e.emit = nil, nil }()
 	e.dec.Reset(chunk)
 	e.buf = e.buf[:0]
 	e.ents = e.ents[:0]
-	e.spans = e.spans[:0]
 	var res Result
 	var err error
 	if e.opts.Format == Msgpack {
@@ -103,17 +104,28 @@ func (e *Encoder) Encode(chunk []byte) (Result, error) {
 	} else {
 		err = e.encodeText(chunk, &res)
 	}
-	clear(e.msgs)
-	e.msgs = e.msgs[:0]
-	for _, s := range e.spans {
-		if s.inBuf {
-			e.msgs = append(e.msgs, e.buf[s.from:s.to:s.to])
-		} else {
-			e.msgs = append(e.msgs, chunk[s.from:s.to:s.to])
-		}
-	}
-	res.Messages = e.msgs
 	return res, err
+}
+
+// Encode returns every message of chunk at once, each a copy, in
+// Result.Messages: for tests and tools; a flush uses EncodeEach.
+func (e *Encoder) Encode(chunk []byte) (Result, error) {
+	var msgs [][]byte
+	res, err := e.EncodeEach(chunk, func(m []byte) error {
+		msgs = append(msgs, bytes.Clone(m))
+		return nil
+	})
+	res.Messages = msgs
+	return res, err
+}
+
+// splitSize is the size at which messages are cut: MaxMessageSize, else
+// MessageLimit; 0 for none.
+func (e *Encoder) splitSize() int {
+	if e.opts.MaxMessageSize > 0 {
+		return e.opts.MaxMessageSize
+	}
+	return e.opts.MessageLimit
 }
 
 // encodeMsgpack validates the chunk and cuts it into messages at record
@@ -121,16 +133,18 @@ func (e *Encoder) Encode(chunk []byte) (Result, error) {
 // group start marker, so that each message is a valid chunk on its own.
 func (e *Encoder) encodeMsgpack(chunk []byte, res *Result) error {
 	d := &e.dec
-	max := e.opts.MaxMessageSize
+	max := e.splitSize()
 	segStart, inMsg := 0, 0
 	var prefix [2]int  // the group marker the current message starts with
 	lastEnd := 0       // end of the last record in the current message
 	var groupAt [2]int // group open after that record
-	// fail keeps the records before a malformed event.
+	// fail sends the records before a malformed event.
 	fail := func(records int, err error) error {
 		res.Records = records
 		if inMsg > 0 {
-			e.addSpan(chunk, prefix, segStart, lastEnd)
+			if werr := e.emitSpan(chunk, prefix, segStart, lastEnd); werr != nil {
+				return werr
+			}
 		}
 		return err
 	}
@@ -154,11 +168,13 @@ func (e *Encoder) encodeMsgpack(chunk []byte, res *Result) error {
 		if max > 0 {
 			size := prefix[1] - prefix[0] + end - segStart
 			if size > max && inMsg > 0 {
-				e.addSpan(chunk, prefix, segStart, lastEnd)
+				if err := e.emitSpan(chunk, prefix, segStart, lastEnd); err != nil {
+					return err
+				}
 				segStart, prefix, inMsg = lastEnd, groupAt, 0
 				size = prefix[1] - prefix[0] + end - segStart
 			}
-			if inMsg == 0 && size > max {
+			if inMsg == 0 && size > e.opts.MaxMessageSize && e.opts.MaxMessageSize > 0 {
 				res.Oversized++
 			}
 		}
@@ -170,37 +186,40 @@ func (e *Encoder) encodeMsgpack(chunk []byte, res *Result) error {
 		}
 	}
 	if inMsg > 0 {
-		e.addSpan(chunk, prefix, segStart, len(chunk))
+		return e.emitSpan(chunk, prefix, segStart, len(chunk))
 	}
 	return nil
 }
 
-// addSpan records the message chunk[from:to], preceded by the group marker
-// chunk[prefix[0]:prefix[1]] if any; a prefixed message is copied.
-func (e *Encoder) addSpan(chunk []byte, prefix [2]int, from, to int) {
+// emitSpan emits the message chunk[from:to], preceded by the group marker
+// chunk[prefix[0]:prefix[1]] if any; a prefixed message is a copy.
+func (e *Encoder) emitSpan(chunk []byte, prefix [2]int, from, to int) error {
 	if prefix[1] == prefix[0] {
-		e.spans = append(e.spans, span{from: from, to: to})
-		return
+		return e.emit(chunk[from:to])
 	}
-	start := len(e.buf)
-	e.buf = append(e.buf, chunk[prefix[0]:prefix[1]]...)
+	e.buf = append(e.buf[:0], chunk[prefix[0]:prefix[1]]...)
 	e.buf = append(e.buf, chunk[from:to]...)
-	e.spans = append(e.spans, span{from: start, to: len(e.buf), inBuf: true})
+	err := e.emit(e.buf)
+	e.buf = e.buf[:0]
+	return err
 }
 
 // encodeText writes the records of the chunk in a text format into e.buf,
-// opening a new message when MaxMessageSize would be exceeded.
+// emitting a message and starting the next when the split size would be
+// exceeded: e.buf holds one message and the record being written.
 func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 	d := &e.dec
 	f := e.opts.Format
-	max := e.opts.MaxMessageSize
-	msgStart, inMsg, open := 0, 0, false
-	// fail keeps the records written before a malformed event.
+	max, limit := e.splitSize(), e.opts.MessageLimit
+	inMsg, open := 0, false
+	// fail sends the records written before a malformed event.
 	var good, records int
 	fail := func(err error) error {
 		e.buf, res.Records = e.buf[:good], records
 		if open && inMsg > 0 {
-			e.closeText(msgStart)
+			if werr := e.closeText(); werr != nil {
+				return werr
+			}
 		}
 		return err
 	}
@@ -224,7 +243,7 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 		res.Records++
 		e.cur = ev
 		if !open {
-			msgStart, inMsg, open = len(e.buf), 0, true
+			inMsg, open = 0, true
 			if f == JSON {
 				e.buf = append(e.buf, '[')
 			}
@@ -232,6 +251,7 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 			e.buf = append(e.buf, ',')
 		}
 		recStart := len(e.buf)
+		e.recStart, e.over = recStart, false
 		var end int
 		skipped := false
 		if f == GELF {
@@ -239,38 +259,58 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 		} else {
 			e.buf, end, err = e.appendRecord(e.buf, chunk, &ev)
 		}
-		if err != nil {
-			return fail(d.fail(err))
-		}
-		d.finish(&ev, end)
-		if skipped {
-			res.Skipped++
-			e.buf = e.buf[:recStart]
-			continue
-		}
 		if f == JSONLines || f == GELF {
 			e.buf = append(e.buf, '\n')
 		}
+		recSize := len(e.buf) - recStart
+		if f == JSON {
+			recSize += 2
+		}
+		tooLarge := err == nil && limit > 0 && (e.over || recSize > limit)
+		if tooLarge {
+			// Perhaps written only in part: its end comes from the decoder.
+			if end, err = skipValue(chunk, ev.bodyPos, 0); err != nil {
+				return fail(d.fail(err))
+			}
+			res.TooLarge++
+		} else if err != nil {
+			return fail(d.fail(err))
+		}
+		d.finish(&ev, end)
+		if skipped || tooLarge {
+			if skipped {
+				res.Skipped++
+			}
+			e.buf = e.buf[:good]
+			open = open && inMsg > 0
+			continue
+		}
 		if max > 0 {
-			size := e.msgSize(msgStart)
+			size := e.msgSize(len(e.buf))
 			if size > max && inMsg > 0 {
+				// The message ends before this record, which moves to the
+				// start of the buffer; in JSON its ',' becomes the ']'.
 				if f == JSON {
-					// The ',' before the record closes the message; the
-					// record moves one byte up to make room for its '['.
 					e.buf[recStart-1] = ']'
-					e.spans = append(e.spans, span{from: msgStart, to: recStart, inBuf: true})
-					e.buf = append(e.buf, 0)
-					copy(e.buf[recStart+1:], e.buf[recStart:len(e.buf)-1])
-					e.buf[recStart] = '['
-				} else {
-					e.spans = append(e.spans, span{from: msgStart, to: recStart, inBuf: true})
 				}
-				msgStart, inMsg = recStart, 0
-				size = e.msgSize(msgStart)
+				if err := e.emit(e.buf[:recStart]); err != nil {
+					return err
+				}
+				n := 0
+				if f == JSON {
+					e.buf[0], n = '[', 1
+				}
+				n += copy(e.buf[n:], e.buf[recStart:])
+				e.buf, inMsg = e.buf[:n], 0
+				size = e.msgSize(n)
 			}
 			if inMsg == 0 && size > max {
-				res.Oversized++
-				e.closeText(msgStart)
+				if e.opts.MaxMessageSize > 0 {
+					res.Oversized++
+				}
+				if err := e.closeText(); err != nil {
+					return err
+				}
 				open = false
 				continue
 			}
@@ -278,22 +318,34 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 		inMsg++
 	}
 	if open && inMsg > 0 {
-		e.closeText(msgStart)
+		return e.closeText()
 	}
 	return nil
 }
 
-// msgSize is the size of the message started at msgStart once closed.
-func (e *Encoder) msgSize(msgStart int) int {
-	if e.opts.Format == JSON {
-		return len(e.buf) - msgStart + 1
+// overLimit tells, and remembers, that the record being written in dst
+// passed MessageLimit, so that writing it can stop.
+func (e *Encoder) overLimit(dst []byte) bool {
+	if e.opts.MessageLimit > 0 && len(dst)-e.recStart > e.opts.MessageLimit {
+		e.over = true
 	}
-	return len(e.buf) - msgStart
+	return e.over
 }
 
-func (e *Encoder) closeText(msgStart int) {
+// msgSize is the size of a message of n bytes of records once closed.
+func (e *Encoder) msgSize(n int) int {
+	if e.opts.Format == JSON {
+		return n + 1
+	}
+	return n
+}
+
+// closeText closes the message in e.buf and emits it.
+func (e *Encoder) closeText() error {
 	if e.opts.Format == JSON {
 		e.buf = append(e.buf, ']')
 	}
-	e.spans = append(e.spans, span{from: msgStart, to: len(e.buf), inBuf: true})
+	err := e.emit(e.buf)
+	e.buf = e.buf[:0]
+	return err
 }

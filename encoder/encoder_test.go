@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -84,12 +85,16 @@ func TestDecoder(t *testing.T) {
 
 func TestMsgpackPassThrough(t *testing.T) {
 	chunk := readData(t, "formats/input.msgpack")
-	res, err := mustNew(t, Options{}).Encode(chunk)
+	var msgs [][]byte
+	res, err := mustNew(t, Options{}).EncodeEach(chunk, func(m []byte) error {
+		msgs = append(msgs, m)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Messages) != 1 || &res.Messages[0][0] != &chunk[0] || len(res.Messages[0]) != len(chunk) || res.Records != 60 {
-		t.Fatalf("msgpack is not the chunk itself: %d messages, %d records", len(res.Messages), res.Records)
+	if len(msgs) != 1 || &msgs[0][0] != &chunk[0] || len(msgs[0]) != len(chunk) || res.Records != 60 {
+		t.Fatalf("msgpack is not the chunk itself: %d messages, %d records", len(msgs), res.Records)
 	}
 }
 
@@ -302,14 +307,14 @@ func TestMaxMessageSize(t *testing.T) {
 }
 
 // TestAllocations checks that a warmed-up Encoder allocates nothing per
-// record.
+// record (the flush's path, EncodeEach).
 func TestAllocations(t *testing.T) {
 	chunk := SampleChunk(500, 1)
 	for _, f := range allFormats {
 		for _, max := range []int{0, 4096} {
 			enc := mustNew(t, Options{Format: f, DateKey: "date", DateFormat: DateISO8601, EscapeUnicode: true, MaxMessageSize: max})
 			allocs := testing.AllocsPerRun(20, func() {
-				if _, err := enc.Encode(chunk); err != nil {
+				if _, err := enc.EncodeEach(chunk, discard); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -337,6 +342,42 @@ func TestSampleChunk(t *testing.T) {
 		var rec struct{ Seq int }
 		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec.Seq != i || !utf8.ValidString(l) {
 			t.Fatalf("line %d: seq %d, %v", i, rec.Seq, err)
+		}
+	}
+}
+
+// TestChunkOver256MiB: a valid chunk of any size Fluent Bit can pass (a C
+// int) is encoded, not refused as undecodable; with MessageLimit its
+// messages stay under the limit.
+func TestChunkOver256MiB(t *testing.T) {
+	const records, logLen = 5, 55 << 20 // 275 MiB
+	var chunk []byte
+	for i := 0; i < records; i++ {
+		head := ev2(ext0(1795776000, 0), M{}, M{"log", ""})
+		head = head[:len(head)-1] // the empty string's fixstr header
+		chunk = append(chunk, head...)
+		chunk = append(chunk, 0xdb)
+		chunk = binary.BigEndian.AppendUint32(chunk, logLen)
+		chunk = append(chunk, bytes.Repeat([]byte{'x'}, logLen)...)
+	}
+	for _, limit := range []int{0, 64 << 20} {
+		var sizes []int
+		res, err := mustNew(t, Options{MessageLimit: limit}).EncodeEach(chunk, func(m []byte) error {
+			sizes = append(sizes, len(m))
+			return nil
+		})
+		if err != nil || res.Records != records {
+			t.Fatalf("limit %d: %d records, %v", limit, res.Records, err)
+		}
+		total := 0
+		for _, n := range sizes {
+			total += n
+			if limit > 0 && n > limit {
+				t.Errorf("limit %d: a message of %d bytes", limit, n)
+			}
+		}
+		if total != len(chunk) {
+			t.Errorf("limit %d: %d bytes in %d messages, want the chunk's %d", limit, total, len(sizes), len(chunk))
 		}
 	}
 }

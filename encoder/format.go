@@ -120,4 +120,11 @@ type Options struct {
 	// boundaries into messages of at most this many bytes, each a valid
 	// payload on its own. A record larger than the limit travels alone.
 	MaxMessageSize int
+	// MessageLimit, when positive, is the hard cap on one message, which
+	// bounds the memory a chunk takes to encode: without MaxMessageSize
+	// the payload is split at this size; a text record whose own message
+	// would be larger is dropped (Result.TooLarge), and its encoding is
+	// stopped once past the limit. msgpack messages are the chunk's own
+	// bytes and take no memory: a larger record travels alone.
+	MessageLimit int
 }

@@ -150,6 +150,9 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 		e.gname = append(e.gname[:0], '_')
 		e.gname = appendGELFName(e.gname, en.key)
 		dst = e.appendGELFField(dst, b, en.valPos, 1)
+		if e.overLimit(dst) {
+			break
+		}
 	}
 	if !hasTime {
 		dst = append(dst, gelfFieldName[roleTimestamp]...)
@@ -369,6 +372,9 @@ func (e *Encoder) appendGELFField(dst, b []byte, p, depth int) []byte {
 			dst = e.appendGELFField(dst, b, q, depth+1)
 			q, _ = skipValue(b, q, depth+1)
 			e.gname = e.gname[:mark]
+			if e.overLimit(dst) {
+				break
+			}
 		}
 		return dst
 	}

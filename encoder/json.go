@@ -317,7 +317,7 @@ const (
 // occurrence of a string key is written. It is kept small because every
 // map entry of every record goes through the stack of them.
 type entry struct {
-	out  int32 // start of the entry's output, after the separating comma
+	out  int   // start of the entry's output, after the separating comma
 	key  int32 // chunk offset of a str key's bytes, or -1-kind when synthetic
 	klen int32
 	hash uint32
@@ -384,7 +384,7 @@ func (e *Encoder) entryKey(en *entry) []byte {
 
 // pushSynth writes a synthetic entry of the record map and records it.
 func (e *Encoder) pushSynth(dst, b []byte, kind int, keys *keyFilter, maybeDup *bool) []byte {
-	en := entry{out: int32(len(dst)), key: int32(-1 - kind), hash: e.synthHash[kind], str: true}
+	en := entry{out: len(dst), key: int32(-1 - kind), hash: e.synthHash[kind], str: true}
 	key := e.entryKey(&en)
 	*maybeDup = keys.add(en.hash) || *maybeDup
 	if e.track {
@@ -543,7 +543,7 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 			dst = append(dst, ':')
 		}
 		if e.track {
-			e.ents = append(e.ents, entry{out: int32(out), key: int32(kpos), klen: int32(klen), hash: h, str: str})
+			e.ents = append(e.ents, entry{out: out, key: int32(kpos), klen: int32(klen), hash: h, str: str})
 		}
 		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
 			return dst, p, err
@@ -641,7 +641,7 @@ func (e *Encoder) compact(dst []byte, open, base int) []byte {
 	for i, en := range ents {
 		end := len(dst)
 		if i+1 < len(ents) {
-			end = int(ents[i+1].out) - 1 // before the comma
+			end = ents[i+1].out - 1 // before the comma
 		}
 		if en.dup {
 			continue

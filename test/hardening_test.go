@@ -5,8 +5,10 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -196,5 +198,93 @@ func TestSlowReadUnderPingInterval(t *testing.T) {
 	tally := requireDelivered(t, r, "websocket_go.0", 1, srv, "msgpack", 0, 12)
 	if s := r.Summary(t, "websocket_go.0"); s.Retried != 0 || tally.Duplicates() != 0 {
 		t.Errorf("the chunk was retried (%+v), %d duplicates\n%s", s, tally.Duplicates(), tail(r.Stderr, 30))
+	}
+}
+
+// groupChunk is records first..first+n-1 inside one group whose attributes
+// hold attr bytes: the JSON formats repeat the attributes in every record
+// (as Fluent Bit does), so the output is n times larger than the chunk.
+func groupChunk(first, n, attr int) []byte {
+	b := []byte{0x92, 0x92, 0xff, 0x80, 0x81, 0xa4, 'a', 't', 't', 'r', 0xdb}
+	b = binary.BigEndian.AppendUint32(b, uint32(attr))
+	b = append(b, bytes.Repeat([]byte{'g'}, attr)...)
+	for i := first; i < first+n; i++ {
+		b = appendSeqEvent(b, i, seqSpec{LogLen: 40})
+	}
+	return append(b, 0x92, 0x92, 0xfe, 0x80, 0x80)
+}
+
+// gelfBomb is one record of maps nested depth deep, each under a key of
+// keyLen bytes, the last holding leaves fields: GELF names each leaf by its
+// whole key path, so the output is about leaves x depth x keyLen bytes.
+func gelfBomb(depth, keyLen, leaves int) []byte {
+	b := []byte{0x92, 0x92, 0xd7, 0x00}
+	b = binary.BigEndian.AppendUint32(b, uint32(seqEpoch))
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = append(b, 0x80, 0x82, 0xa3, 'l', 'o', 'g', 0xa4, 'b', 'o', 'm', 'b')
+	key := bytes.Repeat([]byte{'k'}, keyLen)
+	for i := 0; i < depth; i++ {
+		b = append(b, 0xda, byte(keyLen>>8), byte(keyLen))
+		b = append(b, key...)
+		if i < depth-1 {
+			b = append(b, 0x81)
+		}
+	}
+	b = append(b, 0xde, byte(leaves>>8), byte(leaves))
+	for j := 0; j < leaves; j++ {
+		b = append(b, 0xa5)
+		b = fmt.Appendf(b, "f%04d", j)
+		b = append(b, 0x01)
+	}
+	return b
+}
+
+// A chunk whose output is far larger than itself (group attributes
+// repeated in every JSON record; a GELF record naming thousands of leaves
+// by a long key path) is encoded one message at a time: the host's peak
+// memory stays under a bound that the whole output would pass several
+// times, every record arrives in messages within message_size_limit, and
+// a record that alone would pass the limit is dropped with an error.
+func TestMemoryBoundedByMessage(t *testing.T) {
+	t.Parallel()
+	const limit = 1 << 20
+	const bound = 40 << 20 // the host with the plugin; the outputs are 64 and 100 MB
+	tests := []struct {
+		name, format string
+		chunk        []byte
+		records      int // expected at the server
+		dropped      string
+		key          string // the size setting
+	}{
+		{"json_lines, group attributes 64 KB x 1000 records", "json_lines", groupChunk(0, 1000, 64<<10), 1000, "", "message_size_limit"},
+		{"json, group attributes 64 KB x 1000 records", "json", groupChunk(0, 1000, 64<<10), 1000, "", "message_size_limit"},
+		{"json, group attributes, max_message_size", "json", groupChunk(0, 1000, 64<<10), 1000, "", "max_message_size"},
+		{"gelf, 2000 leaves under a 50 x 1000 byte key path", "gelf", append(gelfBomb(50, 1000, 2000), seqChunk(0, 3, seqSpec{LogLen: 40})...), 3, "dropped 1 of 4 records", "message_size_limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := StartWSServer(t, WSOptions{})
+			r := runPlugin(t, "-o", "websocket_go", "-p", "uri="+srv.URL(), "-p", "format="+tt.format,
+				"-p", fmt.Sprintf("%s=%d", tt.key, limit), "-i", writeFile(t, "chunk.msgpack", tt.chunk))
+			r.RequireOK(t)
+			srv.Stop(1000)
+			records := 0
+			for _, m := range srv.Messages() {
+				if len(m.Data) > limit {
+					t.Errorf("a message of %d bytes, more than message_size_limit %d", len(m.Data), limit)
+				}
+				records += bytes.Count(m.Data, []byte(`seq":`))
+			}
+			if records != tt.records {
+				t.Errorf("%d records arrived, want %d", records, tt.records)
+			}
+			if tt.dropped != "" && r.CountLogs("error", tt.dropped) != 1 {
+				t.Errorf("no error line %q\n%s", tt.dropped, tail(r.Stderr, 20))
+			}
+			if r.PeakMemory > bound {
+				t.Errorf("the host peaked at %d MB, more than %d MB", r.PeakMemory>>20, bound>>20)
+			}
+			t.Logf("%d messages, host peak %d MB", len(srv.Messages()), r.PeakMemory>>20)
+		})
 	}
 }

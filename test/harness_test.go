@@ -127,6 +127,7 @@ type HostResult struct {
 	Signal        string // "segmentation fault", "aborted", ... when killed by a signal
 	TimedOut      bool
 	Duration      time.Duration
+	PeakMemory    int64 // the host's peak resident memory (VmHWM), bytes
 	Registrations []Registration
 	Summaries     map[string]Summary // by Instance, and by Alias when set
 	SummaryList   []Summary          // in instance order
@@ -392,6 +393,13 @@ func parseHostOutput(r *HostResult) {
 			}
 		case line == "flbhost: reloaded":
 			r.Reloads++
+		case strings.HasPrefix(line, "flbhost: peak_memory "):
+			var m struct {
+				KB int64 `json:"vm_hwm_kb"`
+			}
+			if json.Unmarshal([]byte(strings.TrimPrefix(line, "flbhost: peak_memory ")), &m) == nil {
+				r.PeakMemory = m.KB << 10
+			}
 		}
 	}
 }

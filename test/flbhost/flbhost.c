@@ -1122,6 +1122,28 @@ static int dispatch_chunk(int src)
     return 1;
 }
 
+/* The process's peak resident memory (VmHWM). Not getrusage: its
+ * ru_maxrss also counts the memory of the process that started this one,
+ * shared until exec (a vfork). */
+static void print_peak_memory(void)
+{
+    char line[256];
+    long kb = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    if (kb >= 0) {
+        printf("flbhost: peak_memory {\"vm_hwm_kb\":%ld}\n", kb);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* shutdown on a signal                                                */
 /* ------------------------------------------------------------------ */
@@ -1699,6 +1721,7 @@ int main(int argc, char **argv)
         free(jn);
         free(ja);
     }
+    print_peak_memory();
     fflush(stdout);
     return 0;
 }
