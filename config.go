@@ -537,6 +537,9 @@ func (c *Config) String() string {
 	if c.Encoder.MaxMessageSize > 0 {
 		fmt.Fprintf(&b, ", max_message_size %d", c.Encoder.MaxMessageSize)
 	}
+	if c.Encoder.MessageLimit != defaultMessageLimit {
+		fmt.Fprintf(&b, ", message_size_limit %d", c.Encoder.MessageLimit)
+	}
 	fmt.Fprintf(&b, ", idle_interval %s, connect_timeout %s, write_timeout %s", c.Conn.IdleInterval, c.Conn.ConnectTimeout, c.Conn.WriteTimeout)
 	if c.Conn.PingInterval > 0 {
 		fmt.Fprintf(&b, ", ping_interval %s, ping_timeout %s", c.Conn.PingInterval, c.Conn.PingTimeout)

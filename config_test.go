@@ -52,13 +52,20 @@ func TestResolveEndpoint(t *testing.T) {
 		{name: "http url refused", uri: "http://a/x", wantErr: "key 'uri'"},
 		{name: "core unreadable warns", core: CoreEndpoint{Err: errors.New("no symbols")}, want: "ws://127.0.0.1:80/", warn: true},
 		{name: "core unreadable, full url works", uri: "ws://a:1/b", core: CoreEndpoint{Err: errors.New("no symbols")}, want: "ws://a:1/b"},
+		{name: "path escapes as written", uri: "/a%20b/c%2Fd?x=1%202", want: "ws://127.0.0.1:80/a%20b/c%2Fd?x=1%202"},
+		{name: "fragment dropped", uri: "/a#frag", want: "ws://127.0.0.1:80/a", warn: true},
+		{name: "full url fragment dropped", uri: "ws://a:1/b#frag", want: "ws://a:1/b", warn: true},
+		{name: "port 0", uri: "ws://a:0/b", wantErr: "allowed: 1 to 65535"},
+		{name: "port 99999", uri: "ws://a:99999/b", wantErr: "allowed: 1 to 65535"},
+		{name: "broken escape", uri: "/a%zz", wantErr: "key 'uri'"},
+		{name: "secret in a refused url", uri: "http://u:SECRET@a/x?token=SECRET", wantErr: "key 'uri'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u, warn, err := resolveEndpoint(tt.uri, tt.tls, tt.core)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "SECRET") {
+					t.Fatalf("error %v, want one containing %q and no secret", err, tt.wantErr)
 				}
 				return
 			}
@@ -183,5 +190,52 @@ func TestTLSKeysNeedWSS(t *testing.T) {
 	_, err := loadConfig(mapSource{"ws_tls.verify": "off"}, CoreEndpoint{})
 	if err == nil || !strings.Contains(err.Error(), "not wss://") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestLoadConfigHardening: settings that would break every connection are
+// refused at start, naming the key and never quoting a secret; URI
+// userinfo becomes Basic authentication.
+func TestLoadConfigHardening(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     mapSource
+		wantErr string
+	}{
+		{"reserved header", mapSource{"header": "Upgrade h2c"}, "header Upgrade"},
+		{"reserved numbered header", mapSource{"header.7": "sec-websocket-key abc"}, "Sec-Websocket-Key"},
+		{"protocol header with subprotocols", mapSource{"subprotocols": "a", "header": "Sec-WebSocket-Protocol b"}, "Sec-Websocket-Protocol"},
+		{"protocol header alone", mapSource{"header": "Sec-WebSocket-Protocol b"}, ""},
+		{"ping_interval too short", mapSource{"ping_interval": "0.000001"}, "'ping_interval'"},
+		{"ping_interval off", mapSource{"ping_interval": "0"}, ""},
+		{"message_size_limit too small", mapSource{"message_size_limit": "10"}, "'message_size_limit'"},
+		{"message_size_limit too large", mapSource{"message_size_limit": "2G"}, "'message_size_limit'"},
+		{"max_message_size above the limit", mapSource{"max_message_size": "2M", "message_size_limit": "1M"}, "raise message_size_limit"},
+		{"userinfo and bearer_token", mapSource{"uri": "ws://u:SECRET@h/x", "bearer_token": "SECRET2"}, "user:password@"},
+		{"broken header quoted redacted", mapSource{"header": "Authorization:SECRET"}, "'header'"},
+		{"broken proxy quoted redacted", mapSource{"proxy": "htp://u:SECRET@p:1"}, "'proxy'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(tt.src, CoreEndpoint{})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), "SECRET"):
+				t.Fatalf("error quotes a secret: %v", err)
+			}
+		})
+	}
+	cfg, err := loadConfig(mapSource{"uri": "ws://user:p%40ss@h:1/x?token=SECRET"}, CoreEndpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Conn.Header.Get("Authorization"); got != "Basic dXNlcjpwQHNz" || cfg.Conn.URL != "ws://h:1/x?token=SECRET" {
+		t.Errorf("Authorization %q, URL %q", got, cfg.Conn.URL)
+	}
+	if s := cfg.String(); strings.Contains(s, "SECRET") || strings.Contains(s, "p@ss") || cfg.Conn.LogURL != "ws://h:1/x?token=xxxxx" {
+		t.Errorf("startup line %q, log URL %q", s, cfg.Conn.LogURL)
 	}
 }

@@ -9,6 +9,7 @@ package e2e
 //	flbhost: registered {"name":...,"description":...,"type":2,"proxy":11,"flags":N,"event_type":N}
 //	flbhost: summary {"instance":"name.0","name":...,"alias":...,"chunks":N,...}
 //	flbhost: reloaded
+//	flbhost: peak_memory {"vm_hwm_kb":N}
 
 import (
 	"bufio"
