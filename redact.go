@@ -60,7 +60,7 @@ func redactHeaderLine(v string) string {
 		}
 		return redacted
 	}
-	return name + " " + redactHeader(strings.TrimSuffix(name, ":"), value)
+	return name + " " + redactHeader(name, value)
 }
 
 // redactURL hides the userinfo, every query value and the fragment of a

@@ -157,7 +157,7 @@ func TestFailureAccounting(t *testing.T) {
 		srv.SetStatus(0)
 		r := h.Wait()
 		requireDelivered(t, r, "websocket_go.0", len(chunks), srv, "json_lines", 0, 200)
-		if n := r.CountLogs("warn", "[output:websocket_go"); n != 1 || r.CountLogs("warn", "503") != 1 {
+		if n := r.CountLogs("warn", "[output:websocket_go"); n != 1 || r.CountLogs("warn", "HTTP 503") != 1 {
 			t.Errorf("%d warnings from the plugin, want one, naming the 503\n%s", n, tail(r.Stderr, 40))
 		}
 		if n := r.CountLogs("info", "reachable again"); n != 1 {
