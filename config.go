@@ -452,7 +452,14 @@ func checkReservedHeaders(h http.Header, subprotocols bool) error {
 func loadProxy(r *keyReader) func(*http.Request) (*url.URL, error) {
 	v := r.string("proxy", "")
 	if v == "" {
-		return http.ProxyFromEnvironment
+		return func(req *http.Request) (*url.URL, error) {
+			u, err := http.ProxyFromEnvironment(req)
+			if err != nil {
+				// net/http quotes the whole value, credentials included.
+				return nil, errors.New("the proxy in HTTPS_PROXY or HTTP_PROXY is not a valid URL")
+			}
+			return u, nil
+		}
 	}
 	u, err := url.Parse(v)
 	// gorilla/websocket speaks CONNECT to http:// proxies only.
