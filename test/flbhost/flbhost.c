@@ -949,14 +949,21 @@ static void handle_result(struct job *jb)
     }
 }
 
-static int handle_completions(void)
+/* the flushes the workers finished since the last call, oldest first */
+static struct job *take_completed(void)
 {
     struct job *list;
-    int n = 0;
     pthread_mutex_lock(&eng_mu);
     list = done_head;
     done_head = done_tail = NULL;
     pthread_mutex_unlock(&eng_mu);
+    return list;
+}
+
+static int handle_completions(void)
+{
+    struct job *list = take_completed();
+    int n = 0;
     while (list) {
         struct job *jb = list;
         list = list->next;
@@ -1205,11 +1212,7 @@ static void shutdown_grace(void)
  * left to do it). */
 static void count_late_results(void)
 {
-    struct job *list;
-    pthread_mutex_lock(&eng_mu);
-    list = done_head;
-    done_head = done_tail = NULL;
-    pthread_mutex_unlock(&eng_mu);
+    struct job *list = take_completed();
     while (list) {
         struct job *jb = list;
         list = list->next;
