@@ -34,7 +34,7 @@
 //     and epoch_ms are then negative;
 //   - years are written with at least four digits (0001-01-01).
 //
-// Timestamps beyond ±2^52 seconds, ext type 0 nanoseconds of 1e9 or more,
-// containers nested more than 64 deep and chunks over 256 MiB are rejected
-// as malformed.
+// Timestamps beyond ±2^52 seconds, ext type 0 nanoseconds of 1e9 or more
+// and containers nested more than 64 deep are rejected as malformed; a
+// chunk may have any size Fluent Bit can pass (a C int).
 package encoder
