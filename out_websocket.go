@@ -18,6 +18,10 @@ import (
 // Not "websocket": Fluent Bit would pick its built-in of that name instead.
 var pluginName = "websocket_go"
 
+// pluginVersion names the build in the startup line, so that a bug report
+// says which one ran; the Makefile sets it from `git describe`.
+var pluginVersion = "dev"
+
 const pluginDescription = "WebSocket output (RFC 6455, TLS, no data loss)"
 
 // instanceCount names instances when this Fluent Bit cannot (no
@@ -72,7 +76,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		log.Warnf("%s", w)
 	}
 	output.FLBPluginSetContext(plugin, in)
-	log.Infof("%s", cfg)
+	log.Infof("version=%s, %s", pluginVersion, cfg)
 	return output.FLB_OK
 }
 
