@@ -1,0 +1,160 @@
+// dupkeys.go drops duplicate map keys the way Fluent Bit does (the last
+// occurrence wins): a Bloom filter per map, and the exact check and
+// compaction only for maps that may have one.
+
+package encoder
+
+import "encoding/binary"
+
+// Synthetic record-level entries, the fields Fluent Bit adds in front of
+// the body, stored in entry.key as -1-kind.
+const (
+	entDate = iota
+	entInternal
+	entLog
+)
+
+// entry is a written map entry, kept until the map is closed so that
+// duplicate keys can be dropped the way Fluent Bit does: only the last
+// occurrence of a string key is written. It is kept small because every
+// map entry of every record goes through the stack of them.
+type entry struct {
+	out  int32 // start of the entry's output, after the separating comma
+	key  int32 // chunk offset of a str key's bytes, or -1-kind when synthetic
+	klen int32
+	hash uint32
+	str  bool // the key is a msgpack str, the only keys Fluent Bit compares
+	dup  bool
+}
+
+// keyHash hashes a map key 8 bytes at a time (little-endian words, the
+// last one zero-padded), so that the short keys of log records take one
+// multiplication.
+func keyHash(k []byte) uint32 {
+	h := uint64(len(k)) * 0x9e3779b97f4a7c15
+	for len(k) >= 8 {
+		h = mixWord(h, binary.LittleEndian.Uint64(k))
+		k = k[8:]
+	}
+	if len(k) > 0 {
+		var w uint64
+		for i, c := range k {
+			w |= uint64(c) << (8 * i)
+		}
+		h = mixWord(h, w)
+	}
+	return uint32(h >> 32)
+}
+
+func mixWord(h, w uint64) uint64 { return (h ^ w) * 0xff51afd7ed558ccd }
+
+// keyFilter is a 256-bit Bloom filter (two bits per key) of the key hashes
+// of one map. A map whose keys never hit it has no duplicate keys, which
+// spares nearly every map the exact check.
+type keyFilter [4]uint64
+
+// add records h and reports whether it might have been seen before.
+func (f *keyFilter) add(h uint32) bool {
+	i, j := h>>24, h>>16&0xff
+	wi, bi := &f[i>>6], uint64(1)<<(i&63)
+	wj, bj := &f[j>>6], uint64(1)<<(j&63)
+	seen := *wi&bi != 0 && *wj&bj != 0
+	*wi |= bi
+	*wj |= bj
+	return seen
+}
+
+// entryKey returns the key bytes of a str-keyed entry.
+func (e *Encoder) entryKey(en *entry) []byte {
+	switch en.key {
+	case -1 - entDate:
+		return e.dateKey
+	case -1 - entInternal:
+		return keyInternal
+	case -1 - entLog:
+		return keyLog
+	}
+	return e.chunk[en.key : en.key+en.klen]
+}
+
+// retrack writes a map again with its entries tracked on e.ents, which
+// the first pass skips: only maps whose keyFilter saw a possible duplicate
+// need them.
+func (e *Encoder) retrack(write func() ([]byte, int, error)) ([]byte, int, error) {
+	e.track = true
+	defer func() { e.track = false }()
+	return write()
+}
+
+// markDups flags every string key of e.ents[base:] that appears again later
+// in the same map, and reports whether there was any.
+func (e *Encoder) markDups(base int) bool {
+	ents := e.ents[base:]
+	found := false
+	if len(ents) <= 32 {
+		for i := 0; i < len(ents)-1; i++ {
+			if !ents[i].str {
+				continue
+			}
+			for j := i + 1; j < len(ents); j++ {
+				if ents[j].hash == ents[i].hash && ents[j].str && string(e.entryKey(&ents[j])) == string(e.entryKey(&ents[i])) {
+					ents[i].dup, found = true, true
+					break
+				}
+			}
+		}
+		return found
+	}
+	size := 64
+	for size < 2*len(ents) {
+		size *= 2
+	}
+	if cap(e.hash) < size {
+		e.hash = make([]int32, size)
+	}
+	table := e.hash[:size]
+	for i := range table {
+		table[i] = -1
+	}
+	mask := uint32(size - 1)
+	for i := len(ents) - 1; i >= 0; i-- {
+		if !ents[i].str {
+			continue
+		}
+		key := e.entryKey(&ents[i])
+		for slot := ents[i].hash & mask; ; slot = (slot + 1) & mask {
+			j := table[slot]
+			if j < 0 {
+				table[slot] = int32(i)
+				break
+			}
+			if string(e.entryKey(&ents[j])) == string(key) {
+				ents[i].dup, found = true, true
+				break
+			}
+		}
+	}
+	return found
+}
+
+// compact drops the entries of e.ents[base:] flagged as duplicates from the
+// map written at dst[open:], moving the others down.
+func (e *Encoder) compact(dst []byte, open, base int) []byte {
+	ents := e.ents[base:]
+	w := open
+	for i, en := range ents {
+		end := len(dst)
+		if i+1 < len(ents) {
+			end = int(ents[i+1].out) - 1 // before the comma
+		}
+		if en.dup {
+			continue
+		}
+		if w > open {
+			dst[w] = ','
+			w++
+		}
+		w += copy(dst[w:], dst[en.out:end])
+	}
+	return dst[:w]
+}
