@@ -10,6 +10,8 @@ import (
 	"io"
 	"math"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // maxTimestamp bounds event seconds (either sign) to about 142 million
@@ -32,11 +34,14 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // ErrTruncated is the DecodeError.Err of a chunk that ends inside a value.
 var ErrTruncated = errors.New("unexpected end of chunk")
 
-// Group marker kinds, as Fluent Bit tells them apart: by event seconds.
+// eventMarker tells a record from the group markers Fluent Bit puts around
+// the records of an OpenTelemetry group (event seconds -1 and -2).
+type eventMarker uint8
+
 const (
-	normalEvent = 0
-	groupStart  = -1
-	groupEnd    = -2
+	recordEvent eventMarker = iota
+	groupStart
+	groupEnd
 )
 
 // rawEvent is an event header as decoded in place; positions index the chunk.
@@ -44,7 +49,7 @@ type rawEvent struct {
 	start   int   // first byte of the event
 	sec     int64 // event time, nsec in [0, 1e9) also before 1970
 	nsec    int64
-	kind    int // normalEvent, groupStart or groupEnd
+	marker  eventMarker
 	metaPos int // metadata map, -1 for a v1 [ts, body] event
 	bodyPos int
 }
@@ -54,7 +59,7 @@ type rawEvent struct {
 func readHead(b []byte, p int) (ev rawEvent, err error) {
 	ev.start, ev.metaPos = p, -1
 	k, n, q, err := lenHeader(b, p)
-	if err != nil && !errors.Is(err, ErrTruncated) || err == nil && (k < kFixArr || k > kArr32 || n != 2) {
+	if err != nil && !errors.Is(err, ErrTruncated) || err == nil && (k < tFixArr || k > tArr32 || n != 2) {
 		return ev, errAt(p, "event is not a [header, body] array")
 	}
 	if err != nil {
@@ -62,7 +67,7 @@ func readHead(b []byte, p int) (ev rawEvent, err error) {
 	}
 	tsPos := q
 	hk, hn, r, herr := lenHeader(b, q)
-	v2 := herr == nil && hk >= kFixArr && hk <= kArr32
+	v2 := herr == nil && hk >= tFixArr && hk <= tArr32
 	if v2 {
 		if hn != 2 {
 			return ev, errAt(q, "event header is not a [timestamp, metadata] array")
@@ -74,7 +79,7 @@ func readHead(b []byte, p int) (ev rawEvent, err error) {
 	}
 	if v2 {
 		mk, _, _, err := lenHeader(b, q)
-		if err == nil && (mk < kFixMap || mk > kMap32) || err != nil && !errors.Is(err, ErrTruncated) {
+		if err == nil && (mk < tFixMap || mk > tMap32) || err != nil && !errors.Is(err, ErrTruncated) {
 			return ev, errAt(q, "event metadata is not a map")
 		}
 		ev.metaPos = q
@@ -100,8 +105,8 @@ func readTime(b []byte, p int, ev *rawEvent) (int, error) {
 	c := b[p]
 	var q int
 	var err error
-	switch kinds[c] {
-	case kPosFix, kNegFix, kU8, kU16, kU32, kU64, kI8, kI16, kI32, kI64:
+	switch classOf[c] {
+	case tPosFix, tNegFix, tU8, tU16, tU32, tU64, tI8, tI16, tI32, tI64:
 		var v int64
 		var ok bool
 		v, ok, q, err = readInt(b, p)
@@ -112,7 +117,7 @@ func readTime(b []byte, p int, ev *rawEvent) (int, error) {
 			return p, errAt(p, "timestamp out of range")
 		}
 		ev.sec = v
-	case kF32, kF64:
+	case tF32, tF64:
 		var f float64
 		if f, q, err = readFloat(b, p); err != nil {
 			return p, err
@@ -122,7 +127,7 @@ func readTime(b []byte, p int, ev *rawEvent) (int, error) {
 		}
 		s := math.Trunc(f)
 		ev.sec, ev.nsec = int64(s), int64((f-s)*1e9)
-	case kFixExt8, kExt8:
+	case tFixExt8, tExt8:
 		_, n, r, err := lenHeader(b, p)
 		if err != nil {
 			return p, err
@@ -136,9 +141,9 @@ func readTime(b []byte, p int, ev *rawEvent) (int, error) {
 		sec, nsec := binary.BigEndian.Uint32(b[r+1:]), binary.BigEndian.Uint32(b[r+5:])
 		switch sec {
 		case 0xffffffff:
-			ev.kind = groupStart
+			ev.marker = groupStart
 		case 0xfffffffe:
-			ev.kind = groupEnd
+			ev.marker = groupEnd
 		default:
 			if nsec >= 1e9 {
 				return p, errAt(p, "timestamp nanoseconds %d out of range", nsec)
@@ -151,9 +156,9 @@ func readTime(b []byte, p int, ev *rawEvent) (int, error) {
 	}
 	switch ev.sec {
 	case -1:
-		ev.kind = groupStart
+		ev.marker = groupStart
 	case -2:
-		ev.kind = groupEnd
+		ev.marker = groupEnd
 	}
 	if ev.nsec < 0 {
 		ev.sec--
@@ -240,7 +245,7 @@ func (d *Decoder) Next() (Event, error) {
 	}
 }
 
-var emptyMap = []byte{0x80}
+var emptyMap = []byte{msgpcode.FixedMapLow}
 
 // head decodes the header of the next event, or returns io.EOF.
 func (d *Decoder) head() (rawEvent, error) {
@@ -259,7 +264,7 @@ func (d *Decoder) head() (rawEvent, error) {
 func (d *Decoder) finish(ev *rawEvent, end int) bool {
 	d.p = end
 	d.n++
-	switch ev.kind {
+	switch ev.marker {
 	case groupStart:
 		d.group, d.inGroup, d.groupAt = *ev, true, [2]int{ev.start, end}
 	case groupEnd:

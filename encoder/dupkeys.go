@@ -6,13 +6,22 @@ package encoder
 
 import "encoding/binary"
 
-// Synthetic record-level entries, the fields Fluent Bit adds in front of
-// the body, stored in entry.key as -1-kind.
+// synthField is an entry Fluent Bit adds in front of a record's body,
+// stored in entry.key as -1-field.
+type synthField int
+
 const (
-	entDate = iota
-	entInternal
-	entLog
+	synthDate synthField = iota
+	synthInternal
+	synthLog
 )
+
+// dupTracker holds what the exact duplicate-key check needs.
+type dupTracker struct {
+	entries  []entry // entries of the open maps, innermost last
+	tracking bool    // appendEntries records entries (see writeTracked)
+	table    []int32 // markDups' hash table for large maps
+}
 
 // entry is a written map entry, kept until the map is closed so that
 // duplicate keys can be dropped the way Fluent Bit does: only the last
@@ -20,7 +29,7 @@ const (
 // map entry of every record goes through the stack of them.
 type entry struct {
 	out  int32 // start of the entry's output, after the separating comma
-	key  int32 // chunk offset of a str key's bytes, or -1-kind when synthetic
+	key  int32 // chunk offset of a str key's bytes, or -1-field when synthetic
 	klen int32
 	hash uint32
 	str  bool // the key is a msgpack str, the only keys Fluent Bit compares
@@ -29,7 +38,9 @@ type entry struct {
 
 // keyHash hashes a map key 8 bytes at a time (little-endian words, the
 // last one zero-padded), so that the short keys of log records take one
-// multiplication.
+// multiplication. hash/maphash is as fast (BenchmarkKeyHash), but
+// appendEntries computes this hash inline from the word it has already
+// loaded to check and copy a short key.
 func keyHash(k []byte) uint32 {
 	h := uint64(len(k)) * 0x9e3779b97f4a7c15
 	for len(k) >= 8 {
@@ -67,29 +78,29 @@ func (f *keyFilter) add(h uint32) bool {
 // entryKey returns the key bytes of a str-keyed entry.
 func (e *Encoder) entryKey(en *entry) []byte {
 	switch en.key {
-	case -1 - entDate:
+	case -1 - int32(synthDate):
 		return e.dateKey
-	case -1 - entInternal:
+	case -1 - int32(synthInternal):
 		return keyInternal
-	case -1 - entLog:
+	case -1 - int32(synthLog):
 		return keyLog
 	}
 	return e.chunk[en.key : en.key+en.klen]
 }
 
-// retrack writes a map again with its entries tracked on e.ents, which
-// the first pass skips: only maps whose keyFilter saw a possible duplicate
+// writeTracked writes a map again with its entries recorded, which the
+// first pass skips: only maps whose keyFilter saw a possible duplicate
 // need them.
-func (e *Encoder) retrack(write func() ([]byte, int, error)) ([]byte, int, error) {
-	e.track = true
-	defer func() { e.track = false }()
+func (e *Encoder) writeTracked(write func() ([]byte, int, error)) ([]byte, int, error) {
+	e.dups.tracking = true
+	defer func() { e.dups.tracking = false }()
 	return write()
 }
 
-// markDups flags every string key of e.ents[base:] that appears again later
+// markDups flags every string key of e.dups.entries[base:] that appears again later
 // in the same map, and reports whether there was any.
 func (e *Encoder) markDups(base int) bool {
-	ents := e.ents[base:]
+	ents := e.dups.entries[base:]
 	found := false
 	if len(ents) <= 32 {
 		for i := 0; i < len(ents)-1; i++ {
@@ -109,10 +120,10 @@ func (e *Encoder) markDups(base int) bool {
 	for size < 2*len(ents) {
 		size *= 2
 	}
-	if cap(e.hash) < size {
-		e.hash = make([]int32, size)
+	if cap(e.dups.table) < size {
+		e.dups.table = make([]int32, size)
 	}
-	table := e.hash[:size]
+	table := e.dups.table[:size]
 	for i := range table {
 		table[i] = -1
 	}
@@ -137,10 +148,10 @@ func (e *Encoder) markDups(base int) bool {
 	return found
 }
 
-// compact drops the entries of e.ents[base:] flagged as duplicates from the
+// compact drops the entries of e.dups.entries[base:] flagged as duplicates from the
 // map written at dst[open:], moving the others down.
 func (e *Encoder) compact(dst []byte, open, base int) []byte {
-	ents := e.ents[base:]
+	ents := e.dups.entries[base:]
 	w := open
 	for i, en := range ents {
 		end := len(dst)

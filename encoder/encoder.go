@@ -23,32 +23,21 @@ type Result struct {
 type Encoder struct {
 	opts    Options
 	dateKey []byte
-	gelf    gelfKeys
-	// synthHash holds the key hashes of the synthetic entries, by kind.
+	// synthHash holds the key hashes of the synthetic entries, by field.
 	synthHash [3]uint32
 
-	dec     Decoder
-	chunk   []byte   // being encoded
-	cur     rawEvent // event being written
-	buf     []byte
-	ents    []entry
-	track   bool // record map entries on ents (see retrack)
-	gents   []gelfEntry
-	hash    []int32
-	scratch []byte // non-string JSON keys
-	inKey   bool   // writing the text of a non-string key
-	gname   []byte // GELF field name being built
-	garr    []byte // GELF arrays and scalars as JSON text
-	gkey    []byte // GELF non-string keys as JSON text
-	spans   []span
-	msgs    [][]byte
+	dec   Decoder
+	chunk []byte   // being encoded
+	cur   rawEvent // event being written
+	buf   []byte   // text output, and msgpack messages that needed a copy
+	spans []span   // the messages, as ranges of chunk or buf
+	msgs  [][]byte // Result.Messages
 
-	day     int64 // day whose date is in dayText
-	dayOK   bool
-	dayText []byte
-	sec     int64 // second whose date and time are in secText
-	secOK   bool
-	secText []byte
+	dups    dupTracker
+	keyText []byte // a non-string map key as JSON text
+	inKey   bool   // writing keyText
+	dates   dateCache
+	gelf    gelfWriter
 }
 
 // maxChunk keeps every offset into the chunk and into the output (at most
@@ -77,7 +66,8 @@ func New(opts Options) (*Encoder, error) {
 	if opts.DateKey != "" {
 		e.dateKey = []byte(opts.DateKey)
 	}
-	e.gelf = newGELFKeys(opts.GELF)
+	e.dates.format = opts.DateFormat
+	e.gelf.keys = newGELFKeys(opts.GELF)
 	e.synthHash = [3]uint32{keyHash(e.dateKey), keyHash(keyInternal), keyHash(keyLog)}
 	return e, nil
 }
@@ -93,7 +83,7 @@ func (e *Encoder) Encode(chunk []byte) (Result, error) {
 	defer func() { e.chunk = nil }()
 	e.dec.Reset(chunk)
 	e.buf = e.buf[:0]
-	e.ents = e.ents[:0]
+	e.dups.entries = e.dups.entries[:0]
 	e.spans = e.spans[:0]
 	var res Result
 	var err error
@@ -196,7 +186,7 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 		if err != nil {
 			return err
 		}
-		if ev.kind != normalEvent {
+		if ev.marker != recordEvent {
 			end, err := skipValue(chunk, ev.bodyPos, 0)
 			if err != nil {
 				return d.fail(err)
@@ -237,18 +227,17 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 		if max > 0 {
 			size := e.msgSize(msgStart)
 			if size > max && inMsg > 0 {
-				if f == JSON {
-					// The ',' before the record closes the message; the
-					// record moves one byte up to make room for its '['.
-					e.buf[recStart-1] = ']'
-					e.spans = append(e.spans, span{from: msgStart, to: recStart, inBuf: true})
-					e.buf = append(e.buf, 0)
-					copy(e.buf[recStart+1:], e.buf[recStart:len(e.buf)-1])
-					e.buf[recStart] = '['
-				} else {
-					e.spans = append(e.spans, span{from: msgStart, to: recStart, inBuf: true})
-				}
+				e.spans = append(e.spans, span{from: msgStart, to: recStart, inBuf: true})
 				msgStart, inMsg = recStart, 0
+				if f == JSON {
+					// The ',' before the record becomes the closed
+					// message's ']', and the next message is a '[' and a
+					// copy of the record.
+					e.buf[recStart-1] = ']'
+					msgStart = len(e.buf)
+					e.buf = append(e.buf, '[')
+					e.buf = append(e.buf, e.buf[recStart:msgStart]...)
+				}
 				size = e.msgSize(msgStart)
 			}
 			if inMsg == 0 && size > max {

@@ -3,7 +3,12 @@
 
 package encoder
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"strconv"
+
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+)
 
 var (
 	keyInternal        = []byte("__internal__")
@@ -12,20 +17,20 @@ var (
 	keyLogMetadata     = []byte(`"log_metadata":`)
 )
 
-// pushSynth writes a synthetic entry of the record map and records it.
-func (e *Encoder) pushSynth(dst, b []byte, kind int, keys *keyFilter, maybeDup *bool) []byte {
-	en := entry{out: int32(len(dst)), key: int32(-1 - kind), hash: e.synthHash[kind], str: true}
+// appendSynth writes a synthetic entry of the record map and records it.
+func (e *Encoder) appendSynth(dst, b []byte, field synthField, keys *keyFilter, maybeDup *bool) []byte {
+	en := entry{out: int32(len(dst)), key: -1 - int32(field), hash: e.synthHash[field], str: true}
 	key := e.entryKey(&en)
 	*maybeDup = keys.add(en.hash) || *maybeDup
-	if e.track {
-		e.ents = append(e.ents, en)
+	if e.dups.tracking {
+		e.dups.entries = append(e.dups.entries, en)
 	}
 	dst = appendString(dst, key, e.opts.EscapeUnicode)
 	dst = append(dst, ':')
-	switch kind {
-	case entDate:
-		return e.appendDate(dst, &e.cur)
-	case entLog:
+	switch field {
+	case synthDate:
+		return e.dates.appendTime(dst, e.cur.sec, e.cur.nsec)
+	case synthLog:
 		return dst // the caller writes the body
 	}
 	// __internal__: values validated when the event headers were read.
@@ -50,22 +55,22 @@ func (e *Encoder) pushSynth(dst, b []byte, kind int, keys *keyFilter, maybeDup *
 // returns the position after the body.
 func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error) {
 	dst = append(dst, '{')
-	open, base := len(dst), len(e.ents)
+	open, base := len(dst), len(e.dups.entries)
 	var keys keyFilter
 	maybeDup := false
 	if e.dateKey != nil {
-		dst = e.pushSynth(dst, b, entDate, &keys, &maybeDup)
+		dst = e.appendSynth(dst, b, synthDate, &keys, &maybeDup)
 	}
 	if e.hasInternal(b, ev) {
 		if len(dst) > open {
 			dst = append(dst, ',')
 		}
-		dst = e.pushSynth(dst, b, entInternal, &keys, &maybeDup)
+		dst = e.appendSynth(dst, b, synthInternal, &keys, &maybeDup)
 	}
 	var end int
 	var err error
 	k, n, q, herr := lenHeader(b, ev.bodyPos)
-	if herr == nil && k >= kFixMap && k <= kMap32 {
+	if herr == nil && k >= tFixMap && k <= tMap32 {
 		if err = checkCount(b, ev.bodyPos, q, n, 2); err != nil {
 			return dst, ev.bodyPos, err
 		}
@@ -74,18 +79,18 @@ func (e *Encoder) appendRecord(dst, b []byte, ev *rawEvent) ([]byte, int, error)
 		if len(dst) > open {
 			dst = append(dst, ',')
 		}
-		dst = e.pushSynth(dst, b, entLog, &keys, &maybeDup)
+		dst = e.appendSynth(dst, b, synthLog, &keys, &maybeDup)
 		dst, end, err = e.appendValue(dst, b, ev.bodyPos, 0)
 	}
 	if err == nil && maybeDup {
-		if !e.track {
-			return e.retrack(func() ([]byte, int, error) { return e.appendRecord(dst[:open-1], b, ev) })
+		if !e.dups.tracking {
+			return e.writeTracked(func() ([]byte, int, error) { return e.appendRecord(dst[:open-1], b, ev) })
 		}
 		if e.markDups(base) {
 			dst = e.compact(dst, open, base)
 		}
 	}
-	e.ents = e.ents[:base]
+	e.dups.entries = e.dups.entries[:base]
 	return append(dst, '}'), end, err
 }
 
@@ -103,7 +108,7 @@ func (e *Encoder) hasInternal(b []byte, ev *rawEvent) bool {
 }
 
 // appendEntries writes the n entries of a map starting at p, recording them
-// on e.ents and their key hashes in keys; maybeDup is set when the map may
+// on e.dups.entries and their key hashes in keys; maybeDup is set when the map may
 // have duplicate keys. depth is the map's own nesting depth.
 func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys *keyFilter, maybeDup *bool) ([]byte, int, error) {
 	var err error
@@ -111,13 +116,13 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 		if comma || i > 0 {
 			dst = append(dst, ',')
 		}
-		// The entry, kept only when tracking (see retrack).
+		// The entry, kept only when tracking (see writeTracked).
 		out, kpos, klen, h, str := len(dst), 0, 0, uint32(0), false
 		if p >= len(b) {
 			return dst, p, errTruncated(p)
 		}
-		if c := b[p]; kinds[c] == kFixStr {
-			q := p + 1 + int(c&msgpcodeFixedStrMask)
+		if c := b[p]; classOf[c] == tFixStr {
+			q := p + 1 + int(c&msgpcode.FixedStrMask)
 			if q > len(b) {
 				return dst, p, errTruncated(p)
 			}
@@ -163,8 +168,8 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 			}
 			dst = append(dst, ':')
 		}
-		if e.track {
-			e.ents = append(e.ents, entry{out: int32(out), key: int32(kpos), klen: int32(klen), hash: h, str: str})
+		if e.dups.tracking {
+			e.dups.entries = append(e.dups.entries, entry{out: int32(out), key: int32(kpos), klen: int32(klen), hash: h, str: str})
 		}
 		if dst, p, err = e.appendValue(dst, b, p, depth+1); err != nil {
 			return dst, p, err
@@ -172,10 +177,6 @@ func (e *Encoder) appendEntries(dst, b []byte, p, n, depth int, comma bool, keys
 	}
 	return dst, p, nil
 }
-
-// msgpcodeFixedStrMask mirrors msgpcode.FixedStrMask as a constant for the
-// hot path.
-const msgpcodeFixedStrMask = 0x1f
 
 // appendKey writes a map key that is not a msgpack str. Fluent Bit writes
 // such keys bare (1:"x"), which is not JSON; here they become strings: a
@@ -185,7 +186,7 @@ func (e *Encoder) appendKey(dst, b []byte, p, depth int) ([]byte, int, error) {
 	if p >= len(b) {
 		return dst, p, errTruncated(p)
 	}
-	if k := kinds[b[p]]; k >= kBin8 && k <= kBin32 {
+	if k := classOf[b[p]]; k >= tBin8 && k <= tBin32 {
 		s, q, err := readString(b, p)
 		return appendString(dst, s, e.opts.EscapeUnicode), q, err
 	}
@@ -199,8 +200,8 @@ func (e *Encoder) appendKey(dst, b []byte, p, depth int) ([]byte, int, error) {
 	if err != nil {
 		return dst, q, err
 	}
-	e.scratch = append(e.scratch[:0], dst[mark:]...)
-	return appendString(dst[:mark], e.scratch, e.opts.EscapeUnicode), q, nil
+	e.keyText = append(e.keyText[:0], dst[mark:]...)
+	return appendString(dst[:mark], e.keyText, e.opts.EscapeUnicode), q, nil
 }
 
 // appendValue writes the msgpack value at p as JSON and returns the
@@ -210,52 +211,52 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		return dst, p, errTruncated(p)
 	}
 	c := b[p]
-	switch kinds[c] {
-	case kPosFix:
-		return appendDecUint(dst, uint64(c)), p + 1, nil
-	case kNegFix:
-		return appendDec(dst, int64(int8(c))), p + 1, nil
-	case kNil:
+	switch classOf[c] {
+	case tPosFix:
+		return strconv.AppendUint(dst, uint64(c), 10), p + 1, nil
+	case tNegFix:
+		return strconv.AppendInt(dst, int64(int8(c)), 10), p + 1, nil
+	case tNil:
 		return append(dst, "null"...), p + 1, nil
-	case kFalse:
+	case tFalse:
 		return append(dst, "false"...), p + 1, nil
-	case kTrue:
+	case tTrue:
 		return append(dst, "true"...), p + 1, nil
-	case kU64:
+	case tU64:
 		q, err := need(b, p, 9)
 		if err != nil {
 			return dst, p, err
 		}
-		return appendDecUint(dst, binary.BigEndian.Uint64(b[p+1:])), q, nil
-	case kU16:
+		return strconv.AppendUint(dst, binary.BigEndian.Uint64(b[p+1:]), 10), q, nil
+	case tU16:
 		if p+3 <= len(b) {
-			return appendDecUint(dst, uint64(binary.BigEndian.Uint16(b[p+1:]))), p + 3, nil
+			return strconv.AppendUint(dst, uint64(binary.BigEndian.Uint16(b[p+1:])), 10), p + 3, nil
 		}
 		return dst, p, errTruncated(p)
-	case kU32:
+	case tU32:
 		if p+5 <= len(b) {
-			return appendDecUint(dst, uint64(binary.BigEndian.Uint32(b[p+1:]))), p + 5, nil
+			return strconv.AppendUint(dst, uint64(binary.BigEndian.Uint32(b[p+1:])), 10), p + 5, nil
 		}
 		return dst, p, errTruncated(p)
-	case kU8, kI8, kI16, kI32, kI64:
+	case tU8, tI8, tI16, tI32, tI64:
 		v, _, q, err := readInt(b, p)
 		if err != nil {
 			return dst, p, err
 		}
-		return appendDec(dst, v), q, nil
-	case kF32, kF64:
+		return strconv.AppendInt(dst, v, 10), q, nil
+	case tF32, tF64:
 		f, q, err := readFloat(b, p)
 		if err != nil {
 			return dst, p, err
 		}
 		return appendDouble(dst, f), q, nil
-	case kFixStr:
-		q := p + 1 + int(c&msgpcodeFixedStrMask)
+	case tFixStr:
+		q := p + 1 + int(c&msgpcode.FixedStrMask)
 		if q > len(b) {
 			return dst, p, errTruncated(p)
 		}
 		return appendString(dst, b[p+1:q], e.opts.EscapeUnicode), q, nil
-	case kStr8:
+	case tStr8:
 		if p+2 <= len(b) {
 			if q := p + 2 + int(b[p+1]); q <= len(b) {
 				return appendString(dst, b[p+2:q], e.opts.EscapeUnicode), q, nil
@@ -263,15 +264,15 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		}
 		_, q, err := readString(b, p)
 		return dst, q, err
-	case kStr16, kStr32, kBin8, kBin16, kBin32:
+	case tStr16, tStr32, tBin8, tBin16, tBin32:
 		s, q, err := readString(b, p)
 		if err != nil {
 			return dst, p, err
 		}
 		return appendString(dst, s, e.opts.EscapeUnicode), q, nil
-	case kFixArr, kArr16, kArr32:
-		n, q, err := int(c&0x0f), p+1, error(nil)
-		if c >= 0xa0 { // not a fixarray
+	case tFixArr, tArr16, tArr32:
+		n, q, err := int(c&msgpcode.FixedArrayMask), p+1, error(nil)
+		if classOf[c] != tFixArr {
 			_, n, q, err = lenHeader(b, p)
 		}
 		if err == nil && depth >= maxDepth {
@@ -293,9 +294,9 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 			}
 		}
 		return append(dst, ']'), q, nil
-	case kFixMap, kMap16, kMap32:
-		n, q, err := int(c&0x0f), p+1, error(nil)
-		if c >= 0x90 { // not a fixmap
+	case tFixMap, tMap16, tMap32:
+		n, q, err := int(c&msgpcode.FixedMapMask), p+1, error(nil)
+		if classOf[c] != tFixMap {
 			_, n, q, err = lenHeader(b, p)
 		}
 		if err == nil && depth >= maxDepth {
@@ -308,21 +309,21 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 			return dst, p, err
 		}
 		dst = append(dst, '{')
-		open, base := len(dst), len(e.ents)
+		open, base := len(dst), len(e.dups.entries)
 		var keys keyFilter
 		maybeDup := false
 		dst, q, err = e.appendEntries(dst, b, q, n, depth, false, &keys, &maybeDup)
 		if err == nil && maybeDup {
-			if !e.track {
-				return e.retrack(func() ([]byte, int, error) { return e.appendValue(dst[:open-1], b, p, depth) })
+			if !e.dups.tracking {
+				return e.writeTracked(func() ([]byte, int, error) { return e.appendValue(dst[:open-1], b, p, depth) })
 			}
 			if e.markDups(base) {
 				dst = e.compact(dst, open, base)
 			}
 		}
-		e.ents = e.ents[:base]
+		e.dups.entries = e.dups.entries[:base]
 		return append(dst, '}'), q, err
-	case kFixExt1, kFixExt2, kFixExt4, kFixExt8, kFixExt16, kExt8, kExt16, kExt32:
+	case tFixExt1, tFixExt2, tFixExt4, tFixExt8, tFixExt16, tExt8, tExt16, tExt32:
 		_, n, q, err := lenHeader(b, p)
 		if err != nil {
 			return dst, p, err

@@ -2,12 +2,8 @@ package encoder
 
 import (
 	"math"
-	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
-	"unicode/utf8"
 )
 
 // line encodes chunk as json_lines with the given options and returns the
@@ -200,63 +196,6 @@ func TestDates(t *testing.T) {
 	}
 }
 
-// TestCalendar checks the date arithmetic against package time over a wide
-// range of days.
-func TestCalendar(t *testing.T) {
-	for days := int64(-800000); days < 3000000; days += 997 {
-		got := string(appendCivilDate(nil, days))
-		want := time.Unix(days*86400, 0).UTC().Format("2006-01-02")
-		if got != want {
-			t.Fatalf("day %d: got %s, want %s", days, got, want)
-		}
-	}
-}
-
-func TestDecodeRune(t *testing.T) {
-	tails := []byte{0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff}
-	for c0 := 0x80; c0 < 0x100; c0++ {
-		for c1 := 0; c1 < 0x100; c1++ {
-			for _, c2 := range tails {
-				for _, c3 := range tails {
-					for n := 1; n <= 4; n++ {
-						s := []byte{byte(c0), byte(c1), c2, c3}[:n]
-						r, size := decodeRune(s)
-						wr, wsize := utf8.DecodeRune(s)
-						if wr == utf8.RuneError && wsize == 1 {
-							wsize = 0
-						}
-						if r != wr || size != wsize {
-							t.Fatalf("% x: got %U/%d, want %U/%d", s, r, size, wr, wsize)
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-func TestScanPlain(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	alphabet := []byte("abc \"\\\x00\x1f\x7e\x7f\x80\xff~ ")
-	for n := 0; n < 20000; n++ {
-		s := make([]byte, rng.IntN(40))
-		for i := range s {
-			s[i] = 'a'
-			if rng.IntN(8) == 0 {
-				s[i] = alphabet[rng.IntN(len(alphabet))]
-			}
-		}
-		from := rng.IntN(len(s) + 1)
-		want := from
-		for want < len(s) && plain[s[want]] {
-			want++
-		}
-		if got := scanPlain(s, from); got != want {
-			t.Fatalf("scanPlain(%q, %d) = %d, want %d", s, from, got, want)
-		}
-	}
-}
-
 // TestKeyHashWord checks the one-word key hash of appendEntries against
 // keyHash, which markDups relies on.
 func TestKeyHashWord(t *testing.T) {
@@ -264,80 +203,6 @@ func TestKeyHashWord(t *testing.T) {
 		chunk := ev2(ext0(0, 0), M{}, M{k, 1, k, 2})
 		if got := line(t, Options{}, chunk); got != `{"`+k+`":2}` {
 			t.Errorf("key %q: %s", k, got)
-		}
-	}
-}
-
-func TestAppendDec(t *testing.T) {
-	vals := []int64{0, 9, 10, 99, 100, 101, 999, 1000, -1, -10, -99, -100, 1e9, 1e18, math.MaxInt64, math.MinInt64}
-	for _, v := range vals {
-		if got, want := string(appendDec(nil, v)), strconv.FormatInt(v, 10); got != want {
-			t.Errorf("appendDec(%d) = %s", v, got)
-		}
-	}
-	for _, u := range []uint64{0, 9, 10, 1e19 - 1, 1e19, math.MaxUint64} {
-		if got, want := string(appendDecUint([]byte("x"), u)), "x"+strconv.FormatUint(u, 10); got != want {
-			t.Errorf("appendDecUint(%d) = %s", u, got)
-		}
-	}
-}
-
-// TestAppendDouble checks appendDouble, and so appendG16, against strconv
-// on random bit patterns and on the short decimals log records carry.
-func TestAppendDouble(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	want := func(f float64) string {
-		switch {
-		case math.IsNaN(f) || math.IsInf(f, 0):
-			return "null"
-		case f == math.Trunc(f) && f >= -0x1p63 && f < 0x1p63:
-			return strconv.FormatFloat(f, 'f', 1, 64)
-		}
-		return strconv.FormatFloat(f, 'g', 16, 64)
-	}
-	check := func(f float64) {
-		if got := string(appendDouble(nil, f)); got != want(f) {
-			t.Fatalf("appendDouble(%b) = %s, want %s", f, got, want(f))
-		}
-	}
-	for _, f := range []float64{0, math.Copysign(0, -1), 1e-4, 1e16, 1e15 + 0.5, 1234567890123456.5, 9999999999999999, 0.1, 0.3, 2.5, -7.25, 1e-5, math.MaxFloat64, math.SmallestNonzeroFloat64} {
-		check(f)
-		check(-f)
-	}
-	// Around powers of ten the decimal exponent guess and the rounding
-	// carry are both tested.
-	for i := -6; i <= 17; i++ {
-		p := math.Pow(10, float64(i))
-		for f, j := p, 0; j < 40; j++ {
-			check(f)
-			f = math.Nextafter(f, 0)
-		}
-		check(math.Nextafter(p, math.Inf(1)))
-	}
-	for range 300000 {
-		check(math.Float64frombits(rng.Uint64()))
-		check(math.Ldexp(rng.Float64(), rng.IntN(120)-60))
-		check(float64(rng.Int64N(1e12)) / float64(pow10[rng.IntN(16)]))
-		check(math.Round(rng.Float64()*1e6) / 1e3)
-	}
-}
-
-// TestAppendStringCapacity checks that what follows a string within its
-// capacity, which appendString reads, never changes its output.
-func TestAppendStringCapacity(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	alphabet := []byte("ab \"\\\x00\x1f\x7e\x7f\x80\xc3\xa9\xff")
-	for range 20000 {
-		buf := make([]byte, 16)
-		for i := range buf {
-			buf[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		s := buf[:rng.IntN(9)]
-		exact := append([]byte(nil), s...)
-		for _, esc := range []bool{false, true} {
-			if got, want := appendString(nil, s, esc), appendString(nil, exact[:len(exact):len(exact)], esc); string(got) != string(want) {
-				t.Fatalf("appendString(%q) = %s with %q after it, want %s", s, got, buf[len(s):], want)
-			}
 		}
 	}
 }

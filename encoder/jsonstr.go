@@ -6,6 +6,7 @@ package encoder
 import (
 	"encoding/binary"
 	"math/bits"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -25,8 +26,10 @@ func init() {
 	}
 }
 
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD so
-// the output is always valid UTF-8, whatever the input.
+// appendString appends s as a JSON string, escaped as Fluent Bit does
+// (strconv quotes the Go way, encoding/json the HTML-safe way). Invalid
+// UTF-8 becomes U+FFFD so the output is always valid UTF-8, whatever the
+// input.
 func appendString(dst, s []byte, escapeUnicode bool) []byte {
 	if n := len(s); n <= 8 && cap(s) >= 8 {
 		// A short string checked and copied as one word, read past its
@@ -57,8 +60,8 @@ func appendString(dst, s []byte, escapeUnicode bool) []byte {
 			start = i
 			continue
 		}
-		r, size := decodeRune(s[i:])
-		if size == 0 {
+		r, size := utf8.DecodeRune(s[i:])
+		if size == 1 { // invalid: s[i] is not ASCII
 			dst = append(dst, s[start:i]...)
 			if escapeUnicode {
 				dst = append(dst, `\ufffd`...)
@@ -74,10 +77,9 @@ func appendString(dst, s []byte, escapeUnicode bool) []byte {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
-		if r > 0xffff {
-			r -= 0x10000
-			dst = appendU4(dst, 0xd800+r>>10)
-			r = 0xdc00 + r&0x3ff
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			dst = appendU4(dst, r1)
+			r = r2
 		}
 		dst = appendU4(dst, r)
 		i += size
@@ -109,34 +111,6 @@ func specialMask(w uint64) uint64 {
 	zero := func(v uint64) uint64 { return (v - ones) &^ v }
 	// w+ones carries DEL (and bytes already flagged) into the high bit.
 	return (w | (w - 0x20*ones) | (w + ones) | zero(w^'"'*ones) | zero(w^'\\'*ones)) & highs
-}
-
-// decodeRune decodes the UTF-8 sequence starting with the non-ASCII byte
-// s[0]; size is 0 when it is invalid (overlong, surrogate, out of range or
-// truncated).
-func decodeRune(s []byte) (rune, int) {
-	c0 := s[0]
-	switch {
-	case c0 >= 0xc2 && c0 <= 0xdf:
-		if len(s) > 1 && s[1]&0xc0 == 0x80 {
-			return rune(c0&0x1f)<<6 | rune(s[1]&0x3f), 2
-		}
-	case c0 >= 0xe0 && c0 <= 0xef:
-		if len(s) > 2 && s[1]&0xc0 == 0x80 && s[2]&0xc0 == 0x80 {
-			r := rune(c0&0xf)<<12 | rune(s[1]&0x3f)<<6 | rune(s[2]&0x3f)
-			if r >= 0x800 && (r < 0xd800 || r > 0xdfff) {
-				return r, 3
-			}
-		}
-	case c0 >= 0xf0 && c0 <= 0xf4:
-		if len(s) > 3 && s[1]&0xc0 == 0x80 && s[2]&0xc0 == 0x80 && s[3]&0xc0 == 0x80 {
-			r := rune(c0&0x7)<<18 | rune(s[1]&0x3f)<<12 | rune(s[2]&0x3f)<<6 | rune(s[3]&0x3f)
-			if r >= 0x10000 && r <= utf8.MaxRune {
-				return r, 4
-			}
-		}
-	}
-	return utf8.RuneError, 0
 }
 
 func appendU4(dst []byte, r rune) []byte {

@@ -17,51 +17,52 @@ import (
 // writers' stacks small whatever the input.
 const maxDepth = 64
 
-// kind classifies a msgpack type byte. The table is built from msgpack/v5's
+// typeClass is what a msgpack type byte says of its value. The table is built from msgpack/v5's
 // msgpcode so the byte values have a single source of truth.
-type kind uint8
+type typeClass uint8
 
 const (
-	kBad kind = iota
-	kNil
-	kFalse
-	kTrue
-	kPosFix
-	kNegFix
-	kU8
-	kU16
-	kU32
-	kU64
-	kI8
-	kI16
-	kI32
-	kI64
-	kF32
-	kF64
-	kFixStr
-	kStr8
-	kStr16
-	kStr32
-	kBin8
-	kBin16
-	kBin32
-	kFixArr
-	kArr16
-	kArr32
-	kFixMap
-	kMap16
-	kMap32
-	kFixExt1
-	kFixExt2
-	kFixExt4
-	kFixExt8
-	kFixExt16
-	kExt8
-	kExt16
-	kExt32
+	tBad typeClass = iota
+	tNil
+	tFalse
+	tTrue
+	tPosFix
+	tNegFix
+	tU8
+	tU16
+	tU32
+	tU64
+	tI8
+	tI16
+	tI32
+	tI64
+	tF32
+	tF64
+	tFixStr
+	tStr8
+	tStr16
+	tStr32
+	tBin8
+	tBin16
+	tBin32
+	tFixArr
+	tArr16
+	tArr32
+	tFixMap
+	tMap16
+	tMap32
+	tFixExt1
+	tFixExt2
+	tFixExt4
+	tFixExt8
+	tFixExt16
+	tExt8
+	tExt16
+	tExt32
 )
 
-var kinds [256]kind
+// classOf is the class of every type byte.
+var classOf [256]typeClass
 
 // valueSize is the whole size of a value that its type byte tells alone:
 // scalars, fixstr and fixext; 0 for the others.
@@ -69,51 +70,51 @@ var valueSize [256]uint8
 
 func init() {
 	for c := 0; c <= int(msgpcode.PosFixedNumHigh); c++ {
-		kinds[c] = kPosFix
+		classOf[c] = tPosFix
 	}
 	for c := int(msgpcode.NegFixedNumLow); c <= 0xff; c++ {
-		kinds[c] = kNegFix
+		classOf[c] = tNegFix
 	}
 	for c := msgpcode.FixedStrLow; c <= msgpcode.FixedStrHigh; c++ {
-		kinds[c] = kFixStr
+		classOf[c] = tFixStr
 	}
 	for c := msgpcode.FixedArrayLow; c <= msgpcode.FixedArrayHigh; c++ {
-		kinds[c] = kFixArr
+		classOf[c] = tFixArr
 	}
 	for c := msgpcode.FixedMapLow; c <= msgpcode.FixedMapHigh; c++ {
-		kinds[c] = kFixMap
+		classOf[c] = tFixMap
 	}
-	for c, k := range map[byte]kind{
-		msgpcode.Nil: kNil, msgpcode.False: kFalse, msgpcode.True: kTrue,
-		msgpcode.Uint8: kU8, msgpcode.Uint16: kU16, msgpcode.Uint32: kU32, msgpcode.Uint64: kU64,
-		msgpcode.Int8: kI8, msgpcode.Int16: kI16, msgpcode.Int32: kI32, msgpcode.Int64: kI64,
-		msgpcode.Float: kF32, msgpcode.Double: kF64,
-		msgpcode.Str8: kStr8, msgpcode.Str16: kStr16, msgpcode.Str32: kStr32,
-		msgpcode.Bin8: kBin8, msgpcode.Bin16: kBin16, msgpcode.Bin32: kBin32,
-		msgpcode.Array16: kArr16, msgpcode.Array32: kArr32,
-		msgpcode.Map16: kMap16, msgpcode.Map32: kMap32,
-		msgpcode.FixExt1: kFixExt1, msgpcode.FixExt2: kFixExt2, msgpcode.FixExt4: kFixExt4,
-		msgpcode.FixExt8: kFixExt8, msgpcode.FixExt16: kFixExt16,
-		msgpcode.Ext8: kExt8, msgpcode.Ext16: kExt16, msgpcode.Ext32: kExt32,
+	for c, k := range map[byte]typeClass{
+		msgpcode.Nil: tNil, msgpcode.False: tFalse, msgpcode.True: tTrue,
+		msgpcode.Uint8: tU8, msgpcode.Uint16: tU16, msgpcode.Uint32: tU32, msgpcode.Uint64: tU64,
+		msgpcode.Int8: tI8, msgpcode.Int16: tI16, msgpcode.Int32: tI32, msgpcode.Int64: tI64,
+		msgpcode.Float: tF32, msgpcode.Double: tF64,
+		msgpcode.Str8: tStr8, msgpcode.Str16: tStr16, msgpcode.Str32: tStr32,
+		msgpcode.Bin8: tBin8, msgpcode.Bin16: tBin16, msgpcode.Bin32: tBin32,
+		msgpcode.Array16: tArr16, msgpcode.Array32: tArr32,
+		msgpcode.Map16: tMap16, msgpcode.Map32: tMap32,
+		msgpcode.FixExt1: tFixExt1, msgpcode.FixExt2: tFixExt2, msgpcode.FixExt4: tFixExt4,
+		msgpcode.FixExt8: tFixExt8, msgpcode.FixExt16: tFixExt16,
+		msgpcode.Ext8: tExt8, msgpcode.Ext16: tExt16, msgpcode.Ext32: tExt32,
 	} {
-		kinds[c] = k
+		classOf[c] = k
 	}
-	for c, k := range kinds {
+	for c, k := range classOf {
 		switch k {
-		case kNil, kFalse, kTrue, kPosFix, kNegFix:
+		case tNil, tFalse, tTrue, tPosFix, tNegFix:
 			valueSize[c] = 1
-		case kU8, kI8:
+		case tU8, tI8:
 			valueSize[c] = 2
-		case kU16, kI16:
+		case tU16, tI16:
 			valueSize[c] = 3
-		case kU32, kI32, kF32:
+		case tU32, tI32, tF32:
 			valueSize[c] = 5
-		case kU64, kI64, kF64:
+		case tU64, tI64, tF64:
 			valueSize[c] = 9
-		case kFixStr:
+		case tFixStr:
 			valueSize[c] = 1 + uint8(c)&msgpcode.FixedStrMask
-		case kFixExt1, kFixExt2, kFixExt4, kFixExt8, kFixExt16:
-			valueSize[c] = 2 + 1<<(k-kFixExt1)
+		case tFixExt1, tFixExt2, tFixExt4, tFixExt8, tFixExt16:
+			valueSize[c] = 2 + 1<<(k-tFixExt1)
 		}
 	}
 }
@@ -141,29 +142,29 @@ func need(b []byte, p, n int) (int, error) {
 }
 
 // lenHeader decodes the header of a str, bin, array, map or ext at p. It
-// returns the kind, the declared length (bytes, elements or entries) and the
+// returns its class, the declared length (bytes, elements or entries) and the
 // position right after the header (for ext: of the ext type byte).
-func lenHeader(b []byte, p int) (kind, int, int, error) {
+func lenHeader(b []byte, p int) (typeClass, int, int, error) {
 	if p >= len(b) {
-		return kBad, 0, p, errTruncated(p)
+		return tBad, 0, p, errTruncated(p)
 	}
 	c := b[p]
-	k := kinds[c]
+	k := classOf[c]
 	var n, h int
 	switch k {
-	case kFixStr:
+	case tFixStr:
 		return k, int(c & msgpcode.FixedStrMask), p + 1, nil
-	case kFixArr:
+	case tFixArr:
 		return k, int(c & msgpcode.FixedArrayMask), p + 1, nil
-	case kFixMap:
+	case tFixMap:
 		return k, int(c & msgpcode.FixedMapMask), p + 1, nil
-	case kFixExt1, kFixExt2, kFixExt4, kFixExt8, kFixExt16:
-		return k, 1 << (k - kFixExt1), p + 1, nil
-	case kStr8, kBin8, kExt8:
+	case tFixExt1, tFixExt2, tFixExt4, tFixExt8, tFixExt16:
+		return k, 1 << (k - tFixExt1), p + 1, nil
+	case tStr8, tBin8, tExt8:
 		h = 2
-	case kStr16, kBin16, kArr16, kMap16, kExt16:
+	case tStr16, tBin16, tArr16, tMap16, tExt16:
 		h = 3
-	case kStr32, kBin32, kArr32, kMap32, kExt32:
+	case tStr32, tBin32, tArr32, tMap32, tExt32:
 		h = 5
 	default:
 		return k, 0, p, errAt(p, "unexpected type byte 0x%02x", c)
@@ -198,26 +199,26 @@ func skipValue(b []byte, p, depth int) (int, error) {
 	}
 	c := b[p]
 	var n, q int
-	switch kinds[c] {
-	case kPosFix, kNegFix, kNil, kFalse, kTrue:
+	switch classOf[c] {
+	case tPosFix, tNegFix, tNil, tFalse, tTrue:
 		return p + 1, nil
-	case kU8, kI8:
+	case tU8, tI8:
 		return need(b, p, 2)
-	case kU16, kI16:
+	case tU16, tI16:
 		return need(b, p, 3)
-	case kU32, kI32, kF32:
+	case tU32, tI32, tF32:
 		return need(b, p, 5)
-	case kU64, kI64, kF64:
+	case tU64, tI64, tF64:
 		return need(b, p, 9)
-	case kFixStr:
-		n = int(c & msgpcodeFixedStrMask)
+	case tFixStr:
+		n = int(c & msgpcode.FixedStrMask)
 		if n > len(b)-p-1 {
 			return p, errAt(p, "string declares %d bytes, only %d left", n, len(b)-p-1)
 		}
 		return p + 1 + n, nil
-	case kFixMap:
+	case tFixMap:
 		n, q = 2*int(c&msgpcode.FixedMapMask), p+1
-	case kFixArr:
+	case tFixArr:
 		n, q = int(c&msgpcode.FixedArrayMask), p+1
 	default:
 		k, m, r, err := lenHeader(b, p)
@@ -225,14 +226,14 @@ func skipValue(b []byte, p, depth int) (int, error) {
 			return p, err
 		}
 		switch k {
-		case kStr8, kStr16, kStr32, kBin8, kBin16, kBin32:
+		case tStr8, tStr16, tStr32, tBin8, tBin16, tBin32:
 			if m > len(b)-r {
 				return p, errAt(p, "string declares %d bytes, only %d left", m, len(b)-r)
 			}
 			return r + m, nil
-		case kArr16, kArr32:
+		case tArr16, tArr32:
 			n, q = m, r
-		case kMap16, kMap32:
+		case tMap16, tMap32:
 			n, q = 2*m, r
 		default: // ext: type byte then m data bytes
 			if m+1 > len(b)-r {
@@ -273,9 +274,9 @@ func skipValue(b []byte, p, depth int) (int, error) {
 
 // readString returns the bytes of the str or bin at p and the position after it.
 func readString(b []byte, p int) ([]byte, int, error) {
-	if p < len(b) && kinds[b[p]] == kFixStr {
+	if p < len(b) && classOf[b[p]] == tFixStr {
 		// Most keys: no header to decode.
-		if q := p + 1 + int(b[p]&msgpcodeFixedStrMask); q <= len(b) {
+		if q := p + 1 + int(b[p]&msgpcode.FixedStrMask); q <= len(b) {
 			return b[p+1 : q], q, nil
 		}
 	}
@@ -283,7 +284,7 @@ func readString(b []byte, p int) ([]byte, int, error) {
 	if err != nil {
 		return nil, p, err
 	}
-	if k < kFixStr || k > kBin32 {
+	if k < tFixStr || k > tBin32 {
 		return nil, p, errAt(p, "expected a string, got type byte 0x%02x", b[p])
 	}
 	if n > len(b)-q {
@@ -294,8 +295,8 @@ func readString(b []byte, p int) ([]byte, int, error) {
 
 // isString reports whether the type byte at p starts a str (not a bin).
 func isString(b []byte, p int) bool {
-	k := kinds[b[p]]
-	return k >= kFixStr && k <= kStr32
+	k := classOf[b[p]]
+	return k >= tFixStr && k <= tStr32
 }
 
 // isMap reports the entry count of the map at p, if it is one.
@@ -304,47 +305,47 @@ func isMap(b []byte, p int) (n int, ok bool) {
 		return 0, false
 	}
 	k, n, _, err := lenHeader(b, p)
-	return n, err == nil && k >= kFixMap && k <= kMap32
+	return n, err == nil && k >= tFixMap && k <= tMap32
 }
 
 // readInt decodes the integer at p; ok is false for a uint64 beyond int64.
 func readInt(b []byte, p int) (v int64, ok bool, q int, err error) {
 	c := b[p]
-	switch kinds[c] {
-	case kPosFix:
+	switch classOf[c] {
+	case tPosFix:
 		return int64(c), true, p + 1, nil
-	case kNegFix:
+	case tNegFix:
 		return int64(int8(c)), true, p + 1, nil
-	case kU8:
+	case tU8:
 		if q, err = need(b, p, 2); err == nil {
 			v = int64(b[p+1])
 		}
-	case kI8:
+	case tI8:
 		if q, err = need(b, p, 2); err == nil {
 			v = int64(int8(b[p+1]))
 		}
-	case kU16:
+	case tU16:
 		if q, err = need(b, p, 3); err == nil {
 			v = int64(binary.BigEndian.Uint16(b[p+1:]))
 		}
-	case kI16:
+	case tI16:
 		if q, err = need(b, p, 3); err == nil {
 			v = int64(int16(binary.BigEndian.Uint16(b[p+1:])))
 		}
-	case kU32:
+	case tU32:
 		if q, err = need(b, p, 5); err == nil {
 			v = int64(binary.BigEndian.Uint32(b[p+1:]))
 		}
-	case kI32:
+	case tI32:
 		if q, err = need(b, p, 5); err == nil {
 			v = int64(int32(binary.BigEndian.Uint32(b[p+1:])))
 		}
-	case kU64:
+	case tU64:
 		if q, err = need(b, p, 9); err == nil {
 			u := binary.BigEndian.Uint64(b[p+1:])
 			return int64(u), u <= math.MaxInt64, q, nil
 		}
-	case kI64:
+	case tI64:
 		if q, err = need(b, p, 9); err == nil {
 			v = int64(binary.BigEndian.Uint64(b[p+1:]))
 		}
@@ -356,7 +357,7 @@ func readInt(b []byte, p int) (v int64, ok bool, q int, err error) {
 
 // readFloat decodes the float32 or float64 at p.
 func readFloat(b []byte, p int) (float64, int, error) {
-	if kinds[b[p]] == kF32 {
+	if classOf[b[p]] == tF32 {
 		q, err := need(b, p, 5)
 		if err != nil {
 			return 0, p, err

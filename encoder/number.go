@@ -19,39 +19,6 @@ func init() {
 	}
 }
 
-// appendDecUint writes u in decimal, two digits per division: the integers of
-// log records are short, and strconv's general path costs more than the
-// digits themselves.
-func appendDecUint(dst []byte, u uint64) []byte {
-	if u < 10 {
-		return append(dst, byte('0'+u))
-	}
-	var buf [20]byte
-	i := len(buf)
-	for u >= 100 {
-		q := u / 100
-		d := (u - q*100) * 2
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[d], digitPairs[d+1]
-		u = q
-	}
-	if u >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[2*u], digitPairs[2*u+1]
-	} else {
-		i--
-		buf[i] = byte('0' + u)
-	}
-	return append(dst, buf[i:]...)
-}
-
-func appendDec(dst []byte, v int64) []byte {
-	if v < 0 {
-		return appendDecUint(append(dst, '-'), -uint64(v))
-	}
-	return appendDecUint(dst, uint64(v))
-}
-
 // appendDouble formats f as Fluent Bit does: whole values in int64 range as
 // %.1f, others as %.16g (C's and strconv's 'g' agree at a given precision).
 // NaN and infinities, which Fluent Bit prints as nan/inf, become null to
@@ -64,7 +31,7 @@ func appendDouble(dst []byte, f float64) []byte {
 		if f == 0 && math.Signbit(f) {
 			return append(dst, "-0.0"...)
 		}
-		return append(appendDec(dst, int64(f)), '.', '0')
+		return append(strconv.AppendInt(dst, int64(f), 10), '.', '0')
 	}
 	if out, ok := appendG16(dst, f); ok {
 		return out
@@ -94,8 +61,8 @@ var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // appendG16 writes a non-whole f as %.16g does, for 1e-4 <= |f| < 1e16,
 // where %g picks the positional form; ok is false outside that range and
 // on exact ties, left to strconv. f is m*2^-s, so the 16 digits
-// round(|f|*10^k) = round(m*10^k / 2^s) are exact in 128-bit integers;
-// strconv's general path costs several times more.
+// round(|f|*10^k) = round(m*10^k / 2^s) are exact in 128-bit integers, in
+// half the time of strconv's general path (BenchmarkAppendDouble).
 func appendG16(dst []byte, f float64) ([]byte, bool) {
 	x := math.Abs(f)
 	if !(x >= 1e-4 && x < 1e16) {
