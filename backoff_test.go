@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -126,11 +128,11 @@ func TestClientBackoff(t *testing.T) {
 	clock := newFakeClock()
 	c.backoff.now, c.backoff.jitter = clock.now, fullJitter
 
-	if err := c.Send([][]byte{[]byte("x")}, false); err == nil || errors.Is(err, errServerDown) {
+	if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); err == nil || errors.Is(err, errServerDown) {
 		t.Fatalf("first Send: %v, want the handshake's error", err)
 	}
 	for range 10 {
-		if err := c.Send([][]byte{[]byte("x")}, false); !errors.Is(err, errServerDown) {
+		if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); !errors.Is(err, errServerDown) {
 			t.Fatalf("Send during the wait: %v, want errServerDown", err)
 		}
 	}
@@ -139,7 +141,7 @@ func TestClientBackoff(t *testing.T) {
 	}
 	up.Store(true)
 	clock.add(minBackoff)
-	if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+	if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); err != nil {
 		t.Fatalf("Send after the wait: %v", err)
 	}
 	if w, i := log.count("warn", "cannot reach"), log.count("info", "reachable again"); w != 1 || i != 1 {

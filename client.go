@@ -43,21 +43,17 @@ func NewClient(cfg ConnConfig, log Logger) *Client {
 	}
 }
 
-// Send writes the messages of one chunk, in order, on one connection: as
-// BINARY frames when binary is set (msgpack), else as TEXT. It returns nil
+// Send writes the messages of one chunk, in order, on one connection, as
+// frames of messageType (websocket.TextMessage or BinaryMessage). It returns nil
 // only when every byte was written to the socket. A write that fails on a
 // reused connection is tried once more on a new one, so the server may see
 // a chunk twice (at least once delivery).
-func (c *Client) Send(messages [][]byte, binary bool) error {
-	typ := websocket.TextMessage
-	if binary {
-		typ = websocket.BinaryMessage
-	}
+func (c *Client) Send(messageType int, messages [][]byte) error {
 	cn, err := c.take()
 	if err != nil {
 		return err
 	}
-	err = cn.write(typ, messages, c.cfg.WriteTimeout)
+	err = cn.write(messageType, messages, c.cfg.WriteTimeout)
 	// A reused connection may have died unseen while idle (a server
 	// restart, a proxy's idle timeout); a new one deserves a try. A timeout
 	// is a server that stopped reading, which a new connection won't fix.
@@ -66,7 +62,7 @@ func (c *Client) Send(messages [][]byte, binary bool) error {
 		if cn, err = c.dial(); err != nil {
 			return err
 		}
-		err = cn.write(typ, messages, c.cfg.WriteTimeout)
+		err = cn.write(messageType, messages, c.cfg.WriteTimeout)
 	}
 	if err != nil {
 		c.backoff.failure(err)

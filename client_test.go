@@ -42,11 +42,11 @@ func TestClientIdleReconnect(t *testing.T) {
 			cfg := testConfig(srv.url)
 			cfg.IdleInterval = tc.idle
 			c, log := newTestClient(t, cfg)
-			if err := c.Send([][]byte{[]byte("one")}, false); err != nil {
+			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("one")}); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(100 * time.Millisecond) // longer than the idle interval
-			if err := c.Send([][]byte{[]byte("two")}, false); err != nil {
+			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("two")}); err != nil {
 				t.Fatalf("Send after idling: %v", err)
 			}
 			rec.next(t)
@@ -89,7 +89,7 @@ func TestClientConcurrentSends(t *testing.T) {
 				for m := range perChunk {
 					msgs = append(msgs, []byte(fmt.Sprintf("%d/%d/%d/%s", w, s, m, pad)))
 				}
-				if err := c.Send(msgs, false); err != nil {
+				if err := c.Send(websocket.TextMessage, msgs); err != nil {
 					t.Errorf("worker %d send %d: %v", w, s, err)
 					return
 				}
@@ -146,7 +146,7 @@ func TestClientCloseDuringSends(t *testing.T) {
 	for w := range 4 {
 		wg.Go(func() {
 			for s := 0; ; s++ {
-				err := c.Send([][]byte{[]byte("x")}, false)
+				err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")})
 				if errors.Is(err, errClientClosed) {
 					return
 				}
@@ -190,7 +190,7 @@ func BenchmarkClientSend(b *testing.B) {
 			msg := [][]byte{make([]byte, size)}
 			b.SetBytes(int64(size))
 			for b.Loop() {
-				if err := c.Send(msg, true); err != nil {
+				if err := c.Send(websocket.BinaryMessage, msg); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -125,15 +125,25 @@ func (r *keyReader) bool(key string, def bool) bool {
 }
 
 // seconds reads a duration in seconds, as Fluent Bit's time keys are; a
-// fraction is allowed for sub-second settings.
+// fraction is allowed for sub-second settings, and 0 means off.
 func (r *keyReader) seconds(key string, def time.Duration) time.Duration {
+	return r.duration(key, def, 0, "allowed: a number of seconds from 0 to 1000000")
+}
+
+// timeout reads a duration in seconds that cannot be 0: at least 1e-9, the
+// smallest time.Duration.
+func (r *keyReader) timeout(key string, def time.Duration) time.Duration {
+	return r.duration(key, def, 1e-9, "allowed: a number of seconds above 0, up to 1000000")
+}
+
+func (r *keyReader) duration(key string, def time.Duration, min float64, allowed string) time.Duration {
 	v := strings.TrimSpace(r.src.Get(key))
 	if v == "" {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > 1e6 {
-		r.fail(key, v, "allowed: a number of seconds from 0 to 1000000")
+	if err != nil || !(f >= min && f <= 1e6) {
+		r.fail(key, v, allowed)
 		return def
 	}
 	return time.Duration(f * float64(time.Second))
@@ -210,16 +220,11 @@ func loadConfig(src ConfigSource, core CoreEndpoint) (*Config, error) {
 		r.errs = append(r.errs, errors.New("key 'subprotocol_required' is on but 'subprotocols' lists none"))
 	}
 	c.Compression = r.bool("compress", false)
-	c.ConnectTimeout = r.seconds("connect_timeout", defaultConnectTimeout)
-	c.WriteTimeout = r.seconds("write_timeout", defaultWriteTimeout)
+	c.ConnectTimeout = r.timeout("connect_timeout", defaultConnectTimeout)
+	c.WriteTimeout = r.timeout("write_timeout", defaultWriteTimeout)
 	c.IdleInterval = r.seconds("idle_interval", defaultIdleInterval)
 	c.PingInterval = r.seconds("ping_interval", 0)
-	c.PingTimeout = r.seconds("ping_timeout", defaultPingTimeout)
-	for _, k := range []string{"connect_timeout", "write_timeout", "ping_timeout"} {
-		if v := src.Get(k); v != "" && r.seconds(k, time.Second) == 0 {
-			r.fail(k, v, "allowed: a number of seconds above 0")
-		}
-	}
+	c.PingTimeout = r.timeout("ping_timeout", defaultPingTimeout)
 	c.Proxy = loadProxy(r)
 	c.ConfirmDelivery = r.bool("confirm_delivery", true)
 

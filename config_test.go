@@ -130,7 +130,7 @@ func TestLoadConfigValues(t *testing.T) {
 	}
 }
 
-// Each bad value stops Init with a message naming the key, the value and
+// Each bad value stops Init with one message naming the key, the value and
 // what is allowed.
 func TestLoadConfigErrors(t *testing.T) {
 	tests := []struct {
@@ -143,6 +143,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"idle_interval", "soon", []string{"'idle_interval'", `"soon"`, "seconds"}},
 		{"idle_interval", "-1", []string{"'idle_interval'", "seconds"}},
 		{"connect_timeout", "0", []string{"'connect_timeout'", "above 0"}},
+		{"write_timeout", "-1", []string{"'write_timeout'", "above 0"}},
+		{"ping_timeout", "x", []string{"'ping_timeout'", `"x"`, "above 0"}},
 		{"max_message_size", "lots", []string{"'max_message_size'", `"lots"`, "64K"}},
 		{"header", "NoValue:", []string{"'header'", "header name"}},
 		{"header.3", "Bad\tName v", []string{"'header.3'"}},
@@ -162,6 +164,9 @@ func TestLoadConfigErrors(t *testing.T) {
 			_, err := loadConfig(src, CoreEndpoint{})
 			if err == nil {
 				t.Fatal("no error")
+			}
+			if n := len(strings.Split(err.Error(), "\n")); n != 1 {
+				t.Errorf("%d errors, want 1: %q", n, err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {

@@ -21,21 +21,20 @@ func TestClientFrameTypes(t *testing.T) {
 	srv := startWSServer(t, rec.read)
 	c, _ := newTestClient(t, testConfig(srv.url))
 	for _, tc := range []struct {
-		name   string
-		msg    string
-		binary bool
-		want   int
+		name string
+		msg  string
+		typ  int
 	}{
-		{"json", `{"log":"héllo ☃"}`, false, websocket.TextMessage},
-		{"msgpack", "\x92\xd7\x00\x65\x00\x00\x00\x00\x00\x00\x00\x81\xa3log\xc4\x02\xff\xfe", true, websocket.BinaryMessage},
+		{"json", `{"log":"héllo ☃"}`, websocket.TextMessage},
+		{"msgpack", "\x92\xd7\x00\x65\x00\x00\x00\x00\x00\x00\x00\x81\xa3log\xc4\x02\xff\xfe", websocket.BinaryMessage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := c.Send([][]byte{[]byte(tc.msg)}, tc.binary); err != nil {
+			if err := c.Send(tc.typ, [][]byte{[]byte(tc.msg)}); err != nil {
 				t.Fatal(err)
 			}
 			m := rec.next(t)
-			if m.typ != tc.want || m.data != tc.msg {
-				t.Fatalf("got type %d %q, want type %d %q", m.typ, m.data, tc.want, tc.msg)
+			if m.typ != tc.typ || m.data != tc.msg {
+				t.Fatalf("got type %d %q, want type %d %q", m.typ, m.data, tc.typ, tc.msg)
 			}
 			if m.typ == websocket.TextMessage && !utf8.ValidString(m.data) {
 				t.Errorf("text message is not UTF-8")
@@ -103,12 +102,12 @@ func TestClientServerEnds(t *testing.T) {
 			cfg := testConfig(srv.url)
 			cfg.ConfirmDelivery = false
 			c, log := newTestClient(t, cfg)
-			if err := c.Send([][]byte{[]byte("one")}, false); err != nil {
+			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("one")}); err != nil {
 				t.Fatal(err)
 			}
 			rec.next(t)
 			waitDead(t, c)
-			if err := c.Send([][]byte{[]byte("two")}, false); err != nil {
+			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("two")}); err != nil {
 				t.Fatal(err)
 			}
 			if m := rec.next(t); m.data != "two" || m.conn != 2 {
@@ -177,11 +176,11 @@ func TestClientRetryOnReusedConn(t *testing.T) {
 			cfg.WriteTimeout = 4 * testTimeout // only the break may fail a write
 			c, log := newTestClient(t, cfg)
 			if tc.warmup {
-				if err := c.Send([][]byte{[]byte("warm")}, true); err != nil {
+				if err := c.Send(websocket.BinaryMessage, [][]byte{[]byte("warm")}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			err := c.Send([][]byte{[]byte("first"), big}, true)
+			err := c.Send(websocket.BinaryMessage, [][]byte{[]byte("first"), big})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Send: %v, want error %v", err, tc.wantErr)
 			}
@@ -265,7 +264,7 @@ func TestClientConfirmsDelivery(t *testing.T) {
 			c, _ := newTestClient(t, cfg)
 			// Fits in the socket buffers, so the write itself succeeds
 			// however the server behaves.
-			err := c.Send([][]byte{bytes.Repeat([]byte("a"), 64<<10)}, true)
+			err := c.Send(websocket.BinaryMessage, [][]byte{bytes.Repeat([]byte("a"), 64<<10)})
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
@@ -296,7 +295,7 @@ func TestClientPingPong(t *testing.T) {
 		}
 	})
 	c, _ := newTestClient(t, testConfig(srv.url))
-	if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+	if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"p1", "p2", "p3"} {
@@ -348,7 +347,7 @@ func TestClientKeepalive(t *testing.T) {
 			// either: only keepalive is under test here.
 			cfg.ConfirmDelivery = tc.answer
 			c, log := newTestClient(t, cfg)
-			if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); err != nil {
 				t.Fatal(err)
 			}
 			c.mu.Lock()
@@ -411,12 +410,12 @@ func TestClientServerMessages(t *testing.T) {
 			cfg := testConfig(srv.url)
 			cfg.ConfirmDelivery = tc.wantCode == 0
 			c, log := newTestClient(t, cfg)
-			if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.wantCode == 0 {
 				for range 3 {
-					if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+					if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -456,7 +455,7 @@ func TestClientWriteTimeout(t *testing.T) {
 	cfg.WriteTimeout = 200 * time.Millisecond
 	c, _ := newTestClient(t, cfg)
 	start := time.Now()
-	err := c.Send([][]byte{bytes.Repeat([]byte("x"), 16<<20)}, true)
+	err := c.Send(websocket.BinaryMessage, [][]byte{bytes.Repeat([]byte("x"), 16<<20)})
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("Send: %v, want a timeout", err)
 	}
@@ -489,7 +488,7 @@ func TestClientCloseFrame(t *testing.T) {
 		}
 	})
 	c, _ := newTestClient(t, testConfig(url))
-	if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+	if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -501,7 +500,7 @@ func TestClientCloseFrame(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("no close frame")
 	}
-	if err := c.Send([][]byte{[]byte("x")}, false); !errors.Is(err, errClientClosed) {
+	if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); !errors.Is(err, errClientClosed) {
 		t.Errorf("Send after Close: %v", err)
 	}
 }

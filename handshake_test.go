@@ -49,7 +49,11 @@ func TestClientMasksEveryFrame(t *testing.T) {
 	const sends = 4
 	for i := range sends {
 		msgs := [][]byte{[]byte("first"), bytes.Repeat([]byte("x"), 70000), []byte("third")}
-		if err := c.Send(msgs, i%2 == 1); err != nil {
+		typ := websocket.TextMessage
+		if i%2 == 1 {
+			typ = websocket.BinaryMessage
+		}
+		if err := c.Send(typ, msgs); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
@@ -119,7 +123,7 @@ func TestClientChecksAccept(t *testing.T) {
 				frames <- n
 			})
 			c, _ := newTestClient(t, testConfig(url))
-			err := c.Send([][]byte{[]byte("secret")}, false)
+			err := c.Send(websocket.TextMessage, [][]byte{[]byte("secret")})
 			c.Close()
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want error containing %q", err, tc.wantErr)
@@ -160,7 +164,7 @@ func TestClientHandshakeRefused(t *testing.T) {
 				http.Error(w, "bad token: "+strings.Repeat("z", 2000), tc.status)
 			})
 			c, log := newTestClient(t, testConfig("ws"+strings.TrimPrefix(srv, "http")+"/"))
-			err := c.Send([][]byte{[]byte("x")}, false)
+			err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")})
 			for _, w := range tc.want {
 				if !errorContains(err, w) {
 					t.Errorf("Send: %v, want it to say %q", err, w)
@@ -210,7 +214,7 @@ func TestClientConnectTimeout(t *testing.T) {
 			cfg.ConnectTimeout = 200 * time.Millisecond
 			c, _ := newTestClient(t, cfg)
 			start := time.Now()
-			err := c.Send([][]byte{[]byte("x")}, false)
+			err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")})
 			if !errorContains(err, "connect_timeout") {
 				t.Fatalf("Send: %v, want a connect_timeout error", err)
 			}
@@ -252,7 +256,7 @@ func TestClientSubprotocol(t *testing.T) {
 			cfg := testConfig(url)
 			cfg.Subprotocols, cfg.RequireSubprotocol = []string{"v1.logs", "v2.logs"}, tc.required
 			c, _ := newTestClient(t, cfg)
-			if err := c.Send([][]byte{[]byte("x")}, false); !errorContains(err, tc.wantErr) {
+			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
 			if got := <-offered; got != "v1.logs, v2.logs" {
@@ -274,7 +278,7 @@ func TestClientHeaders(t *testing.T) {
 		"X-Tenant":      {"a", "b"},
 	}
 	c, _ := newTestClient(t, cfg)
-	if err := c.Send([][]byte{[]byte("x")}, false); err != nil {
+	if err := c.Send(websocket.TextMessage, [][]byte{[]byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 	rec.next(t)
@@ -316,7 +320,7 @@ func TestClientCompression(t *testing.T) {
 			cfg.Compression = compress
 			c, _ := newTestClient(t, cfg)
 			msg := strings.Repeat("compressible ", 1000)
-			if err := c.Send([][]byte{[]byte(msg)}, false); err != nil {
+			if err := c.Send(websocket.TextMessage, [][]byte{[]byte(msg)}); err != nil {
 				t.Fatal(err)
 			}
 			r := <-got
@@ -378,7 +382,7 @@ func TestClientProxy(t *testing.T) {
 			proxyURL, _ := url.Parse(strings.Replace(proxy, "ws://", "http://", 1))
 			cfg.Proxy = http.ProxyURL(proxyURL)
 			c, _ := newTestClient(t, cfg)
-			err := c.Send([][]byte{[]byte("via proxy")}, false)
+			err := c.Send(websocket.TextMessage, [][]byte{[]byte("via proxy")})
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
@@ -435,7 +439,7 @@ func TestClientTLS(t *testing.T) {
 				tc.client(cfg.TLS)
 			}
 			c, _ := newTestClient(t, cfg)
-			err := c.Send([][]byte{[]byte("over tls")}, false)
+			err := c.Send(websocket.TextMessage, [][]byte{[]byte("over tls")})
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}

@@ -5,23 +5,28 @@ import (
 	"sync"
 
 	"github.com/fluent/fluent-bit-go/output"
+	"github.com/gorilla/websocket"
 	"github.com/out-websocket/out_websocket/encoder"
 )
 
 // instance is one [OUTPUT] section using this plugin: its settings, its
 // connections, and encoders for its concurrent flushes.
 type instance struct {
-	cfg      *Config
-	log      Logger
-	client   *Client
-	encoders sync.Pool
+	cfg         *Config
+	log         Logger
+	client      *Client
+	messageType int // websocket.BinaryMessage for msgpack, else TextMessage
+	encoders    sync.Pool
 }
 
 func newInstance(cfg *Config, log Logger) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, client: NewClient(cfg.Conn, log)}
+	in := &instance{cfg: cfg, log: log, client: NewClient(cfg.Conn, log), messageType: websocket.TextMessage}
+	if cfg.Encoder.Format.Binary() {
+		in.messageType = websocket.BinaryMessage
+	}
 	in.encoders.New = func() any {
 		enc, _ := encoder.New(cfg.Encoder)
 		return enc
@@ -54,7 +59,7 @@ func (in *instance) flush(chunk []byte, tag string) int {
 	if len(res.Messages) == 0 {
 		return output.FLB_OK
 	}
-	if err := in.client.Send(res.Messages, in.cfg.Encoder.Format.Binary()); err != nil {
+	if err := in.client.Send(in.messageType, res.Messages); err != nil {
 		// While the server is down the client said so once; a line per
 		// flush would bury that.
 		if errors.Is(err, errServerDown) {

@@ -1,5 +1,8 @@
 package main
 
+// nethost.go reads Fluent Bit's struct flb_net_host, where the core keeps
+// Host and Port: its layout, and finding it in the instance at run time.
+
 import (
 	"encoding/binary"
 	"fmt"
