@@ -1,7 +1,7 @@
-package main
-
 // nethost.go reads Fluent Bit's struct flb_net_host, where the core keeps
 // Host and Port: its layout, and finding it in the instance at run time.
+
+package main
 
 import (
 	"encoding/binary"
