@@ -25,20 +25,7 @@ func TestClientIdleReconnect(t *testing.T) {
 		{"never idle", 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			codes := make(chan int, 2)
-			srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
-				for {
-					typ, data, err := ws.ReadMessage()
-					var ce *websocket.CloseError
-					if errors.As(err, &ce) {
-						codes <- ce.Code
-					}
-					if err != nil {
-						return
-					}
-					ws.Keep(typ, data)
-				}
-			}})
+			srv := wstest.StartWSServer(t, wstest.WSOptions{})
 			cfg := testConfig(srv.URL())
 			cfg.IdleInterval = tc.idle
 			c, log := newTestClient(t, cfg)
@@ -54,13 +41,10 @@ func TestClientIdleReconnect(t *testing.T) {
 				t.Fatalf("got %+v, want two on connection %d", m, tc.wantConns)
 			}
 			if tc.wantConns == 2 {
-				select {
-				case code := <-codes:
-					if code != websocket.CloseNormalClosure {
-						t.Errorf("idle connection closed with %d, want 1000", code)
-					}
-				case <-time.After(testTimeout):
+				if code, ok := srv.WaitCloseCode(1, testTimeout); !ok {
 					t.Error("the idle connection got no close frame")
+				} else if code != websocket.CloseNormalClosure {
+					t.Errorf("idle connection closed with %d, want 1000", code)
 				}
 			}
 			if n := log.count("warn", ""); n != 0 {

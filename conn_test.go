@@ -390,15 +390,9 @@ func TestClientServerMessages(t *testing.T) {
 		{"too big", readLimit + 1, websocket.CloseMessageTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			codes := make(chan int, 1)
 			srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
-				for i := 0; ; i++ {
-					_, _, err := ws.ReadMessage()
-					var ce *websocket.CloseError
-					if errors.As(err, &ce) {
-						codes <- ce.Code
-					}
-					if err != nil {
+				for {
+					if _, _, err := ws.ReadMessage(); err != nil {
 						return
 					}
 					ws.WriteMessage(websocket.BinaryMessage, make([]byte, tc.size))
@@ -424,13 +418,10 @@ func TestClientServerMessages(t *testing.T) {
 				}
 				return
 			}
-			select {
-			case code := <-codes:
-				if code != tc.wantCode {
-					t.Fatalf("close code %d, want %d", code, tc.wantCode)
-				}
-			case <-time.After(testTimeout):
+			if code, ok := srv.WaitCloseCode(1, testTimeout); !ok {
 				t.Fatal("no close frame")
+			} else if code != tc.wantCode {
+				t.Fatalf("close code %d, want %d", code, tc.wantCode)
 			}
 			if log.count("warn", "larger than") != 1 {
 				t.Errorf("the read limit is not logged")

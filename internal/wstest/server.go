@@ -7,6 +7,7 @@ package wstest
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -93,6 +94,7 @@ type WSServer struct {
 	msgs      []WSMessage
 	next      int // the message Next returns
 	headers   []http.Header
+	closes    map[int]int // close code each connection's client sent, by Conn.N
 	ln        net.Listener
 	srv       *http.Server
 	conns     map[*websocket.Conn]chan struct{} // closed when its handler ends
@@ -121,7 +123,7 @@ func NewWSServer(opts WSOptions) (*WSServer, error) {
 		opts.Addr = "127.0.0.1:0"
 	}
 	s := &WSServer{opts: opts, addr: opts.Addr, changed: make(chan struct{}),
-		conns: map[*websocket.Conn]chan struct{}{}}
+		conns: map[*websocket.Conn]chan struct{}{}, closes: map[int]int{}}
 	return s, s.listen()
 }
 
@@ -249,6 +251,20 @@ func (c *Conn) ReadMessages() {
 	}
 }
 
+// ReadMessage is websocket.Conn.ReadMessage that also notes the code of
+// the client's close frame, for WaitCloseCode.
+func (c *Conn) ReadMessage() (int, []byte, error) {
+	typ, data, err := c.Conn.ReadMessage()
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		c.s.mu.Lock()
+		c.s.closes[c.N] = ce.Code
+		c.s.notifyLocked()
+		c.s.mu.Unlock()
+	}
+	return typ, data, err
+}
+
 // Keep adds a message to those the server read, as from this connection.
 // It returns how many the server has, and whether the connection is to
 // play WSOptions.StallFor now.
@@ -339,6 +355,28 @@ func (s *WSServer) WaitIdle(timeout time.Duration) bool {
 		case <-changed:
 		case <-timer.C:
 			return false
+		}
+	}
+}
+
+// WaitCloseCode waits up to timeout for the close frame of the client of
+// connection n (1 for the first) and returns its code; ok is false when
+// none came.
+func (s *WSServer) WaitCloseCode(n int, timeout time.Duration) (code int, ok bool) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		code, ok = s.closes[n]
+		changed := s.changed
+		s.mu.Unlock()
+		if ok {
+			return code, true
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return 0, false
 		}
 	}
 }

@@ -396,6 +396,20 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// startCrashStream starts a server behind a crash proxy and the host
+// streaming records of 100 bytes, perChunk a chunk, to it in format with 2
+// workers; it returns them and the number of chunks.
+func startCrashStream(t *testing.T, format string, records, perChunk int) (*wstest.WSServer, *crashProxy, *hosttest.RunningHost, int) {
+	t.Helper()
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	px := startCrashProxy(t, srv)
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(px.URL(), format, "*", 2))
+	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 100})
+	h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	px.Hold(h)
+	return srv, px, h, len(chunks)
+}
+
 // The server is killed (every connection ended at once, no close frame,
 // what its sockets held is lost) and restarted on the same port, twice,
 // while the host streams chunks.
@@ -404,13 +418,7 @@ func TestFaultServerRestart(t *testing.T) {
 	for _, format := range []string{"msgpack", "json_lines"} {
 		t.Run(format, func(t *testing.T) {
 			const records, perChunk = 30_000, 20
-			srv := wstest.StartWSServer(t, wstest.WSOptions{})
-			px := startCrashProxy(t, srv)
-			conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(px.URL(), format, "*", 2))
-			spec := seqSpec{LogLen: 100}
-			chunks := seqChunks(0, records, perChunk, spec)
-			h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
-			px.Hold(h)
+			srv, px, h, chunks := startCrashStream(t, format, records, perChunk)
 			for i := 0; i < 2; i++ {
 				if !waitMessagesOrExit(h, srv, srv.MessageCount()+50, 20*time.Second) {
 					t.Fatalf("the stream ended before crash %d", i+1)
@@ -420,7 +428,7 @@ func TestFaultServerRestart(t *testing.T) {
 				px.Restart()
 			}
 			r := h.Wait()
-			requireDeliveredCrash(t, r, "websocket_go.0", len(chunks), srv, px, format, records)
+			requireDeliveredCrash(t, r, "websocket_go.0", chunks, srv, px, format, records)
 		})
 	}
 }
@@ -432,13 +440,7 @@ func TestFaultServerDropsConnections(t *testing.T) {
 	for _, format := range []string{"json_lines", "msgpack"} {
 		t.Run(format, func(t *testing.T) {
 			const records, perChunk, every = 6_000, 5, 25
-			srv := wstest.StartWSServer(t, wstest.WSOptions{})
-			px := startCrashProxy(t, srv)
-			conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(px.URL(), format, "*", 2))
-			spec := seqSpec{LogLen: 100}
-			chunks := seqChunks(0, records, perChunk, spec)
-			h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
-			px.Hold(h)
+			srv, px, h, chunks := startCrashStream(t, format, records, perChunk)
 			stop := make(chan struct{})
 			dropped := make(chan struct{})
 			go func() {
@@ -458,7 +460,7 @@ func TestFaultServerDropsConnections(t *testing.T) {
 			r := h.Wait()
 			close(stop)
 			<-dropped
-			requireDeliveredCrash(t, r, "websocket_go.0", len(chunks), srv, px, format, records)
+			requireDeliveredCrash(t, r, "websocket_go.0", chunks, srv, px, format, records)
 			if px.Crashes() == 0 {
 				t.Errorf("the server never dropped a connection")
 			}
