@@ -148,14 +148,30 @@ func AnswerPing(w io.Writer, f Frame) {
 	}
 }
 
+// ReadDataFrame reads the next frame that is neither a ping, which it
+// answers on w, nor a close, which it returns as io.EOF.
+func ReadDataFrame(w io.Writer, br *bufio.Reader) (Frame, error) {
+	for {
+		f, err := ReadFrame(br)
+		switch {
+		case err != nil:
+			return f, err
+		case f.Opcode == websocket.CloseMessage:
+			return f, io.EOF
+		case f.Opcode == websocket.PingMessage:
+			AnswerPing(w, f)
+		default:
+			return f, nil
+		}
+	}
+}
+
 // DiscardFrames reads frames, answering pings, until the client closes.
 func DiscardFrames(c io.Writer, br *bufio.Reader) {
 	for {
-		f, err := ReadFrame(br)
-		if err != nil || f.Opcode == websocket.CloseMessage {
+		if _, err := ReadDataFrame(c, br); err != nil {
 			return
 		}
-		AnswerPing(c, f)
 	}
 }
 

@@ -155,17 +155,23 @@ func (s *WSServer) Start() {
 	}
 }
 
-func (s *WSServer) listen() error {
+// Listen listens on addr, trying for up to a second: when the port was
+// ours a moment ago (a restart), a connection lingering on it can make the
+// first tries fail.
+func Listen(addr string) (net.Listener, error) {
 	var ln net.Listener
 	var err error
-	// The port was ours a moment ago; a connection lingering on it can
-	// make the first tries fail.
 	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", s.addr); err == nil {
-			break
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			return ln, nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return nil, err
+}
+
+func (s *WSServer) listen() error {
+	ln, err := Listen(s.addr)
 	if err != nil {
 		return fmt.Errorf("wsserver: listen on %s: %w", s.addr, err)
 	}

@@ -168,14 +168,7 @@ const proxyQueueMax = 256 << 10
 // Restart listens again (on the same port) after Crash(true).
 func (p *crashProxy) Restart() {
 	p.t.Helper()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ln, err := wstest.Listen(p.addr)
 	if err != nil {
 		p.t.Fatalf("crashProxy: listen on %s: %v", p.addr, err)
 	}
