@@ -1,10 +1,5 @@
 package faithful
 
-// Faithfulness tests of the test host itself, driven with the C probe
-// plugin (test/flbhost/probe/probe.c). Each test pins one behaviour of
-// Fluent Bit v5.1.1 (docs/fluent-bit-go-abi.md); each would fail if the
-// host were kinder than Fluent Bit.
-
 import (
 	"encoding/json"
 	"fmt"
