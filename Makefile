@@ -7,7 +7,7 @@ CC          ?= gcc
 SO          := out_websocket.so
 HOST        := test/flbhost/flbhost
 DIST        := dist
-GOFILES     := $(shell find . -name '*.go' -not -path './test/flbhost/*')
+GOFILES     := $(shell find . -name '*.go')
 LDFLAGS     := -X main.pluginName=$(PLUGIN_NAME) -X main.pluginVersion=$(VERSION)
 
 # The C compiler of each release architecture: Debian names cross and native
@@ -49,7 +49,7 @@ test-deps:
 	@$(call need-deb,/usr/bin/python3 -c 'import websockets',python3-websockets)
 
 # Unit tests, then the plugin end to end inside the test host, and the
-# release artifacts (test/dist_test.go).
+# release artifacts (test/e2e/dist_test.go).
 test: build host dist test-deps
 	$(GO) test -count=1 -timeout 20m ./...
 

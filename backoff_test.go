@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -114,15 +115,15 @@ func TestBackoffStates(t *testing.T) {
 func TestClientBackoff(t *testing.T) {
 	var up atomic.Bool
 	var dials atomic.Int32
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		dials.Add(1)
 		if !up.Load() {
 			return // hang up at once: the handshake fails
 		}
-		if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+		if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 			return
 		}
-		discardFrames(c, br)
+		wstest.DiscardFrames(c, br)
 	})
 	c, log := newTestClient(t, testConfig(url))
 	clock := newFakeClock()

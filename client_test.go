@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // TestClientIdleReconnect: a connection idle longer than IdleInterval is
@@ -24,22 +25,8 @@ func TestClientIdleReconnect(t *testing.T) {
 		{"never idle", 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder()
-			codes := make(chan int, 2)
-			srv := startWSServer(t, func(ws *websocket.Conn, n int) {
-				for {
-					typ, data, err := ws.ReadMessage()
-					var ce *websocket.CloseError
-					if errors.As(err, &ce) {
-						codes <- ce.Code
-					}
-					if err != nil {
-						return
-					}
-					rec.ch <- message{typ, string(data), n}
-				}
-			})
-			cfg := testConfig(srv.url)
+			srv := wstest.StartWSServer(t, wstest.WSOptions{})
+			cfg := testConfig(srv.URL())
 			cfg.IdleInterval = tc.idle
 			c, log := newTestClient(t, cfg)
 			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("one")}); err != nil {
@@ -49,18 +36,15 @@ func TestClientIdleReconnect(t *testing.T) {
 			if err := c.Send(websocket.TextMessage, [][]byte{[]byte("two")}); err != nil {
 				t.Fatalf("Send after idling: %v", err)
 			}
-			rec.next(t)
-			if m := rec.next(t); m.data != "two" || m.conn != tc.wantConns {
+			srv.Next()
+			if m := srv.Next(); string(m.Data) != "two" || m.Conn != tc.wantConns {
 				t.Fatalf("got %+v, want two on connection %d", m, tc.wantConns)
 			}
 			if tc.wantConns == 2 {
-				select {
-				case code := <-codes:
-					if code != websocket.CloseNormalClosure {
-						t.Errorf("idle connection closed with %d, want 1000", code)
-					}
-				case <-time.After(testTimeout):
+				if code, ok := srv.WaitCloseCode(1, testTimeout); !ok {
 					t.Error("the idle connection got no close frame")
+				} else if code != websocket.CloseNormalClosure {
+					t.Errorf("idle connection closed with %d, want 1000", code)
 				}
 			}
 			if n := log.count("warn", ""); n != 0 {
@@ -75,10 +59,8 @@ func TestClientIdleReconnect(t *testing.T) {
 // and in order, and no more connections are made than Sends overlap.
 func TestClientConcurrentSends(t *testing.T) {
 	const workers, sends, perChunk = 4, 10, 5
-	rec := newRecorder()
-	rec.ch = make(chan message, workers*sends*perChunk)
-	srv := startWSServer(t, rec.read)
-	c, _ := newTestClient(t, testConfig(srv.url))
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	c, _ := newTestClient(t, testConfig(srv.URL()))
 	// Large enough that each message takes several frames.
 	pad := strings.Repeat(".", 70<<10)
 	var wg sync.WaitGroup
@@ -102,11 +84,12 @@ func TestClientConcurrentSends(t *testing.T) {
 	// Per connection, messages come in whole chunks: m = 0..4 of one (w, s).
 	byConn := map[int][]string{}
 	for range workers * sends * perChunk {
-		m := rec.next(t)
-		if len(m.data) < len(pad) {
-			t.Fatalf("message of %d bytes, want more than %d", len(m.data), len(pad))
+		m := srv.Next()
+		data := string(m.Data)
+		if len(data) < len(pad) {
+			t.Fatalf("message of %d bytes, want more than %d", len(data), len(pad))
 		}
-		byConn[m.conn] = append(byConn[m.conn], m.data[:strings.LastIndexByte(m.data[:len(m.data)-len(pad)], '/')])
+		byConn[m.Conn] = append(byConn[m.Conn], data[:strings.LastIndexByte(data[:len(data)-len(pad)], '/')])
 	}
 	if len(byConn) > workers {
 		t.Errorf("%d connections for %d concurrent senders", len(byConn), workers)
@@ -129,7 +112,7 @@ func TestClientConcurrentSends(t *testing.T) {
 // idle, ends with a close frame 1000.
 func TestClientCloseDuringSends(t *testing.T) {
 	codes := make(chan int, 100)
-	srv := startWSServer(t, func(ws *websocket.Conn, n int) {
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
 		for {
 			_, _, err := ws.ReadMessage()
 			var ce *websocket.CloseError
@@ -140,8 +123,8 @@ func TestClientCloseDuringSends(t *testing.T) {
 				return
 			}
 		}
-	})
-	c, _ := newTestClient(t, testConfig(srv.url))
+	}})
+	c, _ := newTestClient(t, testConfig(srv.URL()))
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
@@ -161,14 +144,14 @@ func TestClientCloseDuringSends(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i := range srv.handshakes() {
+	for i := range srv.Handshakes() {
 		select {
 		case code := <-codes:
 			if code != websocket.CloseNormalClosure {
 				t.Errorf("connection closed with %d, want 1000", code)
 			}
 		case <-time.After(testTimeout):
-			t.Fatalf("%d of %d connections got a close frame", i, srv.handshakes())
+			t.Fatalf("%d of %d connections got a close frame", i, srv.Handshakes())
 		}
 	}
 }
@@ -178,14 +161,14 @@ func TestClientCloseDuringSends(t *testing.T) {
 func BenchmarkClientSend(b *testing.B) {
 	for _, size := range []int{1 << 10, 64 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
-			srv := startWSServer(b, func(ws *websocket.Conn, n int) {
+			srv := wstest.StartWSServer(b, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
 				for {
 					if _, _, err := ws.NextReader(); err != nil {
 						return
 					}
 				}
-			})
-			c := NewClient(testConfig(srv.url), &recLogger{})
+			}})
+			c := NewClient(testConfig(srv.URL()), &recLogger{})
 			defer c.Close()
 			msg := [][]byte{make([]byte, size)}
 			b.SetBytes(int64(size))

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/fluent/fluent-bit-go/output"
-	"github.com/gorilla/websocket"
-	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 	"github.com/out-websocket/out_websocket/internal/reference"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 func referenceChunk(t *testing.T) []byte {
@@ -25,8 +25,7 @@ func referenceChunk(t *testing.T) []byte {
 // TestInstanceFlush: what a flush returns to Fluent Bit for a chunk that
 // arrives, one that cannot be decoded, and a server that is not there.
 func TestInstanceFlush(t *testing.T) {
-	rec := newRecorder()
-	srv := startWSServer(t, rec.read)
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	chunk := referenceChunk(t)
 	tests := []struct {
 		name    string
@@ -35,8 +34,8 @@ func TestInstanceFlush(t *testing.T) {
 		want    int
 		wantLog [2]string // level and text of a line the flush must log
 	}{
-		{"delivered", srv.url, chunk, output.FLB_OK, [2]string{"debug", "sent 60 records"}},
-		{"truncated chunk", srv.url, chunk[:len(chunk)-3], output.FLB_ERROR, [2]string{"error", "cannot be decoded"}},
+		{"delivered", srv.URL(), chunk, output.FLB_OK, [2]string{"debug", "sent 60 records"}},
+		{"truncated chunk", srv.URL(), chunk[:len(chunk)-3], output.FLB_ERROR, [2]string{"error", "cannot be decoded"}},
 		{"no server", "ws://127.0.0.1:1/", chunk, output.FLB_RETRY, [2]string{"warn", "Fluent Bit will retry it"}},
 	}
 	for _, tt := range tests {
@@ -58,7 +57,7 @@ func TestInstanceFlush(t *testing.T) {
 				t.Errorf("no %s line with %q; log:\n%q", tt.wantLog[0], tt.wantLog[1], log.all())
 			}
 			if tt.want == output.FLB_OK {
-				if m := rec.next(t); m.typ != 1 || len(m.data) == 0 {
+				if m := srv.Next(); m.Type() != 1 || len(string(m.Data)) == 0 {
 					t.Errorf("got %+v", m)
 				}
 			}
@@ -69,10 +68,9 @@ func TestInstanceFlush(t *testing.T) {
 // TestInstanceCloseLeavesNothing: after FLBPluginExitCtx's close, as on a
 // hot reload, no goroutine of the instance is left, keepalive included.
 func TestInstanceCloseLeavesNothing(t *testing.T) {
-	rec := newRecorder()
-	srv := startWSServer(t, rec.read)
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	before := runtime.NumGoroutine()
-	cfg, err := loadConfig(mapSource{"uri": srv.url, "ping_interval": "0.05"}, CoreEndpoint{})
+	cfg, err := loadConfig(mapSource{"uri": srv.URL(), "ping_interval": "0.05"}, CoreEndpoint{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,11 +106,11 @@ func TestInstanceCloseLeavesNothing(t *testing.T) {
 // encoding and sending included, to a loopback server that reads and
 // discards: the plugin's cost per chunk without the host's.
 func BenchmarkInstanceFlush(b *testing.B) {
-	chunk := encoder.SampleChunk(5200, 1)
+	chunk := chunktest.SampleChunk(5200, 1)
 	for _, format := range []string{"msgpack", "json_lines"} {
 		for _, confirm := range []string{"on", "off"} {
 			b.Run(format+"/confirm_delivery="+confirm, func(b *testing.B) {
-				srv := startWSServer(b, func(ws *websocket.Conn, n int) {
+				srv := wstest.StartWSServer(b, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
 					for {
 						_, r, err := ws.NextReader()
 						if err != nil {
@@ -120,8 +118,8 @@ func BenchmarkInstanceFlush(b *testing.B) {
 						}
 						io.Copy(io.Discard, r)
 					}
-				})
-				cfg, err := loadConfig(mapSource{"uri": srv.url, "format": format, "confirm_delivery": confirm}, CoreEndpoint{})
+				}})
+				cfg, err := loadConfig(mapSource{"uri": srv.URL(), "format": format, "confirm_delivery": confirm}, CoreEndpoint{})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
 
 // BenchmarkEncode reports throughput in bytes of msgpack input per second.
@@ -14,7 +16,7 @@ func BenchmarkEncode(b *testing.B) {
 		chunk []byte
 	}{
 		{"reference", readData(b, "formats/input.msgpack")},
-		{"2MB", SampleChunk(5200, 1)},
+		{"2MB", chunktest.SampleChunk(5200, 1)},
 	}
 	for _, c := range chunks {
 		for _, f := range allFormats {

@@ -10,8 +10,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -22,7 +20,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 func main() {
@@ -50,7 +49,7 @@ func receive(listen string) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
+	defer srv.Stop(0)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
@@ -64,7 +63,7 @@ func run(conf, host, plugin, listen string, records int) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
+	defer srv.Stop(0)
 
 	dir, err := os.MkdirTemp("", "out_websocket-demo")
 	if err != nil {
@@ -72,7 +71,7 @@ func run(conf, host, plugin, listen string, records int) error {
 	}
 	defer os.RemoveAll(dir)
 	chunk := filepath.Join(dir, "sample.msgpack")
-	if err := os.WriteFile(chunk, encoder.SampleChunk(records, 1), 0o644); err != nil {
+	if err := os.WriteFile(chunk, chunktest.SampleChunk(records, 1), 0o644); err != nil {
 		return err
 	}
 
@@ -98,44 +97,36 @@ func run(conf, host, plugin, listen string, records int) error {
 
 // receiver is a WebSocket server that prints every message it reads.
 type receiver struct {
-	*http.Server
+	*wstest.WSServer
 	messages atomic.Int64
 	mu       sync.Mutex // one message printed whole before the next: connections share stdout
 }
 
 func startReceiver(listen string) (*receiver, error) {
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
+	rcv := &receiver{}
+	var err error
+	if rcv.WSServer, err = wstest.NewWSServer(wstest.WSOptions{Addr: listen, Handle: rcv.print}); err != nil {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
-	rcv := &receiver{}
-	upgrader := websocket.Upgrader{}
-	rcv.Server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		for {
-			typ, msg, err := conn.ReadMessage()
-			if err != nil {
-				return
-			}
-			rcv.print(r.URL.Path, typ, msg)
-		}
-	})}
-	go rcv.Serve(ln)
 	fmt.Printf("receiver: listening on ws://%s\n", listen)
 	return rcv, nil
 }
 
-func (rcv *receiver) print(path string, typ int, msg []byte) {
-	rcv.mu.Lock()
-	defer rcv.mu.Unlock()
-	rcv.messages.Add(1)
-	if typ == websocket.TextMessage {
-		fmt.Printf("receiver: text message on %s (%d bytes):\n%s\n", path, len(msg), msg)
-	} else {
-		fmt.Printf("receiver: binary message on %s (%d bytes of msgpack)\n", path, len(msg))
+// print prints the messages of one connection until it ends.
+func (rcv *receiver) print(ws *wstest.Conn) {
+	path := ws.Request.URL.Path
+	for {
+		typ, msg, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		rcv.mu.Lock()
+		rcv.messages.Add(1)
+		if typ == websocket.TextMessage {
+			fmt.Printf("receiver: text message on %s (%d bytes):\n%s\n", path, len(msg), msg)
+		} else {
+			fmt.Printf("receiver: binary message on %s (%d bytes of msgpack)\n", path, len(msg))
+		}
+		rcv.mu.Unlock()
 	}
 }

@@ -19,6 +19,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/reference"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // distArtifact is one line of dist/SHA256SUMS.
@@ -34,7 +38,7 @@ var distName = regexp.MustCompile(`^out_websocket-(.+)-linux-(amd64|arm64)\.so$`
 // one version, each with its true checksum.
 func distArtifacts(t *testing.T) map[string]distArtifact {
 	t.Helper()
-	dir := filepath.Join(repoRoot, "dist")
+	dir := filepath.Join(hosttest.RepoRoot, "dist")
 	b, err := os.ReadFile(filepath.Join(dir, "SHA256SUMS"))
 	if err != nil {
 		t.Fatalf("no release artifacts (%v): run 'make dist' (make test does)", err)
@@ -70,7 +74,7 @@ func distArtifacts(t *testing.T) map[string]distArtifact {
 // machine that exports Fluent Bit's Go plugin entry points and needs no
 // newer glibc than the README states.
 func TestDistArtifacts(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	readme, err := os.ReadFile(filepath.Join(hosttest.RepoRoot, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +128,9 @@ func TestDistArtifactDelivers(t *testing.T) {
 	if !ok {
 		t.Fatal("no amd64 artifact")
 	}
-	srv := StartWSServer(t, WSOptions{Path: "/something"})
-	conf := writeConfig(t, "fluent-bit.conf", builtinExample(srv.HostPort()))
-	r := runHost(t, "-e", a.path, "-c", conf, "-i", referenceChunk())
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/something"})
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", builtinExample(srv.HostPort()))
+	r := hosttest.RunHost(t, "-e", a.path, "-c", conf, "-i", reference.Chunk())
 	r.RequireOK(t)
 	if r.CountLogs("info", "version="+a.version+",") != 1 {
 		t.Errorf("no startup line with version=%s\n%s", a.version, r.Dump())
