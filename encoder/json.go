@@ -271,16 +271,7 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		}
 		return appendString(dst, s, e.opts.EscapeUnicode), q, nil
 	case tFixArr, tArr16, tArr32:
-		n, q, err := int(c&msgpcode.FixedArrayMask), p+1, error(nil)
-		if classOf[c] != tFixArr {
-			_, n, q, err = lenHeader(b, p)
-		}
-		if err == nil && depth >= maxDepth {
-			err = errAt(p, "containers nested deeper than %d", maxDepth)
-		}
-		if err == nil {
-			err = checkCount(b, p, q, n, 1)
-		}
+		n, q, err := containerHeader(b, p, depth, 1)
 		if err != nil {
 			return dst, p, err
 		}
@@ -295,16 +286,7 @@ func (e *Encoder) appendValue(dst, b []byte, p, depth int) ([]byte, int, error) 
 		}
 		return append(dst, ']'), q, nil
 	case tFixMap, tMap16, tMap32:
-		n, q, err := int(c&msgpcode.FixedMapMask), p+1, error(nil)
-		if classOf[c] != tFixMap {
-			_, n, q, err = lenHeader(b, p)
-		}
-		if err == nil && depth >= maxDepth {
-			err = errAt(p, "containers nested deeper than %d", maxDepth)
-		}
-		if err == nil {
-			err = checkCount(b, p, q, n, 2)
-		}
+		n, q, err := containerHeader(b, p, depth, 2)
 		if err != nil {
 			return dst, p, err
 		}

@@ -183,6 +183,24 @@ func lenHeader(b []byte, p int) (typeClass, int, int, error) {
 	return k, n, p + h, nil
 }
 
+// containerHeader reads the header of the array (perItem 1) or map
+// (perItem 2) at p, a container at nesting depth depth, and checks that
+// its count fits in the bytes left. It returns the count and the position
+// of the first element.
+func containerHeader(b []byte, p, depth, perItem int) (int, int, error) {
+	n, q := int(b[p]&msgpcode.FixedMapMask), p+1 // fixmap and fixarray alike
+	if k := classOf[b[p]]; k != tFixArr && k != tFixMap {
+		var err error
+		if _, n, q, err = lenHeader(b, p); err != nil {
+			return 0, p, err
+		}
+	}
+	if depth >= maxDepth {
+		return 0, p, errAt(p, "containers nested deeper than %d", maxDepth)
+	}
+	return n, q, checkCount(b, p, q, n, perItem)
+}
+
 // checkCount rejects a container whose declared count cannot fit in the
 // bytes left, before anything loops over it.
 func checkCount(b []byte, p, q, n, perItem int) error {

@@ -220,26 +220,19 @@ func (s *seqTally) msgpackRecord(ev encoder.Event) error {
 		}
 		return s.record(int(ev.Sec-seqEpoch), 2, seqBody{Seq: &seq, Log: &log})
 	}
+	// Loose decoding gives every integer as int64 or uint64.
 	var keys map[string]any
-	if err := msgpack.Unmarshal(ev.Body, &keys); err != nil {
+	dec := msgpack.NewDecoder(bytes.NewReader(ev.Body))
+	dec.UseLooseInterfaceDecoding(true)
+	if err := dec.Decode(&keys); err != nil {
 		return fmt.Errorf("record at byte %d: body: %v", ev.Offset, err)
 	}
 	var body seqBody
 	var n int64
 	switch v := keys["seq"].(type) {
-	case int8:
-		n = int64(v)
-	case int16:
-		n = int64(v)
-	case int32:
-		n = int64(v)
 	case int64:
 		n = v
-	case uint8:
-		n = int64(v)
-	case uint16:
-		n = int64(v)
-	case uint32:
+	case uint64:
 		n = int64(v)
 	}
 	if _, ok := keys["seq"]; ok {
