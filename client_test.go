@@ -168,7 +168,7 @@ func BenchmarkClientSend(b *testing.B) {
 					}
 				}
 			}})
-			c := NewClient(testConfig(srv.URL()), &recLogger{})
+			c := newClient(testConfig(srv.URL()), &recLogger{})
 			defer c.Close()
 			msg := [][]byte{make([]byte, size)}
 			b.SetBytes(int64(size))

@@ -12,18 +12,18 @@ import (
 // instance is one [OUTPUT] section using this plugin: its settings, its
 // connections, and encoders for its concurrent flushes.
 type instance struct {
-	cfg         *Config
-	log         Logger
-	client      *Client
+	cfg         *config
+	log         logger
+	client      *client
 	messageType int // websocket.BinaryMessage for msgpack, else TextMessage
 	encoders    sync.Pool
 }
 
-func newInstance(cfg *Config, log Logger) (*instance, error) {
+func newInstance(cfg *config, log logger) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, client: NewClient(cfg.Conn, log), messageType: websocket.TextMessage}
+	in := &instance{cfg: cfg, log: log, client: newClient(cfg.Conn, log), messageType: websocket.TextMessage}
 	if cfg.Encoder.Format.Binary() {
 		in.messageType = websocket.BinaryMessage
 	}
