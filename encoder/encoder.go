@@ -1,3 +1,6 @@
+// encoder.go turns a chunk into messages: the Encoder, msgpack pass-through
+// cut at record boundaries, and the text formats' message framing.
+
 package encoder
 
 import (

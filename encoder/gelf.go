@@ -1,3 +1,6 @@
+// gelf.go writes records as GELF 1.1 objects, with Fluent Bit's field
+// mapping where it loses nothing (GELF.md).
+
 package encoder
 
 import (
