@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -112,25 +115,25 @@ func TestBackoffStates(t *testing.T) {
 func TestClientBackoff(t *testing.T) {
 	var up atomic.Bool
 	var dials atomic.Int32
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		dials.Add(1)
 		if !up.Load() {
 			return // hang up at once: the handshake fails
 		}
-		if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+		if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 			return
 		}
-		discardFrames(c, br)
+		wstest.DiscardFrames(c, br)
 	})
 	c, log := newTestClient(t, testConfig(url))
 	clock := newFakeClock()
 	c.backoff.now, c.backoff.jitter = clock.now, fullJitter
 
-	if err := c.Send(false, each([][]byte{[]byte("x")})); err == nil || errors.Is(err, errServerDown) {
+	if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err == nil || errors.Is(err, errServerDown) {
 		t.Fatalf("first Send: %v, want the handshake's error", err)
 	}
 	for range 10 {
-		if err := c.Send(false, each([][]byte{[]byte("x")})); !errors.Is(err, errServerDown) {
+		if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); !errors.Is(err, errServerDown) {
 			t.Fatalf("Send during the wait: %v, want errServerDown", err)
 		}
 	}
@@ -139,7 +142,7 @@ func TestClientBackoff(t *testing.T) {
 	}
 	up.Store(true)
 	clock.add(minBackoff)
-	if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
+	if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
 		t.Fatalf("Send after the wait: %v", err)
 	}
 	if w, i := log.count("warn", "cannot reach"), log.count("info", "reachable again"); w != 1 || i != 1 {

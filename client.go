@@ -36,9 +36,9 @@ func (f failure) Unwrap() []error { return []error{f.kind, f.err} }
 // a connection of its own from a pool of idle ones, so frames of two
 // flushes never interleave and Workers N needs at most N connections
 // (see the README's Connections).
-type Client struct {
-	cfg       ConnConfig
-	log       Logger
+type client struct {
+	cfg       connConfig
+	log       logger
 	dialer    *websocket.Dialer
 	backoff   *backoff
 	closeWait time.Duration
@@ -53,9 +53,9 @@ type Client struct {
 	closed bool
 }
 
-// NewClient makes a client; it connects on the first Send.
-func NewClient(cfg ConnConfig, log Logger, stop context.Context) *Client {
-	c := &Client{
+// newClient makes a client; it connects on the first Send.
+func newClient(cfg connConfig, log logger, stop context.Context) *client {
+	c := &client{
 		cfg:       cfg,
 		log:       log,
 		dialer:    newDialer(cfg),
@@ -67,14 +67,14 @@ func NewClient(cfg ConnConfig, log Logger, stop context.Context) *Client {
 	return c
 }
 
-// Messages produces the messages of one chunk, in order, handing each to
-// write as soon as it is made (so that one message at a time is in
+// messageStream produces the messages of one chunk, in order, handing each
+// to write as soon as it is made (so that one message at a time is in
 // memory); it stops at write's first error and returns it. Send calls it
 // again when the chunk goes again on a new connection.
-type Messages func(write func([]byte) error) error
+type messageStream func(write func([]byte) error) error
 
-// Send writes the messages of one chunk, in order, on one connection: as
-// BINARY frames when binary is set (msgpack), else as TEXT. A connection is
+// Send writes the messages of one chunk, in order, on one connection, as
+// frames of messageType (websocket.TextMessage or BinaryMessage). A connection is
 // taken at the first message: a chunk without any needs none. It returns nil
 // only when every byte was written to the socket (and, with
 // confirm_delivery, read by the server). Only a failure to connect counts
@@ -82,18 +82,14 @@ type Messages func(write func([]byte) error) error
 // server that answered does not make the next flushes fail. A write that fails on a
 // reused connection is tried once more on a new one, so the server may see
 // a chunk twice (at least once delivery).
-func (c *Client) Send(binary bool, messages Messages) error {
-	typ := websocket.TextMessage
-	if binary {
-		typ = websocket.BinaryMessage
-	}
-	cn, err := c.send(typ, messages, c.take)
+func (c *client) Send(messageType int, messages messageStream) error {
+	cn, err := c.send(messageType, messages, c.take)
 	// A reused connection may have died unseen while idle (a server
 	// restart, a proxy's idle timeout); a new one deserves a try. A timeout
 	// is a server that stopped reading, which a new connection won't fix.
 	if err != nil && cn != nil && cn.reused && !isTimeout(err) {
 		c.log.Debugf("%v; sending the chunk again on a new connection", err)
-		cn, err = c.send(typ, messages, c.dial)
+		cn, err = c.send(messageType, messages, c.dial)
 	}
 	if err != nil {
 		return err
@@ -107,7 +103,7 @@ func (c *Client) Send(binary bool, messages Messages) error {
 // send writes the chunk's messages on a connection that get gives at the
 // first message, and has the server confirm them. It returns that
 // connection, if there was one.
-func (c *Client) send(typ int, messages Messages, get func() (*conn, error)) (*conn, error) {
+func (c *client) send(messageType int, messages messageStream, get func() (*conn, error)) (*conn, error) {
 	var cn *conn
 	release := func() {}
 	defer func() { release() }()
@@ -121,7 +117,7 @@ func (c *Client) send(typ int, messages Messages, get func() (*conn, error)) (*c
 			release = cn.carry(c.stop)
 		}
 		n++
-		return cn.writeMessage(typ, m, n, c.cfg.WriteTimeout)
+		return cn.writeMessage(messageType, m, n, c.cfg.WriteTimeout)
 	})
 	if cn == nil {
 		return nil, err
@@ -136,7 +132,7 @@ func (c *Client) send(typ int, messages Messages, get func() (*conn, error)) (*c
 // longer than IdleInterval, or a new one. The others are closed first, so
 // a connection a middlebox may have dropped is replaced before the write
 // instead of failing it.
-func (c *Client) take() (*conn, error) {
+func (c *client) take() (*conn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -177,7 +173,7 @@ func (c *Client) take() (*conn, error) {
 }
 
 // dial connects unless the backoff says the server is down.
-func (c *Client) dial() (*conn, error) {
+func (c *client) dial() (*conn, error) {
 	if c.stop.Err() != nil {
 		return nil, context.Cause(c.stop)
 	}
@@ -202,7 +198,7 @@ func (c *Client) dial() (*conn, error) {
 
 // put returns a connection to the pool after a chunk was sent on it,
 // unless it died meanwhile.
-func (c *Client) put(cn *conn) {
+func (c *client) put(cn *conn) {
 	if cn.dead() {
 		return
 	}
@@ -220,7 +216,7 @@ func (c *Client) put(cn *conn) {
 // Close ends every idle connection with a normal closure (1000), waiting
 // briefly for the server's close frames. A Send still running closes its
 // connection when it is done; later Sends fail.
-func (c *Client) Close() {
+func (c *client) Close() {
 	c.unwatch()
 	c.mu.Lock()
 	idle := c.idle

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // TestClientIdleReconnect: a connection idle longer than IdleInterval is
@@ -25,43 +26,26 @@ func TestClientIdleReconnect(t *testing.T) {
 		{"never idle", 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder()
-			codes := make(chan int, 2)
-			srv := startWSServer(t, func(ws *websocket.Conn, n int) {
-				for {
-					typ, data, err := ws.ReadMessage()
-					var ce *websocket.CloseError
-					if errors.As(err, &ce) {
-						codes <- ce.Code
-					}
-					if err != nil {
-						return
-					}
-					rec.ch <- message{typ, string(data), n}
-				}
-			})
-			cfg := testConfig(srv.url)
+			srv := wstest.StartWSServer(t, wstest.WSOptions{})
+			cfg := testConfig(srv.URL())
 			cfg.IdleInterval = tc.idle
 			c, log := newTestClient(t, cfg)
-			if err := c.Send(false, each([][]byte{[]byte("one")})); err != nil {
+			if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("one")})); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(100 * time.Millisecond) // longer than the idle interval
-			if err := c.Send(false, each([][]byte{[]byte("two")})); err != nil {
+			if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("two")})); err != nil {
 				t.Fatalf("Send after idling: %v", err)
 			}
-			rec.next(t)
-			if m := rec.next(t); m.data != "two" || m.conn != tc.wantConns {
+			srv.Next()
+			if m := srv.Next(); string(m.Data) != "two" || m.Conn != tc.wantConns {
 				t.Fatalf("got %+v, want two on connection %d", m, tc.wantConns)
 			}
 			if tc.wantConns == 2 {
-				select {
-				case code := <-codes:
-					if code != websocket.CloseNormalClosure {
-						t.Errorf("idle connection closed with %d, want 1000", code)
-					}
-				case <-time.After(testTimeout):
+				if code, ok := srv.WaitCloseCode(1, testTimeout); !ok {
 					t.Error("the idle connection got no close frame")
+				} else if code != websocket.CloseNormalClosure {
+					t.Errorf("idle connection closed with %d, want 1000", code)
 				}
 			}
 			if n := log.count("warn", ""); n != 0 {
@@ -76,10 +60,8 @@ func TestClientIdleReconnect(t *testing.T) {
 // and in order, and no more connections are made than Sends overlap.
 func TestClientConcurrentSends(t *testing.T) {
 	const workers, sends, perChunk = 4, 10, 5
-	rec := newRecorder()
-	rec.ch = make(chan message, workers*sends*perChunk)
-	srv := startWSServer(t, rec.read)
-	c, _ := newTestClient(t, testConfig(srv.url))
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	c, _ := newTestClient(t, testConfig(srv.URL()))
 	// Large enough that each message takes several frames.
 	pad := strings.Repeat(".", 70<<10)
 	var wg sync.WaitGroup
@@ -90,7 +72,7 @@ func TestClientConcurrentSends(t *testing.T) {
 				for m := range perChunk {
 					msgs = append(msgs, []byte(fmt.Sprintf("%d/%d/%d/%s", w, s, m, pad)))
 				}
-				if err := c.Send(false, each(msgs)); err != nil {
+				if err := c.Send(websocket.TextMessage, each(msgs)); err != nil {
 					t.Errorf("worker %d send %d: %v", w, s, err)
 					return
 				}
@@ -103,11 +85,12 @@ func TestClientConcurrentSends(t *testing.T) {
 	// Per connection, messages come in whole chunks: m = 0..4 of one (w, s).
 	byConn := map[int][]string{}
 	for range workers * sends * perChunk {
-		m := rec.next(t)
-		if len(m.data) < len(pad) {
-			t.Fatalf("message of %d bytes, want more than %d", len(m.data), len(pad))
+		m := srv.Next()
+		data := string(m.Data)
+		if len(data) < len(pad) {
+			t.Fatalf("message of %d bytes, want more than %d", len(data), len(pad))
 		}
-		byConn[m.conn] = append(byConn[m.conn], m.data[:strings.LastIndexByte(m.data[:len(m.data)-len(pad)], '/')])
+		byConn[m.Conn] = append(byConn[m.Conn], data[:strings.LastIndexByte(data[:len(data)-len(pad)], '/')])
 	}
 	if len(byConn) > workers {
 		t.Errorf("%d connections for %d concurrent senders", len(byConn), workers)
@@ -130,7 +113,7 @@ func TestClientConcurrentSends(t *testing.T) {
 // idle, ends with a close frame 1000.
 func TestClientCloseDuringSends(t *testing.T) {
 	codes := make(chan int, 100)
-	srv := startWSServer(t, func(ws *websocket.Conn, n int) {
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
 		for {
 			_, _, err := ws.ReadMessage()
 			var ce *websocket.CloseError
@@ -141,13 +124,13 @@ func TestClientCloseDuringSends(t *testing.T) {
 				return
 			}
 		}
-	})
-	c, _ := newTestClient(t, testConfig(srv.url))
+	}})
+	c, _ := newTestClient(t, testConfig(srv.URL()))
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
 			for s := 0; ; s++ {
-				err := c.Send(false, each([][]byte{[]byte("x")}))
+				err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")}))
 				if errors.Is(err, errClientClosed) {
 					return
 				}
@@ -162,14 +145,14 @@ func TestClientCloseDuringSends(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for i := range srv.handshakes() {
+	for i := range srv.Handshakes() {
 		select {
 		case code := <-codes:
 			if code != websocket.CloseNormalClosure {
 				t.Errorf("connection closed with %d, want 1000", code)
 			}
 		case <-time.After(testTimeout):
-			t.Fatalf("%d of %d connections got a close frame", i, srv.handshakes())
+			t.Fatalf("%d of %d connections got a close frame", i, srv.Handshakes())
 		}
 	}
 }
@@ -179,19 +162,19 @@ func TestClientCloseDuringSends(t *testing.T) {
 func BenchmarkClientSend(b *testing.B) {
 	for _, size := range []int{1 << 10, 64 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
-			srv := startWSServer(b, func(ws *websocket.Conn, n int) {
+			srv := wstest.StartWSServer(b, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
 				for {
 					if _, _, err := ws.NextReader(); err != nil {
 						return
 					}
 				}
-			})
-			c := NewClient(testConfig(srv.url), &recLogger{}, context.Background())
+			}})
+			c := newClient(testConfig(srv.URL()), &recLogger{}, context.Background())
 			defer c.Close()
 			msg := [][]byte{make([]byte, size)}
 			b.SetBytes(int64(size))
 			for b.Loop() {
-				if err := c.Send(true, each(msg)); err != nil {
+				if err := c.Send(websocket.BinaryMessage, each(msg)); err != nil {
 					b.Fatal(err)
 				}
 			}

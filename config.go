@@ -18,16 +18,16 @@ import (
 	"github.com/out-websocket/out_websocket/encoder"
 )
 
-// ConfigSource reads one [OUTPUT] property. In Fluent Bit it is the
+// configSource reads one [OUTPUT] property. In Fluent Bit it is the
 // instance's property list (keys the core keeps read as ""); in tests a map.
-type ConfigSource interface {
+type configSource interface {
 	Get(key string) string
 }
 
-// CoreEndpoint is what Fluent Bit's core stored from Host, Port and the
+// coreEndpoint is what Fluent Bit's core stored from Host, Port and the
 // `-o name://host:port/path` form. Those keys never reach a Go plugin as
 // properties, so they are read from the instance itself (see endpoint.go).
-type CoreEndpoint struct {
+type coreEndpoint struct {
 	Host string
 	Port int
 	Path string
@@ -36,19 +36,19 @@ type CoreEndpoint struct {
 	Err error
 }
 
-// Config is everything one [OUTPUT] instance needs, read and validated in
+// config is everything one [OUTPUT] instance needs, read and validated in
 // FLBPluginInit.
-type Config struct {
+type config struct {
 	Endpoint *url.URL
 	Encoder  encoder.Options
-	Conn     ConnConfig
+	Conn     connConfig
 	// Warnings are logged once at start: settings that work but deserve a
 	// word (an insecure switch, an endpoint that could not be read).
 	Warnings []string
 }
 
-// ConnConfig holds the connection settings of one instance.
-type ConnConfig struct {
+// connConfig holds the connection settings of one instance.
+type connConfig struct {
 	URL string
 	// LogURL is URL as log lines show it (see redact).
 	LogURL             string
@@ -106,7 +106,7 @@ var tlsVersions = map[string]uint16{
 // keyReader reads typed keys and collects every invalid value, so Init
 // reports all mistakes at once.
 type keyReader struct {
-	src  ConfigSource
+	src  configSource
 	errs []error
 }
 
@@ -138,15 +138,25 @@ func (r *keyReader) bool(key string, def bool) bool {
 }
 
 // seconds reads a duration in seconds, as Fluent Bit's time keys are; a
-// fraction is allowed for sub-second settings.
+// fraction is allowed for sub-second settings, and 0 means off.
 func (r *keyReader) seconds(key string, def time.Duration) time.Duration {
+	return r.duration(key, def, 0, "allowed: a number of seconds from 0 to 1000000")
+}
+
+// timeout reads a duration in seconds that cannot be 0: at least 1e-9, the
+// smallest time.Duration.
+func (r *keyReader) timeout(key string, def time.Duration) time.Duration {
+	return r.duration(key, def, 1e-9, "allowed: a number of seconds above 0, up to 1000000")
+}
+
+func (r *keyReader) duration(key string, def time.Duration, min float64, allowed string) time.Duration {
 	v := strings.TrimSpace(r.src.Get(key))
 	if v == "" {
 		return def
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > 1e6 {
-		r.fail(key, v, "allowed: a number of seconds from 0 to 1000000")
+	if err != nil || !(f >= min && f <= 1e6) {
+		r.fail(key, v, allowed)
 		return def
 	}
 	return time.Duration(f * float64(time.Second))
@@ -196,9 +206,9 @@ func (r *keyReader) list(key string) []string {
 }
 
 // loadConfig reads and validates every key of one instance.
-func loadConfig(src ConfigSource, core CoreEndpoint) (*Config, error) {
+func loadConfig(src configSource, core coreEndpoint) (*config, error) {
 	r := &keyReader{src: src}
-	cfg := &Config{}
+	cfg := &config{}
 
 	cfg.Encoder = loadEncoderOptions(r)
 
@@ -236,19 +246,14 @@ func loadConfig(src ConfigSource, core CoreEndpoint) (*Config, error) {
 		r.errs = append(r.errs, errors.New("key 'subprotocol_required' is on but 'subprotocols' lists none"))
 	}
 	c.Compression = r.bool("compress", false)
-	c.ConnectTimeout = r.seconds("connect_timeout", defaultConnectTimeout)
-	c.WriteTimeout = r.seconds("write_timeout", defaultWriteTimeout)
+	c.ConnectTimeout = r.timeout("connect_timeout", defaultConnectTimeout)
+	c.WriteTimeout = r.timeout("write_timeout", defaultWriteTimeout)
 	c.IdleInterval = r.seconds("idle_interval", defaultIdleInterval)
 	c.PingInterval = r.seconds("ping_interval", 0)
 	if c.PingInterval > 0 && c.PingInterval < minPingInterval {
 		r.fail("ping_interval", src.Get("ping_interval"), fmt.Sprintf("allowed: 0 (off), or a number of seconds from %v to 1000000", minPingInterval.Seconds()))
 	}
-	c.PingTimeout = r.seconds("ping_timeout", defaultPingTimeout)
-	for _, k := range []string{"connect_timeout", "write_timeout", "ping_timeout"} {
-		if v := src.Get(k); v != "" && r.seconds(k, time.Second) == 0 {
-			r.fail(k, v, "allowed: a number of seconds above 0")
-		}
-	}
+	c.PingTimeout = r.timeout("ping_timeout", defaultPingTimeout)
 	c.Proxy = loadProxy(r)
 	c.ConfirmDelivery = r.bool("confirm_delivery", true)
 
@@ -301,7 +306,7 @@ func loadEncoderOptions(r *keyReader) encoder.Options {
 // URL, the one form that works whatever the host can tell us. The path is
 // sent as written (RFC 3986: its escapes stay as they are); a fragment,
 // which RFC 6455 does not allow, is dropped with a warning.
-func resolveEndpoint(uri string, useTLS bool, core CoreEndpoint) (*url.URL, string, error) {
+func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, string, error) {
 	shown := redact("uri", uri)
 	if strings.Contains(uri, "://") {
 		u, err := url.Parse(uri)
@@ -474,7 +479,7 @@ func loadProxy(r *keyReader) func(*http.Request) (*url.URL, error) {
 // tls.* key for itself and never shows them to a Go plugin.
 var tlsKeys = []string{"ws_tls.verify", "ws_tls.ca_file", "ws_tls.crt_file", "ws_tls.key_file", "ws_tls.vhost", "ws_tls.min_version"}
 
-func tlsKeysSet(src ConfigSource) bool {
+func tlsKeysSet(src configSource) bool {
 	for _, k := range tlsKeys {
 		if src.Get(k) != "" {
 			return true
@@ -531,7 +536,7 @@ func loadTLS(r *keyReader, host string) (*tls.Config, []string) {
 
 // String is the startup line's account of the settings that matter. Header
 // values are left out: they often hold credentials.
-func (c *Config) String() string {
+func (c *config) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "endpoint %s, format %s", c.Conn.LogURL, c.Encoder.Format)
 	if f := c.Encoder.Format; f == encoder.JSON || f == encoder.JSONStream || f == encoder.JSONLines {

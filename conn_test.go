@@ -12,32 +12,31 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // TestClientFrameTypes sends msgpack as BINARY and JSON as valid UTF-8
 // TEXT (the built-in sends TEXT for both).
 func TestClientFrameTypes(t *testing.T) {
-	rec := newRecorder()
-	srv := startWSServer(t, rec.read)
-	c, _ := newTestClient(t, testConfig(srv.url))
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	c, _ := newTestClient(t, testConfig(srv.URL()))
 	for _, tc := range []struct {
-		name   string
-		msg    string
-		binary bool
-		want   int
+		name string
+		msg  string
+		typ  int
 	}{
-		{"json", `{"log":"héllo ☃"}`, false, websocket.TextMessage},
-		{"msgpack", "\x92\xd7\x00\x65\x00\x00\x00\x00\x00\x00\x00\x81\xa3log\xc4\x02\xff\xfe", true, websocket.BinaryMessage},
+		{"json", `{"log":"héllo ☃"}`, websocket.TextMessage},
+		{"msgpack", "\x92\xd7\x00\x65\x00\x00\x00\x00\x00\x00\x00\x81\xa3log\xc4\x02\xff\xfe", websocket.BinaryMessage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := c.Send(tc.binary, each([][]byte{[]byte(tc.msg)})); err != nil {
+			if err := c.Send(tc.typ, each([][]byte{[]byte(tc.msg)})); err != nil {
 				t.Fatal(err)
 			}
-			m := rec.next(t)
-			if m.typ != tc.want || m.data != tc.msg {
-				t.Fatalf("got type %d %q, want type %d %q", m.typ, m.data, tc.want, tc.msg)
+			m := srv.Next()
+			if m.Type() != tc.typ || string(m.Data) != tc.msg {
+				t.Fatalf("got type %d %q, want type %d %q", m.Type(), string(m.Data), tc.typ, tc.msg)
 			}
-			if m.typ == websocket.TextMessage && !utf8.ValidString(m.data) {
+			if m.Type() == websocket.TextMessage && !utf8.ValidString(string(m.Data)) {
 				t.Errorf("text message is not UTF-8")
 			}
 		})
@@ -46,7 +45,7 @@ func TestClientFrameTypes(t *testing.T) {
 
 // waitDead waits until the client's only connection is seen dead: at
 // once, when that happened before the Send on it returned.
-func waitDead(t *testing.T, c *Client) {
+func waitDead(t *testing.T, c *client) {
 	t.Helper()
 	c.mu.Lock()
 	if len(c.idle) == 0 {
@@ -78,15 +77,14 @@ func TestClientServerEnds(t *testing.T) {
 		{"tcp dropped", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder()
-			srv := startWSServer(t, func(ws *websocket.Conn, n int) {
+			srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
 				typ, data, err := ws.ReadMessage()
 				if err != nil {
 					return
 				}
-				rec.ch <- message{typ, string(data), n}
-				if n > 1 {
-					rec.read(ws, n)
+				ws.Keep(typ, data)
+				if ws.N > 1 {
+					ws.ReadMessages()
 					return
 				}
 				if tc.code == 0 {
@@ -94,24 +92,24 @@ func TestClientServerEnds(t *testing.T) {
 					return
 				}
 				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, "bye"), time.Now().Add(time.Second))
-				rec.read(ws, n) // until the client's close
-			})
+				ws.ReadMessages() // until the client's close
+			}})
 			// The server ends the connection right after reading "one",
 			// before it could answer a confirming ping, which would fail
 			// this Send (TestClientConfirmsDelivery): here only the next
 			// Send is under test.
-			cfg := testConfig(srv.url)
+			cfg := testConfig(srv.URL())
 			cfg.ConfirmDelivery = false
 			c, log := newTestClient(t, cfg)
-			if err := c.Send(false, each([][]byte{[]byte("one")})); err != nil {
+			if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("one")})); err != nil {
 				t.Fatal(err)
 			}
-			rec.next(t)
+			srv.Next()
 			waitDead(t, c)
-			if err := c.Send(false, each([][]byte{[]byte("two")})); err != nil {
+			if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("two")})); err != nil {
 				t.Fatal(err)
 			}
-			if m := rec.next(t); m.data != "two" || m.conn != 2 {
+			if m := srv.Next(); string(m.Data) != "two" || m.Conn != 2 {
 				t.Fatalf("got %+v, want two on connection 2", m)
 			}
 			if n := log.count("debug", "sending the chunk again"); n != 0 {
@@ -140,35 +138,31 @@ func TestClientRetryOnReusedConn(t *testing.T) {
 			// More than the socket buffers hold (4 MiB here), so the
 			// client is still writing when the server breaks.
 			big := bytes.Repeat([]byte("b"), 6<<20)
-			got := make(chan message, 10)
+			got := make(chan wstest.WSMessage, 10)
 			var conns atomic.Int32
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 				n := int(conns.Add(1))
 				if n == 1 {
 					// A small window, so the client is still writing when we break.
 					c.(*net.TCPConn).SetReadBuffer(64 << 10)
 				}
-				if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+				if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 					return
 				}
 				var msg []byte
 				for {
 					c.SetDeadline(time.Now().Add(testTimeout)) // a loaded machine reads slowly
-					f, err := readFrame(br)
-					if err != nil || f.opcode == websocket.CloseMessage {
+					f, err := wstest.ReadDataFrame(c, br)
+					if err != nil {
 						return
 					}
-					if f.opcode == websocket.PingMessage {
-						answerPing(c, f)
-						continue
-					}
-					msg = append(msg, f.payload...)
+					msg = append(msg, f.Payload...)
 					if n == 1 && len(msg) > 64<<10 {
 						c.(*net.TCPConn).SetLinger(0) // reset, not a clean FIN
 						return
 					}
-					if f.fin {
-						got <- message{data: string(msg), conn: n}
+					if f.Fin {
+						got <- wstest.WSMessage{Binary: true, Data: msg, Conn: n}
 						msg = nil
 					}
 				}
@@ -177,11 +171,11 @@ func TestClientRetryOnReusedConn(t *testing.T) {
 			cfg.WriteTimeout = 4 * testTimeout // only the break may fail a write
 			c, log := newTestClient(t, cfg)
 			if tc.warmup {
-				if err := c.Send(true, each([][]byte{[]byte("warm")})); err != nil {
+				if err := c.Send(websocket.BinaryMessage, each([][]byte{[]byte("warm")})); err != nil {
 					t.Fatal(err)
 				}
 			}
-			err := c.Send(true, each([][]byte{[]byte("first"), big}))
+			err := c.Send(websocket.BinaryMessage, each([][]byte{[]byte("first"), big}))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Send: %v, want error %v", err, tc.wantErr)
 			}
@@ -196,15 +190,15 @@ func TestClientRetryOnReusedConn(t *testing.T) {
 				t.Errorf("%d retries, want 1", retries)
 			}
 			// The chunk again from its first message, on connection 2.
-			var last message
-			for last.conn != 2 || len(last.data) != len(big) {
+			var last wstest.WSMessage
+			for last.Conn != 2 || len(last.Data) != len(big) {
 				select {
 				case last = <-got:
 				case <-time.After(4 * testTimeout):
 					t.Fatal("the big message never arrived whole on connection 2")
 				}
-				if last.conn == 2 && len(last.data) < len(big) && last.data != "first" {
-					t.Fatalf("connection 2 got %q first", last.data[:min(len(last.data), 20)])
+				if last.Conn == 2 && len(last.Data) < len(big) && string(last.Data) != "first" {
+					t.Fatalf("connection 2 got %q first", last.Data[:min(len(last.Data), 20)])
 				}
 			}
 		})
@@ -233,21 +227,21 @@ func TestClientConfirmsDelivery(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stop := make(chan struct{})
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-				if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 					return
 				}
 				switch tc.server {
 				case "answers", "ignores", "drops":
 					for {
-						f, err := readFrame(br)
-						if err != nil || f.opcode == websocket.CloseMessage {
+						f, err := wstest.ReadFrame(br)
+						if err != nil || f.Opcode == websocket.CloseMessage {
 							return
 						}
 						switch {
 						case tc.server == "answers":
-							answerPing(c, f)
-						case tc.server == "drops" && f.fin && f.opcode != websocket.PingMessage:
+							wstest.AnswerPing(c, f)
+						case tc.server == "drops" && f.Fin && f.Opcode != websocket.PingMessage:
 							return
 						}
 					}
@@ -265,7 +259,7 @@ func TestClientConfirmsDelivery(t *testing.T) {
 			c, _ := newTestClient(t, cfg)
 			// Fits in the socket buffers, so the write itself succeeds
 			// however the server behaves.
-			err := c.Send(true, each([][]byte{bytes.Repeat([]byte("a"), 64<<10)}))
+			err := c.Send(websocket.BinaryMessage, each([][]byte{bytes.Repeat([]byte("a"), 64<<10)}))
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
@@ -280,7 +274,7 @@ func TestClientConfirmsDelivery(t *testing.T) {
 // connection sits idle (the built-in never reads, so never answers).
 func TestClientPingPong(t *testing.T) {
 	pongs := make(chan string, 10)
-	srv := startWSServer(t, func(ws *websocket.Conn, n int) {
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
 		ws.SetPongHandler(func(data string) error { pongs <- data; return nil })
 		go func() {
 			for _, p := range []string{"p1", "p2", "p3"} {
@@ -294,9 +288,9 @@ func TestClientPingPong(t *testing.T) {
 				return
 			}
 		}
-	})
-	c, _ := newTestClient(t, testConfig(srv.url))
-	if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
+	}})
+	c, _ := newTestClient(t, testConfig(srv.URL()))
+	if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"p1", "p2", "p3"} {
@@ -325,19 +319,19 @@ func TestClientKeepalive(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pings := make(chan struct{}, 100)
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-				if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 					return
 				}
 				for {
-					f, err := readFrame(br)
-					if err != nil || f.opcode == websocket.CloseMessage {
+					f, err := wstest.ReadFrame(br)
+					if err != nil || f.Opcode == websocket.CloseMessage {
 						return
 					}
-					if f.opcode == websocket.PingMessage {
+					if f.Opcode == websocket.PingMessage {
 						pings <- struct{}{}
 						if tc.answer {
-							writeServerFrame(c, websocket.PongMessage, f.payload)
+							wstest.WriteServerFrame(c, websocket.PongMessage, f.Payload)
 						}
 					}
 				}
@@ -348,7 +342,7 @@ func TestClientKeepalive(t *testing.T) {
 			// either: only keepalive is under test here.
 			cfg.ConfirmDelivery = tc.answer
 			c, log := newTestClient(t, cfg)
-			if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
+			if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
 				t.Fatal(err)
 			}
 			c.mu.Lock()
@@ -391,47 +385,38 @@ func TestClientServerMessages(t *testing.T) {
 		{"too big", readLimit + 1, websocket.CloseMessageTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			codes := make(chan int, 1)
-			srv := startWSServer(t, func(ws *websocket.Conn, n int) {
-				for i := 0; ; i++ {
-					_, _, err := ws.ReadMessage()
-					var ce *websocket.CloseError
-					if errors.As(err, &ce) {
-						codes <- ce.Code
-					}
-					if err != nil {
+			srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
+				for {
+					if _, _, err := ws.ReadMessage(); err != nil {
 						return
 					}
 					ws.WriteMessage(websocket.BinaryMessage, make([]byte, tc.size))
 				}
-			})
+			}})
 			// A message too big ends the connection before the pong that
 			// would confirm the chunk comes: only the read limit is under
 			// test here.
-			cfg := testConfig(srv.url)
+			cfg := testConfig(srv.URL())
 			cfg.ConfirmDelivery = tc.wantCode == 0
 			c, log := newTestClient(t, cfg)
-			if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
+			if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
 				t.Fatal(err)
 			}
 			if tc.wantCode == 0 {
 				for range 3 {
-					if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
+					if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
 						t.Fatal(err)
 					}
 				}
-				if srv.handshakes() != 1 {
-					t.Errorf("%d connections, want 1", srv.handshakes())
+				if srv.Handshakes() != 1 {
+					t.Errorf("%d connections, want 1", srv.Handshakes())
 				}
 				return
 			}
-			select {
-			case code := <-codes:
-				if code != tc.wantCode {
-					t.Fatalf("close code %d, want %d", code, tc.wantCode)
-				}
-			case <-time.After(testTimeout):
+			if code, ok := srv.WaitCloseCode(1, testTimeout); !ok {
 				t.Fatal("no close frame")
+			} else if code != tc.wantCode {
+				t.Fatalf("close code %d, want %d", code, tc.wantCode)
 			}
 			if log.count("warn", "larger than") != 1 {
 				t.Errorf("the read limit is not logged")
@@ -444,9 +429,9 @@ func TestClientServerMessages(t *testing.T) {
 // within WriteTimeout instead of blocking the flush.
 func TestClientWriteTimeout(t *testing.T) {
 	stop := make(chan struct{})
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+	url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		c.(*net.TCPConn).SetReadBuffer(64 << 10)
-		if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+		if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 			return
 		}
 		<-stop // read nothing
@@ -456,7 +441,7 @@ func TestClientWriteTimeout(t *testing.T) {
 	cfg.WriteTimeout = 200 * time.Millisecond
 	c, _ := newTestClient(t, cfg)
 	start := time.Now()
-	err := c.Send(true, each([][]byte{bytes.Repeat([]byte("x"), 16<<20)}))
+	err := c.Send(websocket.BinaryMessage, each([][]byte{bytes.Repeat([]byte("x"), 16<<20)}))
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("Send: %v, want a timeout", err)
 	}
@@ -470,38 +455,38 @@ func TestClientWriteTimeout(t *testing.T) {
 // TestClientCloseFrame: Close ends each connection with a close frame
 // 1000 (the built-in just drops the socket: servers see 1006).
 func TestClientCloseFrame(t *testing.T) {
-	got := make(chan frame, 4)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		if _, err := upgradeByHand(c, br, acceptKey); err != nil {
+	got := make(chan wstest.Frame, 4)
+	url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 			return
 		}
 		for {
-			f, err := readFrame(br)
+			f, err := wstest.ReadFrame(br)
 			if err != nil {
 				return
 			}
-			answerPing(c, f)
-			if f.opcode == websocket.CloseMessage {
+			wstest.AnswerPing(c, f)
+			if f.Opcode == websocket.CloseMessage {
 				got <- f
-				writeServerFrame(c, websocket.CloseMessage, f.payload)
+				wstest.WriteServerFrame(c, websocket.CloseMessage, f.Payload)
 				return
 			}
 		}
 	})
 	c, _ := newTestClient(t, testConfig(url))
-	if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
+	if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 	select {
 	case f := <-got:
-		if !f.masked || len(f.payload) < 2 || int(f.payload[0])<<8|int(f.payload[1]) != websocket.CloseNormalClosure {
+		if !f.Masked || len(f.Payload) < 2 || int(f.Payload[0])<<8|int(f.Payload[1]) != websocket.CloseNormalClosure {
 			t.Fatalf("close frame %+v, want a masked 1000", f)
 		}
 	case <-time.After(testTimeout):
 		t.Fatal("no close frame")
 	}
-	if err := c.Send(false, each([][]byte{[]byte("x")})); !errors.Is(err, errClientClosed) {
+	if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); !errors.Is(err, errClientClosed) {
 		t.Errorf("Send after Close: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // TestClientMasksEveryFrame reads the client's frames raw: every frame is
@@ -24,22 +25,22 @@ import (
 func TestClientMasksEveryFrame(t *testing.T) {
 	type seen struct {
 		key    string
-		frames []frame
+		frames []wstest.Frame
 	}
 	got := make(chan seen, 10)
-	url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-		req, err := upgradeByHand(c, br, acceptKey)
+	url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey)
 		if err != nil {
 			return
 		}
 		s := seen{key: req.Header.Get("Sec-WebSocket-Key")}
 		defer func() { got <- s }()
 		for {
-			f, err := readFrame(br)
-			if err != nil || f.opcode == websocket.CloseMessage {
+			f, err := wstest.ReadFrame(br)
+			if err != nil || f.Opcode == websocket.CloseMessage {
 				return
 			}
-			answerPing(c, f)
+			wstest.AnswerPing(c, f)
 			s.frames = append(s.frames, f)
 		}
 	})
@@ -49,7 +50,11 @@ func TestClientMasksEveryFrame(t *testing.T) {
 	const sends = 4
 	for i := range sends {
 		msgs := [][]byte{[]byte("first"), bytes.Repeat([]byte("x"), 70000), []byte("third")}
-		if err := c.Send(i%2 == 1, each(msgs)); err != nil {
+		typ := websocket.TextMessage
+		if i%2 == 1 {
+			typ = websocket.BinaryMessage
+		}
+		if err := c.Send(typ, each(msgs)); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
@@ -70,11 +75,11 @@ func TestClientMasksEveryFrame(t *testing.T) {
 		}
 		keys[s.key] = true
 		for _, f := range s.frames {
-			if !f.masked || masks[f.key] {
-				t.Errorf("frame masked=%v with key %x: want masked, with a key not used before", f.masked, f.key)
+			if !f.Masked || masks[f.Key] {
+				t.Errorf("frame masked=%v with key %x: want masked, with a key not used before", f.Masked, f.Key)
 			}
-			masks[f.key] = true
-			if f.opcode != websocket.PingMessage {
+			masks[f.Key] = true
+			if f.Opcode != websocket.PingMessage {
 				frames++
 			}
 		}
@@ -93,33 +98,28 @@ func TestClientChecksAccept(t *testing.T) {
 		accept  func(string) string
 		wantErr string
 	}{
-		{"right", acceptKey, ""},
+		{"right", wstest.AcceptKey, ""},
 		{"rfc sample", func(string) string { return "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" }, "Sec-WebSocket-Accept"},
 		{"empty", func(string) string { return "" }, "Sec-WebSocket-Accept"},
 		{"key echoed", func(k string) string { return k }, "Sec-WebSocket-Accept"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			frames := make(chan int, 1)
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
-				if _, err := upgradeByHand(c, br, tc.accept); err != nil {
+			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := wstest.UpgradeByHand(c, br, tc.accept); err != nil {
 					return
 				}
 				n := 0
 				for {
-					f, err := readFrame(br)
-					if err != nil || f.opcode == websocket.CloseMessage {
+					if _, err := wstest.ReadDataFrame(c, br); err != nil {
 						break
-					}
-					if f.opcode == websocket.PingMessage {
-						answerPing(c, f)
-						continue
 					}
 					n++
 				}
 				frames <- n
 			})
 			c, _ := newTestClient(t, testConfig(url))
-			err := c.Send(false, each([][]byte{[]byte("secret")}))
+			err := c.Send(websocket.TextMessage, each([][]byte{[]byte("secret")}))
 			c.Close()
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want error containing %q", err, tc.wantErr)
@@ -160,7 +160,7 @@ func TestClientHandshakeRefused(t *testing.T) {
 				http.Error(w, "bad token: "+strings.Repeat("z", 2000), tc.status)
 			})
 			c, log := newTestClient(t, testConfig("ws"+strings.TrimPrefix(srv, "http")+"/"))
-			err := c.Send(false, each([][]byte{[]byte("x")}))
+			err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")}))
 			for _, w := range tc.want {
 				if !errorContains(err, w) {
 					t.Errorf("Send: %v, want it to say %q", err, w)
@@ -201,7 +201,7 @@ func TestClientConnectTimeout(t *testing.T) {
 		{"half a response", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 				http.ReadRequest(br)
 				io.WriteString(c, tc.answer)
 				io.Copy(io.Discard, br) // until the client gives up
@@ -210,7 +210,7 @@ func TestClientConnectTimeout(t *testing.T) {
 			cfg.ConnectTimeout = 200 * time.Millisecond
 			c, _ := newTestClient(t, cfg)
 			start := time.Now()
-			err := c.Send(false, each([][]byte{[]byte("x")}))
+			err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")}))
 			if !errorContains(err, "connect_timeout") {
 				t.Fatalf("Send: %v, want a connect_timeout error", err)
 			}
@@ -237,22 +237,22 @@ func TestClientSubprotocol(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			offered := make(chan string, 1)
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 				var extra []string
 				if tc.answer != "" {
 					extra = append(extra, "Sec-WebSocket-Protocol: "+tc.answer)
 				}
-				req, err := upgradeByHand(c, br, acceptKey, extra...)
+				req, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey, extra...)
 				if err != nil {
 					return
 				}
 				offered <- req.Header.Get("Sec-WebSocket-Protocol")
-				discardFrames(c, br)
+				wstest.DiscardFrames(c, br)
 			})
 			cfg := testConfig(url)
 			cfg.Subprotocols, cfg.RequireSubprotocol = []string{"v1.logs", "v2.logs"}, tc.required
 			c, _ := newTestClient(t, cfg)
-			if err := c.Send(false, each([][]byte{[]byte("x")})); !errorContains(err, tc.wantErr) {
+			if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
 			if got := <-offered; got != "v1.logs, v2.logs" {
@@ -265,20 +265,19 @@ func TestClientSubprotocol(t *testing.T) {
 // TestClientHeaders sends the configured headers (auth, origin, custom)
 // with the handshake.
 func TestClientHeaders(t *testing.T) {
-	rec := newRecorder()
-	srv := startWSServer(t, rec.read)
-	cfg := testConfig(srv.url)
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	cfg := testConfig(srv.URL())
 	cfg.Header = http.Header{
 		"Authorization": {"Bearer t0ken"},
 		"Origin":        {"https://logs.example"},
 		"X-Tenant":      {"a", "b"},
 	}
 	c, _ := newTestClient(t, cfg)
-	if err := c.Send(false, each([][]byte{[]byte("x")})); err != nil {
+	if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
 		t.Fatal(err)
 	}
-	rec.next(t)
-	h := srv.header(0)
+	srv.Next()
+	h := srv.Headers()[0]
 	for k, v := range cfg.Header {
 		if got := h.Values(k); strings.Join(got, ",") != strings.Join(v, ",") {
 			t.Errorf("header %s: %q, want %q", k, got, v)
@@ -293,37 +292,37 @@ func TestClientCompression(t *testing.T) {
 		t.Run(map[bool]string{false: "off", true: "on"}[compress], func(t *testing.T) {
 			type result struct {
 				offer string
-				f     frame
+				f     wstest.Frame
 			}
 			got := make(chan result, 1)
-			url := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 				req, err := http.ReadRequest(br)
 				if err != nil {
 					return
 				}
 				offer := req.Header.Get("Sec-WebSocket-Extensions")
 				resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-					acceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n"
+					wstest.AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n"
 				if offer != "" {
 					resp += "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"
 				}
 				io.WriteString(c, resp+"\r\n")
-				f, _ := readFrame(br)
+				f, _ := wstest.ReadFrame(br)
 				got <- result{offer, f}
-				discardFrames(c, br)
+				wstest.DiscardFrames(c, br)
 			})
 			cfg := testConfig(url)
 			cfg.Compression = compress
 			c, _ := newTestClient(t, cfg)
 			msg := strings.Repeat("compressible ", 1000)
-			if err := c.Send(false, each([][]byte{[]byte(msg)})); err != nil {
+			if err := c.Send(websocket.TextMessage, each([][]byte{[]byte(msg)})); err != nil {
 				t.Fatal(err)
 			}
 			r := <-got
-			if (r.offer != "") != compress || r.f.rsv1 != compress {
-				t.Fatalf("offer %q, RSV1 %v: want compression %v", r.offer, r.f.rsv1, compress)
+			if (r.offer != "") != compress || r.f.RSV1 != compress {
+				t.Fatalf("offer %q, RSV1 %v: want compression %v", r.offer, r.f.RSV1, compress)
 			}
-			payload := r.f.payload
+			payload := r.f.Payload
 			if compress {
 				b, err := io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(payload), strings.NewReader("\x00\x00\xff\xff\x01\x00\x00\xff\xff"))))
 				if err != nil {
@@ -350,11 +349,10 @@ func TestClientProxy(t *testing.T) {
 		{"refused", true, "Proxy Authentication Required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder()
-			srv := startWSServer(t, rec.read)
-			target := strings.TrimSuffix(strings.TrimPrefix(srv.url, "ws://"), "/")
+			srv := wstest.StartWSServer(t, wstest.WSOptions{})
+			target := strings.TrimSuffix(strings.TrimPrefix(srv.URL(), "ws://"), "/")
 			connects := make(chan string, 10)
-			proxy := rawServer(t, func(c net.Conn, br *bufio.Reader) {
+			proxy := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 				req, err := http.ReadRequest(br)
 				if err != nil {
 					return
@@ -374,11 +372,11 @@ func TestClientProxy(t *testing.T) {
 				go io.Copy(up, br)
 				io.Copy(c, up)
 			})
-			cfg := testConfig(srv.url)
+			cfg := testConfig(srv.URL())
 			proxyURL, _ := url.Parse(strings.Replace(proxy, "ws://", "http://", 1))
 			cfg.Proxy = http.ProxyURL(proxyURL)
 			c, _ := newTestClient(t, cfg)
-			err := c.Send(false, each([][]byte{[]byte("via proxy")}))
+			err := c.Send(websocket.TextMessage, each([][]byte{[]byte("via proxy")}))
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
@@ -386,8 +384,8 @@ func TestClientProxy(t *testing.T) {
 				t.Errorf("proxy got %q, want CONNECT %s", got, target)
 			}
 			if err == nil {
-				if m := rec.next(t); m.data != "via proxy" {
-					t.Errorf("server got %q", m.data)
+				if m := srv.Next(); string(m.Data) != "via proxy" {
+					t.Errorf("server got %q", string(m.Data))
 				}
 			}
 		})
@@ -397,10 +395,10 @@ func TestClientProxy(t *testing.T) {
 // TestClientTLS covers wss:// with a CA made here: trust, host names,
 // expiry, client certificates, versions; each failure names its fix.
 func TestClientTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := wstest.NewTestCA(t)
 	now := time.Now()
-	valid := pki.issue(t, "127.0.0.1", now.Add(-time.Hour), now.Add(time.Hour), false)
-	client := pki.issue(t, "fluent-bit", now.Add(-time.Hour), now.Add(time.Hour), true)
+	valid := pki.Issue(t, now.Add(-time.Hour), now.Add(time.Hour), false, "127.0.0.1")
+	client := pki.Issue(t, now.Add(-time.Hour), now.Add(time.Hour), true, "fluent-bit")
 	for _, tc := range []struct {
 		name    string
 		server  *tls.Config
@@ -412,36 +410,35 @@ func TestClientTLS(t *testing.T) {
 			func(c *tls.Config) { c.RootCAs = nil }, "set ws_tls.ca_file"},
 		{"untrusted, verify off", &tls.Config{Certificates: []tls.Certificate{valid}},
 			func(c *tls.Config) { c.RootCAs, c.InsecureSkipVerify = nil, true }, ""},
-		{"wrong name", &tls.Config{Certificates: []tls.Certificate{pki.issue(t, "logs.example", now.Add(-time.Hour), now.Add(time.Hour), false)}},
+		{"wrong name", &tls.Config{Certificates: []tls.Certificate{pki.Issue(t, now.Add(-time.Hour), now.Add(time.Hour), false, "logs.example")}},
 			nil, "not for this host name"},
-		{"vhost", &tls.Config{Certificates: []tls.Certificate{pki.issue(t, "logs.example", now.Add(-time.Hour), now.Add(time.Hour), false)}},
+		{"vhost", &tls.Config{Certificates: []tls.Certificate{pki.Issue(t, now.Add(-time.Hour), now.Add(time.Hour), false, "logs.example")}},
 			func(c *tls.Config) { c.ServerName = "logs.example" }, ""},
-		{"expired", &tls.Config{Certificates: []tls.Certificate{pki.issue(t, "127.0.0.1", now.Add(-2*time.Hour), now.Add(-time.Hour), false)}},
+		{"expired", &tls.Config{Certificates: []tls.Certificate{pki.Issue(t, now.Add(-2*time.Hour), now.Add(-time.Hour), false, "127.0.0.1")}},
 			nil, "expired"},
-		{"client cert missing", &tls.Config{Certificates: []tls.Certificate{valid}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.pool},
+		{"client cert missing", &tls.Config{Certificates: []tls.Certificate{valid}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.Pool},
 			nil, "ws_tls.crt_file"},
-		{"client cert", &tls.Config{Certificates: []tls.Certificate{valid}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.pool},
+		{"client cert", &tls.Config{Certificates: []tls.Certificate{valid}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pki.Pool},
 			func(c *tls.Config) { c.Certificates = []tls.Certificate{client} }, ""},
 		{"min version", &tls.Config{Certificates: []tls.Certificate{valid}, MaxVersion: tls.VersionTLS12},
 			func(c *tls.Config) { c.MinVersion = tls.VersionTLS13 }, "protocol version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := newRecorder()
-			srv := startWSServerTLS(t, tc.server, rec.read)
-			cfg := testConfig(srv.url)
+			srv := wstest.StartWSServer(t, wstest.WSOptions{TLS: tc.server})
+			cfg := testConfig(srv.URL())
 			// As loadTLS makes it for this URL.
-			cfg.TLS = &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12, RootCAs: pki.pool}
+			cfg.TLS = &tls.Config{ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12, RootCAs: pki.Pool}
 			if tc.client != nil {
 				tc.client(cfg.TLS)
 			}
 			c, _ := newTestClient(t, cfg)
-			err := c.Send(false, each([][]byte{[]byte("over tls")}))
+			err := c.Send(websocket.TextMessage, each([][]byte{[]byte("over tls")}))
 			if !errorContains(err, tc.wantErr) {
 				t.Fatalf("Send: %v, want %q", err, tc.wantErr)
 			}
 			if err == nil {
-				if m := rec.next(t); m.data != "over tls" {
-					t.Errorf("server got %q", m.data)
+				if m := srv.Next(); string(m.Data) != "over tls" {
+					t.Errorf("server got %q", string(m.Data))
 				}
 			}
 		})

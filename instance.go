@@ -5,23 +5,28 @@ import (
 	"sync"
 
 	"github.com/fluent/fluent-bit-go/output"
+	"github.com/gorilla/websocket"
 	"github.com/out-websocket/out_websocket/encoder"
 )
 
 // instance is one [OUTPUT] section using this plugin: its settings, its
 // connections, and encoders for its concurrent flushes.
 type instance struct {
-	cfg      *Config
-	log      Logger
-	client   *Client
-	encoders sync.Pool
+	cfg         *config
+	log         logger
+	client      *client
+	messageType int // websocket.BinaryMessage for msgpack, else TextMessage
+	encoders    sync.Pool
 }
 
-func newInstance(cfg *Config, log Logger) (*instance, error) {
+func newInstance(cfg *config, log logger) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, client: NewClient(cfg.Conn, log, stopping)}
+	in := &instance{cfg: cfg, log: log, client: newClient(cfg.Conn, log, stopping), messageType: websocket.TextMessage}
+	if cfg.Encoder.Format.Binary() {
+		in.messageType = websocket.BinaryMessage
+	}
 	in.encoders.New = func() any {
 		enc, _ := encoder.New(cfg.Encoder)
 		return enc
@@ -42,7 +47,7 @@ func (in *instance) flush(chunk []byte, tag string) int {
 	var res encoder.Result
 	var decodeErr *encoder.DecodeError
 	messages := 0
-	err := in.client.Send(in.cfg.Encoder.Format.Binary(), func(write func([]byte) error) error {
+	err := in.client.Send(in.messageType, func(write func([]byte) error) error {
 		var err error
 		messages = 0
 		res, err = enc.EncodeEach(chunk, func(m []byte) error {

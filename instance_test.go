@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/fluent/fluent-bit-go/output"
-	"github.com/gorilla/websocket"
-	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 	"github.com/out-websocket/out_websocket/internal/reference"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 func referenceChunk(t *testing.T) []byte {
@@ -26,8 +26,7 @@ func referenceChunk(t *testing.T) []byte {
 // arrives, one whose end cannot be decoded (its records before are sent),
 // and a server that is not there (the backoff says so, once).
 func TestInstanceFlush(t *testing.T) {
-	rec := newRecorder()
-	srv := startWSServer(t, rec.read)
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	chunk := referenceChunk(t)
 	tests := []struct {
 		name    string
@@ -37,14 +36,14 @@ func TestInstanceFlush(t *testing.T) {
 		wantLog [2]string // level and text of a line the flush must log
 		sent    bool
 	}{
-		{"delivered", srv.url, chunk, output.FLB_OK, [2]string{"debug", "sent 60 records"}, true},
-		{"truncated chunk", srv.url, chunk[:len(chunk)-3], output.FLB_ERROR, [2]string{"error", "sent its first 59 records; the rest cannot be decoded"}, true},
-		{"undecodable chunk", srv.url, []byte{0xc1}, output.FLB_ERROR, [2]string{"error", "dropping chunk of 1 bytes"}, false},
+		{"delivered", srv.URL(), chunk, output.FLB_OK, [2]string{"debug", "sent 60 records"}, true},
+		{"truncated chunk", srv.URL(), chunk[:len(chunk)-3], output.FLB_ERROR, [2]string{"error", "sent its first 59 records; the rest cannot be decoded"}, true},
+		{"undecodable chunk", srv.URL(), []byte{0xc1}, output.FLB_ERROR, [2]string{"error", "dropping chunk of 1 bytes"}, false},
 		{"no server", "ws://127.0.0.1:1/", chunk, output.FLB_RETRY, [2]string{"warn", "cannot reach"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(mapSource{"uri": tt.url, "format": "json_lines"}, CoreEndpoint{})
+			cfg, err := loadConfig(mapSource{"uri": tt.url, "format": "json_lines"}, coreEndpoint{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +60,7 @@ func TestInstanceFlush(t *testing.T) {
 				t.Errorf("no %s line with %q; log:\n%q", tt.wantLog[0], tt.wantLog[1], log.all())
 			}
 			if tt.sent {
-				if m := rec.next(t); m.typ != 1 || len(m.data) == 0 {
+				if m := srv.Next(); m.Type() != 1 || len(string(m.Data)) == 0 {
 					t.Errorf("got %+v", m)
 				}
 			}
@@ -72,10 +71,9 @@ func TestInstanceFlush(t *testing.T) {
 // TestInstanceCloseLeavesNothing: after FLBPluginExitCtx's close, as on a
 // hot reload, no goroutine of the instance is left, keepalive included.
 func TestInstanceCloseLeavesNothing(t *testing.T) {
-	rec := newRecorder()
-	srv := startWSServer(t, rec.read)
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	before := runtime.NumGoroutine()
-	cfg, err := loadConfig(mapSource{"uri": srv.url, "ping_interval": "0.05"}, CoreEndpoint{})
+	cfg, err := loadConfig(mapSource{"uri": srv.URL(), "ping_interval": "0.05"}, coreEndpoint{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +109,11 @@ func TestInstanceCloseLeavesNothing(t *testing.T) {
 // encoding and sending included, to a loopback server that reads and
 // discards: the plugin's cost per chunk without the host's.
 func BenchmarkInstanceFlush(b *testing.B) {
-	chunk := encoder.SampleChunk(5200, 1)
+	chunk := chunktest.SampleChunk(5200, 1)
 	for _, format := range []string{"msgpack", "json_lines"} {
 		for _, confirm := range []string{"on", "off"} {
 			b.Run(format+"/confirm_delivery="+confirm, func(b *testing.B) {
-				srv := startWSServer(b, func(ws *websocket.Conn, n int) {
+				srv := wstest.StartWSServer(b, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
 					for {
 						_, r, err := ws.NextReader()
 						if err != nil {
@@ -123,8 +121,8 @@ func BenchmarkInstanceFlush(b *testing.B) {
 						}
 						io.Copy(io.Discard, r)
 					}
-				})
-				cfg, err := loadConfig(mapSource{"uri": srv.url, "format": format, "confirm_delivery": confirm}, CoreEndpoint{})
+				}})
+				cfg, err := loadConfig(mapSource{"uri": srv.URL(), "format": format, "confirm_delivery": confirm}, coreEndpoint{})
 				if err != nil {
 					b.Fatal(err)
 				}

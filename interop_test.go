@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // pythonServer is a WebSocket server written by others, not in Go:
@@ -105,20 +107,20 @@ func TestClientPythonServer(t *testing.T) {
 			c, _ := newTestClient(t, cfg)
 
 			steps := []struct {
-				msg    []byte
-				binary bool
-				want   string
+				msg  []byte
+				typ  int
+				want string
 			}{
-				{[]byte(`{"log":"héllo ☃"}`), false, `conn 1 text {"log":"héllo ☃"}`},
-				{msgpack, true, "conn 1 binary " + hex.EncodeToString(msgpack)},
-				{[]byte(`{"after":"idle"}`), false, `conn 1 text {"after":"idle"}`},
+				{[]byte(`{"log":"héllo ☃"}`), websocket.TextMessage, `conn 1 text {"log":"héllo ☃"}`},
+				{msgpack, websocket.BinaryMessage, "conn 1 binary " + hex.EncodeToString(msgpack)},
+				{[]byte(`{"after":"idle"}`), websocket.TextMessage, `conn 1 text {"after":"idle"}`},
 			}
 			for i, s := range steps {
 				if i == 2 {
 					// Several ping intervals and more than one ping timeout.
 					time.Sleep(400 * time.Millisecond)
 				}
-				if err := c.Send(s.binary, each([][]byte{s.msg})); err != nil {
+				if err := c.Send(s.typ, each([][]byte{s.msg})); err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
 				if got := nextLine(t, lines); got != s.want {

@@ -18,6 +18,10 @@ import (
 // Not "websocket": Fluent Bit would pick its built-in of that name instead.
 var pluginName = "websocket_go"
 
+// pluginVersion names the build in the startup line, so that a bug report
+// says which one ran; the Makefile sets it from `git describe`.
+var pluginVersion = "dev"
+
 const pluginDescription = "WebSocket output (RFC 6455, TLS, no data loss)"
 
 // instanceCount names instances when this Fluent Bit cannot (no
@@ -57,7 +61,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	defer recoverPanic(log, "FLBPluginInit", &ret, output.FLB_ERROR)
 	watchStopSignals(log)
 
-	cfg, err := loadConfig(instanceSource{plugin}, coreEndpoint(plugin))
+	cfg, err := loadConfig(instanceSource{plugin}, readCoreEndpoint(plugin))
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			log.Errorf("configuration: %s", line)
@@ -73,7 +77,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		log.Warnf("%s", w)
 	}
 	output.FLBPluginSetContext(plugin, in)
-	log.Infof("%s", cfg)
+	log.Infof("version=%s, %s", pluginVersion, cfg)
 	return output.FLB_OK
 }
 

@@ -94,7 +94,7 @@ var stopPipe [2]*os.File
 // hold it past any bound. The plugin's handler runs before Fluent Bit's
 // own, which it calls; signals Fluent Bit leaves to the default (or
 // ignores) are left alone.
-func watchStopSignals(log Logger) {
+func watchStopSignals(log logger) {
 	watchOnce.Do(func() {
 		r, w, err := os.Pipe()
 		if err != nil {

@@ -1,3 +1,6 @@
+// encoder.go turns a chunk into messages: the Encoder, msgpack pass-through
+// cut at record boundaries, and the text formats' message framing.
+
 package encoder
 
 import (
@@ -24,33 +27,22 @@ type Result struct {
 type Encoder struct {
 	opts    Options
 	dateKey []byte
-	gelf    gelfKeys
-	// synthHash holds the key hashes of the synthetic entries, by kind.
+	// synthHash holds the key hashes of the synthetic entries, by field.
 	synthHash [3]uint32
 
 	dec      Decoder
 	chunk    []byte   // being encoded
 	cur      rawEvent // event being written
 	emit     func([]byte) error
-	recStart int  // where the record being written starts in buf
-	over     bool // the record being written passed MessageLimit
-	buf      []byte
-	ents     []entry
-	track    bool // record map entries on ents (see retrack)
-	gents    []gelfEntry
-	hash     []int32
-	scratch  []byte // non-string JSON keys
-	inKey    bool   // writing the text of a non-string key
-	gname    []byte // GELF field name being built
-	garr     []byte // GELF arrays and scalars as JSON text
-	gkey     []byte // GELF non-string keys as JSON text
+	recStart int    // where the record being written starts in buf
+	over     bool   // the record being written passed MessageLimit
+	buf      []byte // text output, and msgpack messages that needed a copy
 
-	day     int64 // day whose date is in dayText
-	dayOK   bool
-	dayText []byte
-	sec     int64 // second whose date and time are in secText
-	secOK   bool
-	secText []byte
+	dups    dupTracker
+	keyText []byte // a non-string map key as JSON text
+	inKey   bool   // writing keyText
+	dates   dateCache
+	gelf    gelfWriter
 }
 
 // maxChunk keeps every offset into the chunk within int32: Fluent Bit
@@ -75,7 +67,8 @@ func New(opts Options) (*Encoder, error) {
 	if opts.DateKey != "" {
 		e.dateKey = []byte(opts.DateKey)
 	}
-	e.gelf = newGELFKeys(opts.GELF)
+	e.dates.format = opts.DateFormat
+	e.gelf.keys = newGELFKeys(opts.GELF)
 	e.synthHash = [3]uint32{keyHash(e.dateKey), keyHash(keyInternal), keyHash(keyLog)}
 	return e, nil
 }
@@ -96,7 +89,7 @@ func (e *Encoder) EncodeEach(chunk []byte, emit func([]byte) error) (Result, err
 	defer func() { e.chunk, e.emit = nil, nil }()
 	e.dec.Reset(chunk)
 	e.buf = e.buf[:0]
-	e.ents = e.ents[:0]
+	e.dups.entries = e.dups.entries[:0]
 	var res Result
 	var err error
 	if e.opts.Format == Msgpack {
@@ -232,7 +225,7 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 		if err != nil {
 			return fail(err)
 		}
-		if ev.kind != normalEvent {
+		if ev.marker != recordEvent {
 			end, err := skipValue(chunk, ev.bodyPos, 0)
 			if err != nil {
 				return fail(d.fail(err))

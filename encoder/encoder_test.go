@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
 
 var allFormats = []Format{Msgpack, JSON, JSONStream, JSONLines, GELF}
@@ -21,6 +23,9 @@ func mustNew(t testing.TB, opts Options) *Encoder {
 	}
 	return enc
 }
+
+// discard is an EncodeEach emit that keeps nothing.
+func discard([]byte) error { return nil }
 
 func TestParse(t *testing.T) {
 	for s, want := range map[string]Format{"msgpack": Msgpack, "JSON": JSON, "json_stream": JSONStream, "Json_Lines": JSONLines, "gelf": GELF} {
@@ -99,7 +104,7 @@ func TestMsgpackPassThrough(t *testing.T) {
 }
 
 func TestEmptyChunk(t *testing.T) {
-	markers := cat(ev2(raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, M{}, M{}), ev2(raw{0xd7, 0, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 0}, M{}, M{}))
+	markers := chunktest.Cat(chunktest.Event(chunktest.Raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, chunktest.M{}, chunktest.M{}), chunktest.Event(chunktest.Raw{0xd7, 0, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 0}, chunktest.M{}, chunktest.M{}))
 	for _, f := range allFormats {
 		for _, chunk := range [][]byte{nil, markers} {
 			res, err := mustNew(t, Options{Format: f}).Encode(chunk)
@@ -111,7 +116,7 @@ func TestEmptyChunk(t *testing.T) {
 }
 
 func TestMalformed(t *testing.T) {
-	good := ev2(ext0(1, 0), M{}, M{"a", "b"})
+	good := chunktest.Event(chunktest.Time(1, 0), chunktest.M{}, chunktest.M{"a", "b"})
 	L := len(good)
 	hdr := []byte{0x92, 0x92, 0xd7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x80} // body at 13
 	ev := func(body ...byte) []byte { return append(append([]byte{}, hdr...), body...) }
@@ -121,10 +126,10 @@ func TestMalformed(t *testing.T) {
 		chunk          []byte
 		record, offset int
 	}{
-		{"trailing garbage", cat(good, raw{0x01}), 1, L},
-		{"invalid type byte", cat(good, raw{0xc1}), 1, L},
+		{"trailing garbage", chunktest.Cat(good, chunktest.Raw{0x01}), 1, L},
+		{"invalid type byte", chunktest.Cat(good, chunktest.Raw{0xc1}), 1, L},
 		{"truncated string", good[:L-1], 0, L - 2},
-		{"truncated event", cat(good, good[:5]), 1, L + 5},
+		{"truncated event", chunktest.Cat(good, good[:5]), 1, L + 5},
 		{"huge str32", ev(0xdb, 0xff, 0xff, 0xff, 0xff, 'x'), 0, 13},
 		{"huge map32", ev(0xdf, 0xff, 0xff, 0xff, 0xff), 0, 13},
 		{"huge array32 value", ev(0x81, 0xa1, 'k', 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01), 0, 16},
@@ -132,13 +137,13 @@ func TestMalformed(t *testing.T) {
 		{"invalid byte in body", ev(0x81, 0xa1, 'k', 0xc1), 0, 16},
 		{"string timestamp", []byte{0x92, 0x92, 0xa1, 'x', 0x80, 0x80}, 0, 2},
 		{"ext 1 timestamp", []byte{0x92, 0x92, 0xd7, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0x80, 0x80}, 0, 2},
-		{"nanoseconds out of range", cat(good, ev2(ext0(1, 1e9), M{}, M{})), 1, L + 10},
+		{"nanoseconds out of range", chunktest.Cat(good, chunktest.Event(chunktest.Time(1, 1e9), chunktest.M{}, chunktest.M{})), 1, L + 10},
 		{"three-element header", []byte{0x92, 0x93, 0x01, 0x80, 0x80, 0x80}, 0, 1},
 		{"three-element event", []byte{0x93, 0x01, 0x80, 0x80}, 0, 0},
 		{"metadata not a map", []byte{0x92, 0x92, 0x01, 0x01, 0x80}, 0, 3},
 		{"missing body", []byte{0x92, 0x92, 0x01, 0x80}, 0, 4},
 		{"nesting too deep", ev(deep...), 0, 13 + maxDepth},
-		{"malformed group attributes", cat(good, raw{0x92, 0x92, 0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x80, 0xc1}), 1, L + 13},
+		{"malformed group attributes", chunktest.Cat(good, chunktest.Raw{0x92, 0x92, 0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0x80, 0xc1}), 1, L + 13},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, f := range allFormats {
@@ -165,7 +170,7 @@ func TestMalformed(t *testing.T) {
 // TestTruncations cuts a chunk at every byte: each cut must fail at the
 // record holding it, identically in every format.
 func TestTruncations(t *testing.T) {
-	chunk := SampleChunk(3, 1)
+	chunk := chunktest.SampleChunk(3, 1)
 	var starts []int
 	d := NewDecoder(chunk)
 	for {
@@ -200,7 +205,7 @@ func TestTruncations(t *testing.T) {
 }
 
 func TestEncodeDoesNotModifyInput(t *testing.T) {
-	chunks := [][]byte{readData(t, "formats/input.msgpack"), readData(t, "gelf/input.msgpack"), SampleChunk(200, 7)}
+	chunks := [][]byte{readData(t, "formats/input.msgpack"), readData(t, "gelf/input.msgpack"), chunktest.SampleChunk(200, 7)}
 	for _, f := range allFormats {
 		for _, max := range []int{0, 1000} {
 			for _, chunk := range chunks {
@@ -260,14 +265,16 @@ func records(t *testing.T, f Format, msg []byte) []string {
 }
 
 func TestMaxMessageSize(t *testing.T) {
-	start := func(attrs any) raw { return ev2(raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, M{}, attrs) }
+	start := func(attrs any) chunktest.Raw {
+		return chunktest.Event(chunktest.Raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, chunktest.M{}, attrs)
+	}
 	big := strings.Repeat("x", 3000)
-	chunk := cat(
-		raw(SampleChunk(5, 1)),
-		start(M{"group", 1}),
-		raw(SampleChunk(5, 2)),
-		ev2(ext0(9, 0), M{}, M{"msg", big}),
-		raw(SampleChunk(5, 3)),
+	chunk := chunktest.Cat(
+		chunktest.Raw(chunktest.SampleChunk(5, 1)),
+		start(chunktest.M{"group", 1}),
+		chunktest.Raw(chunktest.SampleChunk(5, 2)),
+		chunktest.Event(chunktest.Time(9, 0), chunktest.M{}, chunktest.M{"msg", big}),
+		chunktest.Raw(chunktest.SampleChunk(5, 3)),
 	)
 	for _, f := range allFormats {
 		for _, max := range []int{1, 700, 1500, 5000} {
@@ -309,7 +316,7 @@ func TestMaxMessageSize(t *testing.T) {
 // TestAllocations checks that a warmed-up Encoder allocates nothing per
 // record (the flush's path, EncodeEach).
 func TestAllocations(t *testing.T) {
-	chunk := SampleChunk(500, 1)
+	chunk := chunktest.SampleChunk(500, 1)
 	for _, f := range allFormats {
 		for _, max := range []int{0, 4096} {
 			enc := mustNew(t, Options{Format: f, DateKey: "date", DateFormat: DateISO8601, EscapeUnicode: true, MaxMessageSize: max})
@@ -326,8 +333,8 @@ func TestAllocations(t *testing.T) {
 }
 
 func TestSampleChunk(t *testing.T) {
-	chunk := SampleChunk(1000, 42)
-	if !bytes.Equal(chunk, SampleChunk(1000, 42)) {
+	chunk := chunktest.SampleChunk(1000, 42)
+	if !bytes.Equal(chunk, chunktest.SampleChunk(1000, 42)) {
 		t.Fatal("SampleChunk is not deterministic")
 	}
 	if per := len(chunk) / 1000; per < 350 || per > 450 {
@@ -353,7 +360,7 @@ func TestChunkOver256MiB(t *testing.T) {
 	const records, logLen = 5, 55 << 20 // 275 MiB
 	var chunk []byte
 	for i := 0; i < records; i++ {
-		head := ev2(ext0(1795776000, 0), M{}, M{"log", ""})
+		head := chunktest.Event(chunktest.Time(1795776000, 0), chunktest.M{}, chunktest.M{"log", ""})
 		head = head[:len(head)-1] // the empty string's fixstr header
 		chunk = append(chunk, head...)
 		chunk = append(chunk, 0xdb)

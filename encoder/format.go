@@ -1,3 +1,6 @@
+// format.go names the options a user sets: formats, date formats, GELF
+// keys.
+
 package encoder
 
 import (

@@ -7,6 +7,8 @@ import (
 	"io"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
 
 // FuzzEncode decodes and encodes arbitrary chunks in every format. It must
@@ -15,16 +17,16 @@ import (
 func FuzzEncode(f *testing.F) {
 	f.Add(readData(f, "formats/input.msgpack"), uint8(0), uint16(0))
 	f.Add(readData(f, "gelf/input.msgpack"), uint8(0x13), uint16(900))
-	sample := SampleChunk(4, 3)
+	sample := chunktest.SampleChunk(4, 3)
 	for _, cut := range []int{1, 17, 100, len(sample) / 2, len(sample) - 1} {
 		f.Add(sample[:cut], uint8(cut), uint16(0))
 	}
-	start := ev2(raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, M{"m", 1}, M{"g", A{1.5, nil}})
+	start := chunktest.Event(chunktest.Raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, chunktest.M{"m", 1}, chunktest.M{"g", chunktest.A{1.5, nil}})
 	for _, chunk := range [][]byte{
-		cat(start, ev2(ext0(1, 2), M{"k", "v"}, M{"short_message", "s", "a", M{"b", true}})),
-		cat(ev1(1.5, "not a map"), ev1(-7, M{"log", raw{0xc4, 2, 0xff, 'x'}, "level", "WARN"})),
-		ev2(ext0(3, 4), M{}, raw{0x83, 0x01, 0xa1, 'x', 0xa1, 'k', 0xd5, 9, 1, 2, 0xa1, 'k', 0xca, 0x3f, 0xc0, 0, 0}),
-		ev2(ext0(5, 6), M{}, M{"message", "a\xff\xed\xa0\x80b", "timestamp", "x", "id", 1}),
+		chunktest.Cat(start, chunktest.Event(chunktest.Time(1, 2), chunktest.M{"k", "v"}, chunktest.M{"short_message", "s", "a", chunktest.M{"b", true}})),
+		chunktest.Cat(chunktest.LegacyEvent(1.5, "not a map"), chunktest.LegacyEvent(-7, chunktest.M{"log", chunktest.Raw{0xc4, 2, 0xff, 'x'}, "level", "WARN"})),
+		chunktest.Event(chunktest.Time(3, 4), chunktest.M{}, chunktest.Raw{0x83, 0x01, 0xa1, 'x', 0xa1, 'k', 0xd5, 9, 1, 2, 0xa1, 'k', 0xca, 0x3f, 0xc0, 0, 0}),
+		chunktest.Event(chunktest.Time(5, 6), chunktest.M{}, chunktest.M{"message", "a\xff\xed\xa0\x80b", "timestamp", "x", "id", 1}),
 	} {
 		f.Add(chunk, uint8(0xff), uint16(40))
 	}

@@ -1,3 +1,6 @@
+// gelf.go writes records as GELF 1.1 objects, with Fluent Bit's field
+// mapping where it loses nothing (GELF.md).
+
 package encoder
 
 import (
@@ -28,6 +31,15 @@ type gelfEntry struct {
 
 type gelfKeys struct {
 	short, full, host, level, timestamp []byte
+}
+
+// gelfWriter is the GELF writer's configuration and reusable buffers.
+type gelfWriter struct {
+	keys    gelfKeys
+	entries []gelfEntry // body entries of the record being written
+	name    []byte      // field name being built: '_' and the key path
+	text    []byte      // an array or scalar as JSON text, before it is quoted
+	keyText []byte      // a non-string key as JSON text
 }
 
 func newGELFKeys(k GELFKeys) gelfKeys {
@@ -81,15 +93,15 @@ func init() {
 // (and writes nothing) when the record has no short message, not even in a
 // log or message field.
 func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, skipped bool, err error) {
-	e.gents = e.gents[:0]
+	e.gelf.entries = e.gelf.entries[:0]
 	k, n, q, herr := lenHeader(b, ev.bodyPos)
-	if herr == nil && k >= kFixMap && k <= kMap32 {
+	if herr == nil && k >= tFixMap && k <= tMap32 {
 		if err = checkCount(b, ev.bodyPos, q, n, 2); err != nil {
 			return dst, ev.bodyPos, false, err
 		}
 		for i := 0; i < n; i++ {
 			var en gelfEntry
-			if q < len(b) && kinds[b[q]] >= kFixStr && kinds[b[q]] <= kBin32 {
+			if q < len(b) && classOf[b[q]] >= tFixStr && classOf[b[q]] <= tBin32 {
 				en.key, q, err = readString(b, q)
 			} else {
 				q, err = skipValue(b, q, 1)
@@ -106,7 +118,7 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 			} else if q, err = skipValue(b, q, 1); err != nil {
 				return dst, q, false, err
 			}
-			e.gents = append(e.gents, en)
+			e.gelf.entries = append(e.gelf.entries, en)
 		}
 		end = q
 	} else {
@@ -114,9 +126,9 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 		if end, err = skipValue(b, ev.bodyPos, 0); err != nil {
 			return dst, end, false, err
 		}
-		e.gents = append(e.gents, gelfEntry{key: keyLog, valPos: ev.bodyPos})
+		e.gelf.entries = append(e.gelf.entries, gelfEntry{key: keyLog, valPos: ev.bodyPos})
 	}
-	ents := e.gents
+	ents := e.gelf.entries
 	if !e.assignRoles(b, ents) {
 		return dst, end, true, nil
 	}
@@ -147,8 +159,8 @@ func (e *Encoder) appendGELF(dst, b []byte, ev *rawEvent) (_ []byte, end int, sk
 			}
 			dst = dst[:mark]
 		}
-		e.gname = append(e.gname[:0], '_')
-		e.gname = appendGELFName(e.gname, en.key)
+		e.gelf.name = append(e.gelf.name[:0], '_')
+		e.gelf.name = appendGELFName(e.gelf.name, en.key)
 		dst = e.appendGELFField(dst, b, en.valPos, 1)
 		if e.overLimit(dst) {
 			break
@@ -175,15 +187,15 @@ func (e *Encoder) assignRoles(b []byte, ents []gelfEntry) bool {
 		}
 		role := roleCustom
 		switch {
-		case bytes.Equal(en.key, e.gelf.host):
+		case bytes.Equal(en.key, e.gelf.keys.host):
 			role = roleHost
-		case bytes.Equal(en.key, e.gelf.short):
+		case bytes.Equal(en.key, e.gelf.keys.short):
 			role = roleShort
-		case bytes.Equal(en.key, e.gelf.timestamp):
+		case bytes.Equal(en.key, e.gelf.keys.timestamp):
 			role = roleTimestamp
-		case bytes.Equal(en.key, e.gelf.level):
+		case bytes.Equal(en.key, e.gelf.keys.level):
 			role = roleLevel
-		case bytes.Equal(en.key, e.gelf.full):
+		case bytes.Equal(en.key, e.gelf.keys.full):
 			role = roleFull
 		case bytes.Equal(en.key, keyID):
 			role = roleSkip
@@ -222,8 +234,8 @@ func (e *Encoder) assignRoles(b []byte, ents []gelfEntry) bool {
 // gelfStringable reports whether the value at p can be written as a GELF
 // string: a scalar other than nil.
 func gelfStringable(b []byte, p int) bool {
-	switch kinds[b[p]] {
-	case kNil, kFixArr, kArr16, kArr32, kFixMap, kMap16, kMap32:
+	switch classOf[b[p]] {
+	case tNil, tFixArr, tArr16, tArr32, tFixMap, tMap16, tMap32:
 		return false
 	}
 	return true
@@ -232,29 +244,29 @@ func gelfStringable(b []byte, p int) bool {
 // appendGELFString writes a scalar as a JSON string: numbers and booleans
 // by their JSON text.
 func (e *Encoder) appendGELFString(dst, b []byte, p int) []byte {
-	if k := kinds[b[p]]; k >= kFixStr && k <= kBin32 {
+	if k := classOf[b[p]]; k >= tFixStr && k <= tBin32 {
 		s, _, _ := readString(b, p)
 		return appendString(dst, s, e.opts.EscapeUnicode)
 	}
-	if k := kinds[b[p]]; k >= kFixExt1 {
+	if k := classOf[b[p]]; k >= tFixExt1 {
 		dst, _, _ = e.appendValue(dst, b, p, 0)
 		return dst
 	}
-	e.garr, _, _ = e.appendValue(e.garr[:0], b, p, 0)
-	return appendString(dst, e.garr, false)
+	e.gelf.text, _, _ = e.appendValue(e.gelf.text[:0], b, p, 0)
+	return appendString(dst, e.gelf.text, false)
 }
 
 // gelfLevel maps a level value to a syslog severity: 0..7 as a number or a
 // string, or a syslog keyword.
 func gelfLevel(b []byte, p int) (int, bool) {
-	switch k := kinds[b[p]]; {
-	case k >= kPosFix && k <= kI64:
+	switch k := classOf[b[p]]; {
+	case k >= tPosFix && k <= tI64:
 		v, ok, _, _ := readInt(b, p)
 		return int(v), ok && v >= 0 && v <= 7
-	case k == kF32 || k == kF64:
+	case k == tF32 || k == tF64:
 		f, _, _ := readFloat(b, p)
 		return int(f), f >= 0 && f <= 7 && f == math.Trunc(f)
-	case k >= kFixStr && k <= kBin32:
+	case k >= tFixStr && k <= tBin32:
 		s, _, _ := readString(b, p)
 		if len(s) == 1 && s[0] >= '0' && s[0] <= '7' {
 			return int(s[0] - '0'), true
@@ -278,13 +290,13 @@ func gelfLevel(b []byte, p int) (int, bool) {
 // appendGELFNumber writes an integer or a finite float; ok is false (and
 // nothing written) for any other value.
 func appendGELFNumber(dst, b []byte, p int) ([]byte, bool) {
-	switch k := kinds[b[p]]; {
-	case k == kU64:
-		return appendDecUint(dst, binary.BigEndian.Uint64(b[p+1:])), true
-	case k >= kPosFix && k <= kI64:
+	switch k := classOf[b[p]]; {
+	case k == tU64:
+		return strconv.AppendUint(dst, binary.BigEndian.Uint64(b[p+1:]), 10), true
+	case k >= tPosFix && k <= tI64:
 		v, _, _, _ := readInt(b, p)
-		return appendDec(dst, v), true
-	case k == kF32 || k == kF64:
+		return strconv.AppendInt(dst, v, 10), true
+	case k == tF32 || k == tF64:
 		f, _, _ := readFloat(b, p)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return dst, false
@@ -316,7 +328,7 @@ func appendGELFTime(dst []byte, sec, nsec int64) []byte {
 		dst = append(dst, '-')
 		sec, nsec = -(sec + 1), 1e9-nsec
 	}
-	dst = appendDec(dst, sec)
+	dst = strconv.AppendInt(dst, sec, 10)
 	var frac [9]byte
 	for i := 8; i >= 0; i-- {
 		frac[i] = byte('0' + nsec%10)
@@ -343,35 +355,35 @@ func appendGELFName(dst, key []byte) []byte {
 }
 
 // appendGELFField writes the value at p as additional field(s) named
-// e.gname: maps are flattened with their keys joined by '_', arrays become
+// e.gelf.name: maps are flattened with their keys joined by '_', arrays become
 // their JSON text, nil and non-finite floats are left out.
 func (e *Encoder) appendGELFField(dst, b []byte, p, depth int) []byte {
-	switch k := kinds[b[p]]; {
-	case k == kNil:
+	switch k := classOf[b[p]]; {
+	case k == tNil:
 		return dst
-	case k == kFalse || k == kTrue || k >= kFixStr && k <= kBin32 || k >= kFixExt1:
-		dst = e.appendGELFName(dst)
+	case k == tFalse || k == tTrue || k >= tFixStr && k <= tBin32 || k >= tFixExt1:
+		dst = e.openGELFField(dst)
 		return e.appendGELFString(dst, b, p)
-	case k >= kFixArr && k <= kArr32:
-		dst = e.appendGELFName(dst)
-		e.garr, _, _ = e.appendValue(e.garr[:0], b, p, depth)
-		return appendString(dst, e.garr, false)
-	case k >= kFixMap && k <= kMap32:
+	case k >= tFixArr && k <= tArr32:
+		dst = e.openGELFField(dst)
+		e.gelf.text, _, _ = e.appendValue(e.gelf.text[:0], b, p, depth)
+		return appendString(dst, e.gelf.text, false)
+	case k >= tFixMap && k <= tMap32:
 		_, n, q, _ := lenHeader(b, p)
 		for i := 0; i < n; i++ {
-			mark := len(e.gname)
-			e.gname = append(e.gname, '_')
-			if kk := kinds[b[q]]; kk >= kFixStr && kk <= kBin32 {
+			mark := len(e.gelf.name)
+			e.gelf.name = append(e.gelf.name, '_')
+			if kk := classOf[b[q]]; kk >= tFixStr && kk <= tBin32 {
 				var s []byte
 				s, q, _ = readString(b, q)
-				e.gname = appendGELFName(e.gname, s)
+				e.gelf.name = appendGELFName(e.gelf.name, s)
 			} else {
-				e.gkey, q, _ = e.appendValue(e.gkey[:0], b, q, depth+1)
-				e.gname = appendGELFName(e.gname, e.gkey)
+				e.gelf.keyText, q, _ = e.appendValue(e.gelf.keyText[:0], b, q, depth+1)
+				e.gelf.name = appendGELFName(e.gelf.name, e.gelf.keyText)
 			}
 			dst = e.appendGELFField(dst, b, q, depth+1)
 			q, _ = skipValue(b, q, depth+1)
-			e.gname = e.gname[:mark]
+			e.gelf.name = e.gelf.name[:mark]
 			if e.overLimit(dst) {
 				break
 			}
@@ -379,15 +391,16 @@ func (e *Encoder) appendGELFField(dst, b []byte, p, depth int) []byte {
 		return dst
 	}
 	mark := len(dst)
-	dst = e.appendGELFName(dst)
+	dst = e.openGELFField(dst)
 	if out, ok := appendGELFNumber(dst, b, p); ok {
 		return out
 	}
 	return dst[:mark]
 }
 
-func (e *Encoder) appendGELFName(dst []byte) []byte {
+// openGELFField writes the separator and the name of field e.gelf.name.
+func (e *Encoder) openGELFField(dst []byte) []byte {
 	dst = append(dst, ',', '"')
-	dst = append(dst, e.gname...)
+	dst = append(dst, e.gelf.name...)
 	return append(dst, '"', ':')
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
 
 // TestGELFReference compares the GELF output with Fluent Bit's, field by
@@ -165,7 +167,7 @@ func gelfLine(t *testing.T, keys GELFKeys, body any) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := enc.Encode(ev2(ext0(1795776000, 123456789), M{}, body))
+	res, err := enc.Encode(chunktest.Event(chunktest.Time(1795776000, 123456789), chunktest.M{}, body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,41 +195,41 @@ func TestGELFFields(t *testing.T) {
 		body any
 		want map[string]any // nil: skipped
 	}{
-		{"minimal", GELFKeys{}, M{"short_message", "hi"},
+		{"minimal", GELFKeys{}, chunktest.M{"short_message", "hi"},
 			map[string]any{"version": "1.1", "short_message": "hi", "timestamp": n("1795776000.123456789")}},
-		{"fallback to log", GELFKeys{}, M{"log", "line", "message", "m"},
+		{"fallback to log", GELFKeys{}, chunktest.M{"log", "line", "message", "m"},
 			map[string]any{"version": "1.1", "short_message": "line", "_message": "m", "timestamp": n("1795776000.123456789")}},
-		{"fallback to message", GELFKeys{}, M{"log", nil, "message", "m"},
+		{"fallback to message", GELFKeys{}, chunktest.M{"log", nil, "message", "m"},
 			map[string]any{"version": "1.1", "short_message": "m", "timestamp": n("1795776000.123456789")}},
-		{"no short message", GELFKeys{}, M{"msg", "x", "log", M{"a", 1}}, nil},
-		{"short message not a string", GELFKeys{}, M{"short_message", A{1}, "log", "l"},
+		{"no short message", GELFKeys{}, chunktest.M{"msg", "x", "log", chunktest.M{"a", 1}}, nil},
+		{"short message not a string", GELFKeys{}, chunktest.M{"short_message", chunktest.A{1}, "log", "l"},
 			map[string]any{"version": "1.1", "short_message": "l", "_short_message": "[1]", "timestamp": n("1795776000.123456789")}},
 		{"non-map body", GELFKeys{}, "just a line",
 			map[string]any{"version": "1.1", "short_message": "just a line", "timestamp": n("1795776000.123456789")}},
-		{"types", GELFKeys{}, M{"short_message", "s", "i", -5, "u", uint64(1 << 63), "f", 0.1, "w", 2.0, "b", true,
-			"n", nil, "a", A{1, "x", nil}, "m", M{"k", M{"z", 1.5}, "e", M{}}, "bin", []byte("raw"), "id", 7},
+		{"types", GELFKeys{}, chunktest.M{"short_message", "s", "i", -5, "u", uint64(1 << 63), "f", 0.1, "w", 2.0, "b", true,
+			"n", nil, "a", chunktest.A{1, "x", nil}, "m", chunktest.M{"k", chunktest.M{"z", 1.5}, "e", chunktest.M{}}, "bin", []byte("raw"), "id", 7},
 			map[string]any{"version": "1.1", "short_message": "s", "_i": n("-5"), "_u": n("9223372036854775808"),
 				"_f": n("0.1"), "_w": n("2.0"), "_b": "true", "_a": `[1,"x",null]`, "_m_k_z": n("1.5"), "_bin": "raw",
 				"timestamp": n("1795776000.123456789")}},
-		{"levels", GELFKeys{}, M{"short_message", "s", "level", "WARNING"},
+		{"levels", GELFKeys{}, chunktest.M{"short_message", "s", "level", "WARNING"},
 			map[string]any{"version": "1.1", "short_message": "s", "level": n("4"), "timestamp": n("1795776000.123456789")}},
-		{"level digit", GELFKeys{}, M{"short_message", "s", "level", "5"},
+		{"level digit", GELFKeys{}, chunktest.M{"short_message", "s", "level", "5"},
 			map[string]any{"version": "1.1", "short_message": "s", "level": n("5"), "timestamp": n("1795776000.123456789")}},
-		{"bad level kept aside", GELFKeys{}, M{"short_message", "s", "level", "loud"},
+		{"bad level kept aside", GELFKeys{}, chunktest.M{"short_message", "s", "level", "loud"},
 			map[string]any{"version": "1.1", "short_message": "s", "_level": "loud", "timestamp": n("1795776000.123456789")}},
-		{"level out of range", GELFKeys{}, M{"short_message", "s", "level", 9},
+		{"level out of range", GELFKeys{}, chunktest.M{"short_message", "s", "level", 9},
 			map[string]any{"version": "1.1", "short_message": "s", "_level": n("9"), "timestamp": n("1795776000.123456789")}},
-		{"record timestamp", GELFKeys{}, M{"short_message", "s", "timestamp", 1795776000.25},
+		{"record timestamp", GELFKeys{}, chunktest.M{"short_message", "s", "timestamp", 1795776000.25},
 			map[string]any{"version": "1.1", "short_message": "s", "timestamp": n("1795776000.25")}},
-		{"string timestamp kept aside", GELFKeys{}, M{"short_message", "s", "timestamp", "today"},
+		{"string timestamp kept aside", GELFKeys{}, chunktest.M{"short_message", "s", "timestamp", "today"},
 			map[string]any{"version": "1.1", "short_message": "s", "_timestamp": "today", "timestamp": n("1795776000.123456789")}},
 		{"custom keys", GELFKeys{ShortMessage: "msg", Host: "svc", FullMessage: "long", Level: "sev", Timestamp: "t"},
-			M{"msg", "s", "svc", "api", "long", "l", "sev", "crit", "t", 7, "host", "h"},
+			chunktest.M{"msg", "s", "svc", "api", "long", "l", "sev", "crit", "t", 7, "host", "h"},
 			map[string]any{"version": "1.1", "short_message": "s", "host": "api", "full_message": "l", "level": n("2"),
 				"timestamp": n("7"), "_host": "h"}},
-		{"first special key wins", GELFKeys{}, M{"short_message", "a", "short_message", "b"},
+		{"first special key wins", GELFKeys{}, chunktest.M{"short_message", "a", "short_message", "b"},
 			map[string]any{"version": "1.1", "short_message": "a", "timestamp": n("1795776000.123456789")}},
-		{"key sanitizing", GELFKeys{}, M{"short_message", "s", "a b/ü", 1},
+		{"key sanitizing", GELFKeys{}, chunktest.M{"short_message", "s", "a b/ü", 1},
 			map[string]any{"version": "1.1", "short_message": "s", "_a_b___": n("1"), "timestamp": n("1795776000.123456789")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -240,10 +242,10 @@ func TestGELFFields(t *testing.T) {
 }
 
 func TestGELFSkipCounts(t *testing.T) {
-	chunk := cat(
-		ev2(ext0(1, 0), M{}, M{"short_message", "a"}),
-		ev2(ext0(2, 0), M{}, M{"other", "b"}),
-		ev2(ext0(3, 0), M{}, M{"message", "c"}),
+	chunk := chunktest.Cat(
+		chunktest.Event(chunktest.Time(1, 0), chunktest.M{}, chunktest.M{"short_message", "a"}),
+		chunktest.Event(chunktest.Time(2, 0), chunktest.M{}, chunktest.M{"other", "b"}),
+		chunktest.Event(chunktest.Time(3, 0), chunktest.M{}, chunktest.M{"message", "c"}),
 	)
 	enc, _ := New(Options{Format: GELF})
 	res, err := enc.Encode(chunk)

@@ -2,12 +2,10 @@ package encoder
 
 import (
 	"math"
-	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
-	"unicode/utf8"
+
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
 
 // line encodes chunk as json_lines with the given options and returns the
@@ -40,8 +38,8 @@ func TestJSONValues(t *testing.T) {
 		{"false", false, `false`},
 		{"fixint", 5, `5`},
 		{"negative fixint", -3, `-3`},
-		{"uint8", raw{0xcc, 200}, `200`},
-		{"int16", raw{0xd1, 0x80, 0x00}, `-32768`},
+		{"uint8", chunktest.Raw{0xcc, 200}, `200`},
+		{"int16", chunktest.Raw{0xd1, 0x80, 0x00}, `-32768`},
 		{"max uint64", uint64(math.MaxUint64), `18446744073709551615`},
 		{"min int64", int64(math.MinInt64), `-9223372036854775808`},
 		{"double", 0.1, `0.1`},
@@ -62,25 +60,25 @@ func TestJSONValues(t *testing.T) {
 		{"invalid utf-8", "a\xffb\xe6\xbc", `"a\ufffdb\ufffd\ufffd"`},
 		{"surrogate in utf-8", "\xed\xa0\x80", `"\ufffd\ufffd\ufffd"`},
 		{"bin", []byte("a\x00é"), `"a\u0000\u00e9"`},
-		{"ext", raw{0xd5, 0x05, 0x01, 0xff}, `"\\x01\\xff"`},
-		{"timestamp ext in body", ext0(1, 2), `"\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x02"`},
-		{"array", A{1, "x", A{}, M{}}, `[1,"x",[],{}]`},
-		{"fixmap", raw{0x81, 0xa1, 'k', 0x01}, `{"k":1}`},
-		{"map16", raw{0xde, 0, 1, 0xa1, 'k', 0x01}, `{"k":1}`},
-		{"str8 str16 str32", A{raw{0xd9, 1, 'a'}, raw{0xda, 0, 1, 'b'}, raw{0xdb, 0, 0, 0, 1, 'c'}}, `["a","b","c"]`},
-		{"duplicate keys keep the last", M{"a", 1, "b", 2, "a", 3}, `{"b":2,"a":3}`},
-		{"nested duplicates", M{"m", M{"x", 1, "x", 2}}, `{"m":{"x":2}}`},
-		{"duplicates at every level", M{"a", M{"x", 1, "x", M{"y", 1, "y", 2}}, "b", M{"x", M{"q", 1, "q", 2}}, "a", M{"z", M{"q", 1, "q", 2}, "z", 3}},
+		{"ext", chunktest.Raw{0xd5, 0x05, 0x01, 0xff}, `"\\x01\\xff"`},
+		{"timestamp ext in body", chunktest.Time(1, 2), `"\\x00\\x00\\x00\\x01\\x00\\x00\\x00\\x02"`},
+		{"array", chunktest.A{1, "x", chunktest.A{}, chunktest.M{}}, `[1,"x",[],{}]`},
+		{"fixmap", chunktest.Raw{0x81, 0xa1, 'k', 0x01}, `{"k":1}`},
+		{"map16", chunktest.Raw{0xde, 0, 1, 0xa1, 'k', 0x01}, `{"k":1}`},
+		{"str8 str16 str32", chunktest.A{chunktest.Raw{0xd9, 1, 'a'}, chunktest.Raw{0xda, 0, 1, 'b'}, chunktest.Raw{0xdb, 0, 0, 0, 1, 'c'}}, `["a","b","c"]`},
+		{"duplicate keys keep the last", chunktest.M{"a", 1, "b", 2, "a", 3}, `{"b":2,"a":3}`},
+		{"nested duplicates", chunktest.M{"m", chunktest.M{"x", 1, "x", 2}}, `{"m":{"x":2}}`},
+		{"duplicates at every level", chunktest.M{"a", chunktest.M{"x", 1, "x", chunktest.M{"y", 1, "y", 2}}, "b", chunktest.M{"x", chunktest.M{"q", 1, "q", 2}}, "a", chunktest.M{"z", chunktest.M{"q", 1, "q", 2}, "z", 3}},
 			`{"b":{"x":{"q":2}},"a":{"z":3}}`},
-		{"int key", raw{0x81, 0x01, 0xa1, 'v'}, `{"1":"v"}`},
-		{"nil key", raw{0x81, 0xc0, 0x01}, `{"null":1}`},
-		{"bin key", raw{0x81, 0xc4, 0x01, 'k', 0x01}, `{"k":1}`},
-		{"array key", raw{0x81, 0x92, 0x01, 0xa1, '"', 0x01}, `{"[1,\"\\\"\"]":1}`},
-		{"keys of keys stay bare", raw{0x81, 0x81, 0x81, 0xa1, 'a', 0x01, 0x02, 0x03}, `{"{{\"a\":1}:2}":3}`},
-		{"bin and str keys are not duplicates", raw{0x82, 0xc4, 0x01, 'k', 0x01, 0xa1, 'k', 0x02}, `{"k":1,"k":2}`},
+		{"int key", chunktest.Raw{0x81, 0x01, 0xa1, 'v'}, `{"1":"v"}`},
+		{"nil key", chunktest.Raw{0x81, 0xc0, 0x01}, `{"null":1}`},
+		{"bin key", chunktest.Raw{0x81, 0xc4, 0x01, 'k', 0x01}, `{"k":1}`},
+		{"array key", chunktest.Raw{0x81, 0x92, 0x01, 0xa1, '"', 0x01}, `{"[1,\"\\\"\"]":1}`},
+		{"keys of keys stay bare", chunktest.Raw{0x81, 0x81, 0x81, 0xa1, 'a', 0x01, 0x02, 0x03}, `{"{{\"a\":1}:2}":3}`},
+		{"bin and str keys are not duplicates", chunktest.Raw{0x82, 0xc4, 0x01, 'k', 0x01, 0xa1, 'k', 0x02}, `{"k":1,"k":2}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := line(t, Options{EscapeUnicode: true}, ev2(ext0(0, 0), M{}, M{"v", tc.v}))
+			got := line(t, Options{EscapeUnicode: true}, chunktest.Event(chunktest.Time(0, 0), chunktest.M{}, chunktest.M{"v", tc.v}))
 			want := `{"v":` + tc.want + `}`
 			if got != want {
 				t.Errorf("got  %s\nwant %s", got, want)
@@ -90,33 +88,33 @@ func TestJSONValues(t *testing.T) {
 }
 
 func TestJSONRawUnicode(t *testing.T) {
-	got := line(t, Options{}, ev2(ext0(0, 0), M{}, M{"é", "é漢😀\"\n\x7f\xff"}))
+	got := line(t, Options{}, chunktest.Event(chunktest.Time(0, 0), chunktest.M{}, chunktest.M{"é", "é漢😀\"\n\x7f\xff"}))
 	if want := "{\"é\":\"é漢😀\\\"\\n\\u007f\uFFFD\"}"; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 
 func TestJSONRecord(t *testing.T) {
-	ts := ext0(1795776000, 500000000)
+	ts := chunktest.Time(1795776000, 500000000)
 	for _, tc := range []struct {
 		name  string
 		key   string
 		chunk []byte
 		want  string
 	}{
-		{"date key first", "date", ev2(ts, M{}, M{"a", 1}), `{"date":1795776000.5,"a":1}`},
-		{"body date key wins", "date", ev2(ts, M{}, M{"a", 1, "date", "mine"}), `{"a":1,"date":"mine"}`},
-		{"no date key", "", ev2(ts, M{}, M{"a", 1}), `{"a":1}`},
-		{"string body", "date", ev2(ts, M{}, "hello"), `{"date":1795776000.5,"log":"hello"}`},
-		{"array body", "", ev2(ts, M{}, A{1, 2}), `{"log":[1,2]}`},
-		{"nil body", "log", ev2(ts, M{}, nil), `{"log":null}`},
-		{"empty body", "date", ev2(ts, M{}, M{}), `{"date":1795776000.5}`},
-		{"metadata", "", ev2(ts, M{"m", 1}, M{"a", 1}), `{"__internal__":{"log_metadata":{"m":1}},"a":1}`},
-		{"v1 event", "date", ev1(ts, M{"a", 1}), `{"date":1795776000.5,"a":1}`},
-		{"v1 integer time", "date", ev1(1795776000, M{"a", 1}), `{"date":1795776000.0,"a":1}`},
-		{"v1 float time", "date", ev1(1795776000.25, M{"a", 1}), `{"date":1795776000.25,"a":1}`},
-		{"body __internal__ wins", "", ev2(ts, M{"m", 1}, M{"__internal__", 0}), `{"__internal__":0}`},
-		{"date key escaped", "d\"é", ev2(ts, M{}, M{}), `{"d\"\u00e9":1795776000.5}`},
+		{"date key first", "date", chunktest.Event(ts, chunktest.M{}, chunktest.M{"a", 1}), `{"date":1795776000.5,"a":1}`},
+		{"body date key wins", "date", chunktest.Event(ts, chunktest.M{}, chunktest.M{"a", 1, "date", "mine"}), `{"a":1,"date":"mine"}`},
+		{"no date key", "", chunktest.Event(ts, chunktest.M{}, chunktest.M{"a", 1}), `{"a":1}`},
+		{"string body", "date", chunktest.Event(ts, chunktest.M{}, "hello"), `{"date":1795776000.5,"log":"hello"}`},
+		{"array body", "", chunktest.Event(ts, chunktest.M{}, chunktest.A{1, 2}), `{"log":[1,2]}`},
+		{"nil body", "log", chunktest.Event(ts, chunktest.M{}, nil), `{"log":null}`},
+		{"empty body", "date", chunktest.Event(ts, chunktest.M{}, chunktest.M{}), `{"date":1795776000.5}`},
+		{"metadata", "", chunktest.Event(ts, chunktest.M{"m", 1}, chunktest.M{"a", 1}), `{"__internal__":{"log_metadata":{"m":1}},"a":1}`},
+		{"v1 event", "date", chunktest.LegacyEvent(ts, chunktest.M{"a", 1}), `{"date":1795776000.5,"a":1}`},
+		{"v1 integer time", "date", chunktest.LegacyEvent(1795776000, chunktest.M{"a", 1}), `{"date":1795776000.0,"a":1}`},
+		{"v1 float time", "date", chunktest.LegacyEvent(1795776000.25, chunktest.M{"a", 1}), `{"date":1795776000.25,"a":1}`},
+		{"body __internal__ wins", "", chunktest.Event(ts, chunktest.M{"m", 1}, chunktest.M{"__internal__", 0}), `{"__internal__":0}`},
+		{"date key escaped", "d\"é", chunktest.Event(ts, chunktest.M{}, chunktest.M{}), `{"d\"\u00e9":1795776000.5}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := line(t, Options{DateKey: tc.key, EscapeUnicode: true}, tc.chunk); got != tc.want {
@@ -127,22 +125,24 @@ func TestJSONRecord(t *testing.T) {
 }
 
 func TestGroups(t *testing.T) {
-	start := func(meta, attrs any) raw { return ev2(raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, meta, attrs) }
-	end := ev2(raw{0xd7, 0, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 0}, M{}, M{})
-	ts := ext0(1, 0)
-	chunk := cat(
-		start(M{"gm", 1}, M{"ga", "x"}),
-		ev2(ts, M{}, M{"a", 1}),
-		ev2(ts, M{"m", 1}, M{"a", 2}),
+	start := func(meta, attrs any) chunktest.Raw {
+		return chunktest.Event(chunktest.Raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, meta, attrs)
+	}
+	end := chunktest.Event(chunktest.Raw{0xd7, 0, 0xff, 0xff, 0xff, 0xfe, 0, 0, 0, 0}, chunktest.M{}, chunktest.M{})
+	ts := chunktest.Time(1, 0)
+	chunk := chunktest.Cat(
+		start(chunktest.M{"gm", 1}, chunktest.M{"ga", "x"}),
+		chunktest.Event(ts, chunktest.M{}, chunktest.M{"a", 1}),
+		chunktest.Event(ts, chunktest.M{"m", 1}, chunktest.M{"a", 2}),
 		end,
-		ev2(ts, M{"m", 2}, M{"b", 1}),
-		ev1(ts, M{"c", 1}),
-		start(M{}, M{}),
-		ev2(ts, M{}, M{"d", 1}),
-		ev2(ts, M{"m", 3}, M{"d", 2}),
-		ev1(-2, M{}), // integer group end
-		start(M{}, M{"g", 2}),
-		ev1(ts, M{"e", 1}),
+		chunktest.Event(ts, chunktest.M{"m", 2}, chunktest.M{"b", 1}),
+		chunktest.LegacyEvent(ts, chunktest.M{"c", 1}),
+		start(chunktest.M{}, chunktest.M{}),
+		chunktest.Event(ts, chunktest.M{}, chunktest.M{"d", 1}),
+		chunktest.Event(ts, chunktest.M{"m", 3}, chunktest.M{"d", 2}),
+		chunktest.LegacyEvent(-2, chunktest.M{}), // integer group end
+		start(chunktest.M{}, chunktest.M{"g", 2}),
+		chunktest.LegacyEvent(ts, chunktest.M{"e", 1}),
 	)
 	want := `{"__internal__":{"group_attributes":{"ga":"x"},"log_metadata":{}},"a":1}
 {"__internal__":{"group_attributes":{"ga":"x"},"log_metadata":{"m":1}},"a":2}
@@ -161,12 +161,12 @@ func TestGroups(t *testing.T) {
 
 	d := NewDecoder(chunk)
 	first, err := d.Next()
-	if err != nil || string(first.GroupAttributes) != string(enc2(M{"ga", "x"})) || string(first.GroupMetadata) != string(enc2(M{"gm", 1})) {
+	if err != nil || string(first.GroupAttributes) != string(enc2(chunktest.M{"ga", "x"})) || string(first.GroupMetadata) != string(enc2(chunktest.M{"gm", 1})) {
 		t.Errorf("decoder: %+v, %v", first, err)
 	}
 }
 
-func enc2(v any) string { return string(enc(v)) }
+func enc2(v any) string { return string(chunktest.Enc(v)) }
 
 func TestDates(t *testing.T) {
 	type want struct{ double, iso, epoch, ms, java string }
@@ -175,11 +175,11 @@ func TestDates(t *testing.T) {
 		ts   any
 		want want
 	}{
-		{"ext0", ext0(1795776003, 123456789), want{"1795776003.123457", "2026-11-27T10:40:03.123456Z", "1795776003", "1795776003123", "2026-11-27 10:40:03.123456"}},
-		{"truncated not rounded", ext0(1795776003, 999999999), want{"1795776004.0", "2026-11-27T10:40:03.999999Z", "1795776003", "1795776003999", "2026-11-27 10:40:03.999999"}},
-		{"epoch zero", ext0(0, 0), want{"0.0", "1970-01-01T00:00:00.000000Z", "0", "0", "1970-01-01 00:00:00.000000"}},
-		{"2038 and beyond int32", ext0(1<<31, 1000), want{"2147483648.000001", "2038-01-19T03:14:08.000001Z", "2147483648", "2147483648000", "2038-01-19 03:14:08.000001"}},
-		{"last ext0 second before the markers", ext0(0xfffffffd, 0), want{"4294967293.0", "2106-02-07T06:28:13.000000Z", "4294967293", "4294967293000", "2106-02-07 06:28:13.000000"}},
+		{"ext0", chunktest.Time(1795776003, 123456789), want{"1795776003.123457", "2026-11-27T10:40:03.123456Z", "1795776003", "1795776003123", "2026-11-27 10:40:03.123456"}},
+		{"truncated not rounded", chunktest.Time(1795776003, 999999999), want{"1795776004.0", "2026-11-27T10:40:03.999999Z", "1795776003", "1795776003999", "2026-11-27 10:40:03.999999"}},
+		{"epoch zero", chunktest.Time(0, 0), want{"0.0", "1970-01-01T00:00:00.000000Z", "0", "0", "1970-01-01 00:00:00.000000"}},
+		{"2038 and beyond int32", chunktest.Time(1<<31, 1000), want{"2147483648.000001", "2038-01-19T03:14:08.000001Z", "2147483648", "2147483648000", "2038-01-19 03:14:08.000001"}},
+		{"last ext0 second before the markers", chunktest.Time(0xfffffffd, 0), want{"4294967293.0", "2106-02-07T06:28:13.000000Z", "4294967293", "4294967293000", "2106-02-07 06:28:13.000000"}},
 		{"integer", 1795776000, want{"1795776000.0", "2026-11-27T10:40:00.000000Z", "1795776000", "1795776000000", "2026-11-27 10:40:00.000000"}},
 		{"float", 1795776000.25, want{"1795776000.25", "2026-11-27T10:40:00.250000Z", "1795776000", "1795776000250", "2026-11-27 10:40:00.250000"}},
 		{"float32", float32(1.5), want{"1.5", "1970-01-01T00:00:01.500000Z", "1", "1500", "1970-01-01 00:00:01.500000"}},
@@ -189,7 +189,7 @@ func TestDates(t *testing.T) {
 		{"year 1", int64(-62135596800), want{"-62135596800.0", "0001-01-01T00:00:00.000000Z", "-62135596800", "-62135596800000", "0001-01-01 00:00:00.000000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			chunk := ev2(tc.ts, M{}, M{})
+			chunk := chunktest.Event(tc.ts, chunktest.M{}, chunktest.M{})
 			for df, w := range map[DateFormat]string{DateDouble: tc.want.double, DateISO8601: `"` + tc.want.iso + `"`,
 				DateEpoch: tc.want.epoch, DateEpochMillis: tc.want.ms, DateJavaSQLTimestamp: `"` + tc.want.java + `"`} {
 				if got := line(t, Options{DateKey: "t", DateFormat: df}, chunk); got != `{"t":`+w+`}` {
@@ -200,144 +200,13 @@ func TestDates(t *testing.T) {
 	}
 }
 
-// TestCalendar checks the date arithmetic against package time over a wide
-// range of days.
-func TestCalendar(t *testing.T) {
-	for days := int64(-800000); days < 3000000; days += 997 {
-		got := string(appendCivilDate(nil, days))
-		want := time.Unix(days*86400, 0).UTC().Format("2006-01-02")
-		if got != want {
-			t.Fatalf("day %d: got %s, want %s", days, got, want)
-		}
-	}
-}
-
-func TestDecodeRune(t *testing.T) {
-	tails := []byte{0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff}
-	for c0 := 0x80; c0 < 0x100; c0++ {
-		for c1 := 0; c1 < 0x100; c1++ {
-			for _, c2 := range tails {
-				for _, c3 := range tails {
-					for n := 1; n <= 4; n++ {
-						s := []byte{byte(c0), byte(c1), c2, c3}[:n]
-						r, size := decodeRune(s)
-						wr, wsize := utf8.DecodeRune(s)
-						if wr == utf8.RuneError && wsize == 1 {
-							wsize = 0
-						}
-						if r != wr || size != wsize {
-							t.Fatalf("% x: got %U/%d, want %U/%d", s, r, size, wr, wsize)
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
-func TestScanPlain(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	alphabet := []byte("abc \"\\\x00\x1f\x7e\x7f\x80\xff~ ")
-	for n := 0; n < 20000; n++ {
-		s := make([]byte, rng.IntN(40))
-		for i := range s {
-			s[i] = 'a'
-			if rng.IntN(8) == 0 {
-				s[i] = alphabet[rng.IntN(len(alphabet))]
-			}
-		}
-		from := rng.IntN(len(s) + 1)
-		want := from
-		for want < len(s) && plain[s[want]] {
-			want++
-		}
-		if got := scanPlain(s, from); got != want {
-			t.Fatalf("scanPlain(%q, %d) = %d, want %d", s, from, got, want)
-		}
-	}
-}
-
 // TestKeyHashWord checks the one-word key hash of appendEntries against
 // keyHash, which markDups relies on.
 func TestKeyHashWord(t *testing.T) {
 	for _, k := range []string{"", "a", "seq", "level", "service", "abcdefgh", "abcdefghi", "trace_id_long_key"} {
-		chunk := ev2(ext0(0, 0), M{}, M{k, 1, k, 2})
+		chunk := chunktest.Event(chunktest.Time(0, 0), chunktest.M{}, chunktest.M{k, 1, k, 2})
 		if got := line(t, Options{}, chunk); got != `{"`+k+`":2}` {
 			t.Errorf("key %q: %s", k, got)
-		}
-	}
-}
-
-func TestAppendDec(t *testing.T) {
-	vals := []int64{0, 9, 10, 99, 100, 101, 999, 1000, -1, -10, -99, -100, 1e9, 1e18, math.MaxInt64, math.MinInt64}
-	for _, v := range vals {
-		if got, want := string(appendDec(nil, v)), strconv.FormatInt(v, 10); got != want {
-			t.Errorf("appendDec(%d) = %s", v, got)
-		}
-	}
-	for _, u := range []uint64{0, 9, 10, 1e19 - 1, 1e19, math.MaxUint64} {
-		if got, want := string(appendDecUint([]byte("x"), u)), "x"+strconv.FormatUint(u, 10); got != want {
-			t.Errorf("appendDecUint(%d) = %s", u, got)
-		}
-	}
-}
-
-// TestAppendDouble checks appendDouble, and so appendG16, against strconv
-// on random bit patterns and on the short decimals log records carry.
-func TestAppendDouble(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	want := func(f float64) string {
-		switch {
-		case math.IsNaN(f) || math.IsInf(f, 0):
-			return "null"
-		case f == math.Trunc(f) && f >= -0x1p63 && f < 0x1p63:
-			return strconv.FormatFloat(f, 'f', 1, 64)
-		}
-		return strconv.FormatFloat(f, 'g', 16, 64)
-	}
-	check := func(f float64) {
-		if got := string(appendDouble(nil, f)); got != want(f) {
-			t.Fatalf("appendDouble(%b) = %s, want %s", f, got, want(f))
-		}
-	}
-	for _, f := range []float64{0, math.Copysign(0, -1), 1e-4, 1e16, 1e15 + 0.5, 1234567890123456.5, 9999999999999999, 0.1, 0.3, 2.5, -7.25, 1e-5, math.MaxFloat64, math.SmallestNonzeroFloat64} {
-		check(f)
-		check(-f)
-	}
-	// Around powers of ten the decimal exponent guess and the rounding
-	// carry are both tested.
-	for i := -6; i <= 17; i++ {
-		p := math.Pow(10, float64(i))
-		for f, j := p, 0; j < 40; j++ {
-			check(f)
-			f = math.Nextafter(f, 0)
-		}
-		check(math.Nextafter(p, math.Inf(1)))
-	}
-	for range 300000 {
-		check(math.Float64frombits(rng.Uint64()))
-		check(math.Ldexp(rng.Float64(), rng.IntN(120)-60))
-		check(float64(rng.Int64N(1e12)) / float64(pow10[rng.IntN(16)]))
-		check(math.Round(rng.Float64()*1e6) / 1e3)
-	}
-}
-
-// TestAppendStringCapacity checks that what follows a string within its
-// capacity, which appendString reads, never changes its output.
-func TestAppendStringCapacity(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	alphabet := []byte("ab \"\\\x00\x1f\x7e\x7f\x80\xc3\xa9\xff")
-	for range 20000 {
-		buf := make([]byte, 16)
-		for i := range buf {
-			buf[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		s := buf[:rng.IntN(9)]
-		exact := append([]byte(nil), s...)
-		for _, esc := range []bool{false, true} {
-			if got, want := appendString(nil, s, esc), appendString(nil, exact[:len(exact):len(exact)], esc); string(got) != string(want) {
-				t.Fatalf("appendString(%q) = %s with %q after it, want %s", s, got, buf[len(s):], want)
-			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
 
 // TestQuick runs the whole benchmark with -quick sizes against the plugin
@@ -64,7 +65,7 @@ func TestQuick(t *testing.T) {
 // count, on sample records full of quotes, backslashes and non-ASCII text,
 // whole and cut into small messages; and that a truncated message fails.
 func TestCount(t *testing.T) {
-	chunk := encoder.SampleChunk(300, 7)
+	chunk := chunktest.SampleChunk(300, 7)
 	for _, f := range []encoder.Format{encoder.Msgpack, encoder.JSON, encoder.JSONStream, encoder.JSONLines, encoder.GELF} {
 		for _, size := range []int{0, 4096} {
 			enc, err := encoder.New(encoder.Options{Format: f, DateKey: "date", MaxMessageSize: size,

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
 
 // stream is the input of every run: a few chunks, sent repeat times.
@@ -26,7 +25,7 @@ func makeStream(count, size int, file string) (*stream, error) {
 	st := &stream{file: file}
 	perChunk := size/350 + 1 // records average about 400 bytes: enough to fill size
 	for i := 0; i < count; i++ {
-		chunk, n, err := cut(encoder.SampleChunk(perChunk, int64(i+1)), size)
+		chunk, n, err := cut(chunktest.SampleChunk(perChunk, int64(i+1)), size)
 		if err != nil {
 			return nil, err
 		}
@@ -62,21 +61,7 @@ func cut(chunk []byte, size int) ([]byte, int, error) {
 	}
 }
 
-// write writes the chunks to st.file in flbhost's -I framing: a 4-byte
-// big-endian length before each chunk.
+// write writes the chunks to st.file framed for flbhost -I.
 func (st *stream) write() error {
-	f, err := os.Create(st.file)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	for _, c := range st.chunks {
-		w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(c))))
-		w.Write(c)
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return os.WriteFile(st.file, chunktest.Frame(st.chunks...), 0o644)
 }

@@ -36,7 +36,7 @@ func (rep *report) document(cmd string) string {
 	fmt.Fprintf(&b, "- load average (1, 5, 15 min) before: %s; after: %s\n", rep.loadBefore, loadAverage())
 	fmt.Fprintf(&b, "- plugin: %s\n", rep.pluginInfo)
 	fmt.Fprintf(&b, "- command: `%s`\n", cmd)
-	fmt.Fprintf(&b, "- input: %d chunks of at most %.1f MB (%d records, %.0f bytes of msgpack each, encoder.SampleChunk seeds 1..%d) "+
+	fmt.Fprintf(&b, "- input: %d chunks of at most %.1f MB (%d records, %.0f bytes of msgpack each, chunktest.SampleChunk seeds 1..%d) "+
 		"in one flbhost -I file, sent %d times per row: %.0f MB, %d records; %d runs per row, the median reported; the whole run took %s\n\n",
 		len(in.chunks), float64(cfg.chunkSize)/1e6, in.records, perRecord, len(in.chunks),
 		rep.rows[0].bytes/in.bytes, float64(rep.rows[0].bytes)/1e6, rep.rows[0].records, cfg.runs, rep.took.Round(time.Second))

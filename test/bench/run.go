@@ -182,7 +182,7 @@ func (b *bench) ceiling(ctx context.Context, workers, n int) (result, error) {
 		return result{}, err
 	}
 	cpu := ownCPU()
-	err = sendCeiling(ctx, srv.url(), b.in.chunks, n, max(1, workers), b.runTimeout(n))
+	err = sendCeiling(ctx, srv.URL(), b.in.chunks, n, max(1, workers), b.runTimeout(n))
 	r, cerr := b.tally(srv, n)
 	if err != nil {
 		return r, err
@@ -220,7 +220,7 @@ func (b *bench) plugged(ctx context.Context, f encoder.Format, workers, n int) (
 	if err != nil {
 		return result{}, err
 	}
-	props := []string{"uri=" + srv.url(), "format=" + f.String(), "workers=" + strconv.Itoa(workers)}
+	props := []string{"uri=" + srv.URL(), "format=" + f.String(), "workers=" + strconv.Itoa(workers)}
 	if f == encoder.GELF {
 		// The sample records carry their text in "msg"; without a short
 		// message GELF would skip them all.

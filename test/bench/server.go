@@ -2,32 +2,24 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
-// server is a WebSocket server on 127.0.0.1 that counts the records of
-// every message it reads, for one run: one format, any number of
-// connections. It keeps no payload, so its memory does not grow with the
-// stream.
+// server counts the records of every message a wstest.WSServer reads, for
+// one run: one format, any number of connections. It keeps no payload, so
+// its memory does not grow with the stream.
 type server struct {
-	format   encoder.Format
-	ln       net.Listener
-	srv      *http.Server
-	upgrader websocket.Upgrader
-	handlers sync.WaitGroup // one per upgraded connection
+	*wstest.WSServer
+	format encoder.Format
 
 	mu       sync.Mutex
-	stopping bool // no more handlers once set
-	conns    map[*websocket.Conn]bool
 	records  int64
 	messages int64
 	first    time.Time // first upgrade
@@ -35,59 +27,23 @@ type server struct {
 	err      error     // first malformed message or wrong frame type
 }
 
-// startServer listens on a free loopback port.
+// startServer listens on a free loopback port; the path names the format,
+// for the logs.
 func startServer(format encoder.Format) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	s := &server{
-		format: format,
-		ln:     ln,
-		conns:  map[*websocket.Conn]bool{},
-		upgrader: websocket.Upgrader{
-			ReadBufferSize:   64 << 10,
-			WriteBufferSize:  4 << 10,
-			HandshakeTimeout: 10 * time.Second,
-		},
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln)
-	return s, nil
+	s := &server{format: format}
+	var err error
+	s.WSServer, err = wstest.NewWSServer(wstest.WSOptions{Path: "/" + format.String(), Handle: s.count})
+	return s, err
 }
 
-// url is where clients connect; the path names the format, for the logs.
-func (s *server) url() string {
-	return "ws://" + s.ln.Addr().String() + "/" + s.format.String()
-}
-
-// ServeHTTP upgrades the request and counts the records of each message
-// until the client goes away.
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return // the upgrader has answered
-	}
+// count counts the records of each message of a connection until the
+// client goes away.
+func (s *server) count(ws *wstest.Conn) {
 	s.mu.Lock()
-	if s.stopping {
-		s.mu.Unlock()
-		ws.Close()
-		return
-	}
 	if s.first.IsZero() {
 		s.first = time.Now()
 	}
-	s.conns[ws] = true
-	s.handlers.Add(1)
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, ws)
-		s.mu.Unlock()
-		ws.Close()
-		s.handlers.Done()
-	}()
-
 	c := counter{format: s.format}
 	var buf bytes.Buffer // reused: messages are a few MB each
 	for {
@@ -124,30 +80,8 @@ type tally struct {
 // stop waits up to wait for the clients to close their connections, then
 // closes whatever is left and the listener, and returns the tally.
 func (s *server) stop(wait time.Duration) tally {
-	s.mu.Lock()
-	s.stopping = true
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.handlers.Wait()
-		close(done)
-	}()
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-done:
-	case <-timer.C:
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	s.srv.Shutdown(ctx)
-	s.mu.Lock()
-	for ws := range s.conns {
-		ws.Close() // hijacked connections are not Shutdown's business
-	}
-	s.mu.Unlock()
-	<-done
-
+	s.WaitIdle(wait)
+	s.Stop(0)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := tally{records: s.records, messages: s.messages, err: s.err}

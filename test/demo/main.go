@@ -1,71 +1,69 @@
 // Command demo shows out_websocket at work: it starts a WebSocket server
 // that prints what it receives, runs the test host with the plugin over a
 // Fluent Bit config and a chunk of sample records, and stops by itself.
+//
+// Without -host it is only the receiver, until interrupted, for a real
+// Fluent Bit: go run ./test/demo -listen 127.0.0.1:8700
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 func main() {
 	conf := flag.String("conf", "conf/fluent-bit.conf", "Fluent Bit config the host runs")
-	host := flag.String("host", "test/flbhost/flbhost", "the test host")
+	host := flag.String("host", "", "the test host to run (make demo: test/flbhost/flbhost); none: only receive, until interrupted")
 	plugin := flag.String("plugin", "./out_websocket.so", "the plugin")
 	listen := flag.String("listen", "127.0.0.1:8700", "where the receiver listens: the Host and Port of -conf")
 	records := flag.Int("records", 5, "sample records to send")
 	flag.Parse()
-	if err := run(*conf, *host, *plugin, *listen, *records); err != nil {
+	var err error
+	if *host == "" {
+		err = receive(*listen)
+	} else {
+		err = run(*conf, *host, *plugin, *listen, *records)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(conf, host, plugin, listen string, records int) error {
-	ln, err := net.Listen("tcp", listen)
+// receive prints what arrives on listen until SIGINT or SIGTERM.
+func receive(listen string) error {
+	srv, err := startReceiver(listen)
 	if err != nil {
-		return fmt.Errorf("receiver: %w", err)
+		return err
 	}
-	var (
-		mu       sync.Mutex
-		messages int
-	)
-	upgrader := websocket.Upgrader{}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		for {
-			typ, msg, err := conn.ReadMessage()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			messages++
-			if typ == websocket.TextMessage {
-				fmt.Printf("receiver: text message on %s (%d bytes):\n%s\n", r.URL.Path, len(msg), msg)
-			} else {
-				fmt.Printf("receiver: binary message on %s (%d bytes of msgpack)\n", r.URL.Path, len(msg))
-			}
-			mu.Unlock()
-		}
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	fmt.Printf("receiver: listening on ws://%s\n", listen)
+	defer srv.Stop(0)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	return nil
+}
+
+// run sends sample records through the plugin in the test host to a
+// receiver of its own.
+func run(conf, host, plugin, listen string, records int) error {
+	srv, err := startReceiver(listen)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop(0)
 
 	dir, err := os.MkdirTemp("", "out_websocket-demo")
 	if err != nil {
@@ -73,7 +71,7 @@ func run(conf, host, plugin, listen string, records int) error {
 	}
 	defer os.RemoveAll(dir)
 	chunk := filepath.Join(dir, "sample.msgpack")
-	if err := os.WriteFile(chunk, encoder.SampleChunk(records, 1), 0o644); err != nil {
+	if err := os.WriteFile(chunk, chunktest.SampleChunk(records, 1), 0o644); err != nil {
 		return err
 	}
 
@@ -88,14 +86,47 @@ func run(conf, host, plugin, listen string, records int) error {
 	// a moment to print it.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
-		mu.Lock()
-		n := messages
-		mu.Unlock()
-		if n > 0 {
+		if n := srv.messages.Load(); n > 0 {
 			fmt.Printf("demo: %d message(s) arrived over a real WebSocket connection\n", n)
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("no message arrived")
+}
+
+// receiver is a WebSocket server that prints every message it reads.
+type receiver struct {
+	*wstest.WSServer
+	messages atomic.Int64
+	mu       sync.Mutex // one message printed whole before the next: connections share stdout
+}
+
+func startReceiver(listen string) (*receiver, error) {
+	rcv := &receiver{}
+	var err error
+	if rcv.WSServer, err = wstest.NewWSServer(wstest.WSOptions{Addr: listen, Handle: rcv.print}); err != nil {
+		return nil, fmt.Errorf("receiver: %w", err)
+	}
+	fmt.Printf("receiver: listening on ws://%s\n", listen)
+	return rcv, nil
+}
+
+// print prints the messages of one connection until it ends.
+func (rcv *receiver) print(ws *wstest.Conn) {
+	path := ws.Request.URL.Path
+	for {
+		typ, msg, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		rcv.mu.Lock()
+		rcv.messages.Add(1)
+		if typ == websocket.TextMessage {
+			fmt.Printf("receiver: text message on %s (%d bytes):\n%s\n", path, len(msg), msg)
+		} else {
+			fmt.Printf("receiver: binary message on %s (%d bytes of msgpack)\n", path, len(msg))
+		}
+		rcv.mu.Unlock()
+	}
 }

@@ -1,20 +1,19 @@
-package e2e
-
-// Shared harness for the end-to-end tests: it builds the test host
-// (test/flbhost) once, builds the plugin lazily, runs the host as a
-// subprocess with a timeout and parses its machine-readable lines.
+// Package hosttest runs the test host (test/flbhost) for the end-to-end
+// tests and the host's own tests: it builds the host and the plugin once,
+// runs the host with a timeout (RunHost, StartHost) and parses its
+// "flbhost:" lines and Fluent Bit log lines into a HostResult.
 //
-// Host output the harness understands (see test/flbhost/README.md):
+// Host output it understands (see test/flbhost/README.md):
 //
 //	flbhost: registered {"name":...,"description":...,"type":2,"proxy":11,"flags":N,"event_type":N}
 //	flbhost: summary {"instance":"name.0","name":...,"alias":...,"chunks":N,...}
 //	flbhost: reloaded
 //	flbhost: peak_memory {"vm_hwm_kb":N}
+package hosttest
 
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,28 +28,30 @@ import (
 	"testing"
 	"time"
 
-	"github.com/out-websocket/out_websocket/internal/reference"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
 
 // DefaultHostTimeout bounds every host run unless HostOptions.Timeout says otherwise.
 const DefaultHostTimeout = 20 * time.Second
 
+// RepoRoot is the absolute path of the repository.
+var RepoRoot = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}()
+
 var (
-	testDir    string // absolute path of /test
-	repoRoot   string // absolute path of the repository
-	hostBinary string // test/flbhost/flbhost
+	hostDir    = filepath.Join(RepoRoot, "test", "flbhost") // the host, its libraries and probe plugins
+	hostBinary = filepath.Join(hostDir, "flbhost")
 
 	pluginOnce sync.Once
 	pluginPath string
 	pluginErr  error
 )
 
-func TestMain(m *testing.M) {
-	_, file, _, _ := runtime.Caller(0)
-	testDir = filepath.Dir(file)
-	repoRoot = filepath.Dir(testDir)
-	hostBinary = filepath.Join(testDir, "flbhost", "flbhost")
-	out, err := exec.Command("make", "-C", filepath.Join(testDir, "flbhost")).CombinedOutput()
+// Main builds the test host, then runs the tests: a test package's TestMain.
+func Main(m *testing.M) {
+	out, err := exec.Command("make", "-C", hostDir).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building the test host failed: %v\n%s\n", err, out)
 		os.Exit(1)
@@ -58,30 +59,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// hostDir is test/flbhost (helper libraries and probe plugins live there).
-func hostDir() string { return filepath.Join(testDir, "flbhost") }
-
-// probeSO is the C probe plugin; probeNoCtxSO the variant without
+// ProbeSO is the C probe plugin; ProbeNoCtxSO the variant without
 // FLBPluginFlushCtx/ExitCtx/PreRegister/OutputPreExit.
-func probeSO() string      { return filepath.Join(hostDir(), "probe.so") }
-func probeNoCtxSO() string { return filepath.Join(hostDir(), "probe_noctx.so") }
+func ProbeSO() string      { return filepath.Join(hostDir, "probe.so") }
+func ProbeNoCtxSO() string { return filepath.Join(hostDir, "probe_noctx.so") }
 
-// referenceChunk is the chunk a real Fluent Bit v5.1.1 handed to a Go plugin.
-func referenceChunk() string { return reference.Chunk() }
-
-// pluginSO builds the plugin (make -C <repo> build) once per test binary and
+// PluginSO builds the plugin (make -C <repo> build) once per test binary and
 // returns the absolute path of out_websocket.so. It fails the calling test
 // (not the others) when the build fails.
-func pluginSO(t testing.TB) string {
+func PluginSO(t testing.TB) string {
 	t.Helper()
 	pluginOnce.Do(func() {
-		cmd := exec.Command("make", "-C", repoRoot, "build")
+		cmd := exec.Command("make", "-C", RepoRoot, "build")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			pluginErr = fmt.Errorf("make -C %s build: %v\n%s", repoRoot, err, out)
+			pluginErr = fmt.Errorf("make -C %s build: %v\n%s", RepoRoot, err, out)
 			return
 		}
-		pluginPath = filepath.Join(repoRoot, "out_websocket.so")
+		pluginPath = filepath.Join(RepoRoot, "out_websocket.so")
 		if _, err := os.Stat(pluginPath); err != nil {
 			pluginErr = fmt.Errorf("plugin built but %s is missing: %v", pluginPath, err)
 		}
@@ -250,8 +245,8 @@ type RunningHost struct {
 	result  HostResult
 }
 
-// startHost starts the host with args; Wait collects the result.
-func startHost(t testing.TB, o HostOptions, args ...string) *RunningHost {
+// StartHost starts the host with args; Wait collects the result.
+func StartHost(t testing.TB, o HostOptions, args ...string) *RunningHost {
 	t.Helper()
 	if o.Timeout == 0 {
 		o.Timeout = DefaultHostTimeout
@@ -260,7 +255,7 @@ func startHost(t testing.TB, o HostOptions, args ...string) *RunningHost {
 	cmd.Env = append(os.Environ(), o.Env...)
 	cmd.Dir = o.Dir
 	if cmd.Dir == "" {
-		cmd.Dir = tempDir(t)
+		cmd.Dir = TempDir(t)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	h := &RunningHost{t: t, cmd: cmd, args: args, stdout: &syncBuffer{},
@@ -346,29 +341,32 @@ func (h *RunningHost) WaitFor(substr string, timeout time.Duration) bool {
 	}
 }
 
+// Done is closed when the host has ended.
+func (h *RunningHost) Done() <-chan struct{} { return h.done }
+
 // Wait waits for the host to end and returns the result.
 func (h *RunningHost) Wait() HostResult {
 	<-h.done
 	return h.result
 }
 
-// runHost runs the host to completion with the default options.
-func runHost(t testing.TB, args ...string) HostResult {
+// RunHost runs the host to completion with the default options.
+func RunHost(t testing.TB, args ...string) HostResult {
 	t.Helper()
-	return startHost(t, HostOptions{}, args...).Wait()
+	return StartHost(t, HostOptions{}, args...).Wait()
 }
 
-// runPlugin runs the host on the project's plugin (built on first use):
-// runHost(t, "-e", pluginSO(t), args...).
-func runPlugin(t testing.TB, args ...string) HostResult {
+// RunPlugin runs the host on the project's plugin (built on first use):
+// RunHost(t, "-e", PluginSO(t), args...).
+func RunPlugin(t testing.TB, args ...string) HostResult {
 	t.Helper()
-	return runHost(t, append([]string{"-e", pluginSO(t)}, args...)...)
+	return RunHost(t, append([]string{"-e", PluginSO(t)}, args...)...)
 }
 
-// runHostWith runs the host to completion with options.
-func runHostWith(t testing.TB, o HostOptions, args ...string) HostResult {
+// RunHostWith runs the host to completion with options.
+func RunHostWith(t testing.TB, o HostOptions, args ...string) HostResult {
 	t.Helper()
-	return startHost(t, o, args...).Wait()
+	return StartHost(t, o, args...).Wait()
 }
 
 func parseHostOutput(r *HostResult) {
@@ -405,20 +403,20 @@ func parseHostOutput(r *HostResult) {
 	}
 }
 
-// writeConfig writes a file (a Fluent Bit config, a plugins file, ...) into
+// WriteConfig writes a file (a Fluent Bit config, a plugins file, ...) into
 // the test's temp dir and returns its path. Leading tabs of content are kept
 // as written, so use spaces for classic-format indentation.
-func writeConfig(t testing.TB, name, content string) string {
+func WriteConfig(t testing.TB, name, content string) string {
 	t.Helper()
-	return writeFile(t, name, []byte(content))
+	return WriteFile(t, name, []byte(content))
 }
 
 var tempDirs sync.Map // testing.TB -> string
 
-// tempDir is one temp directory per test, shared by writeConfig/writeFile
+// TempDir is one temp directory per test, shared by WriteConfig/WriteFile
 // (so a config and the files it names sit side by side) and used as the
 // host's working directory by default.
-func tempDir(t testing.TB) string {
+func TempDir(t testing.TB) string {
 	t.Helper()
 	if v, ok := tempDirs.Load(t); ok {
 		return v.(string)
@@ -429,10 +427,10 @@ func tempDir(t testing.TB) string {
 	return d
 }
 
-// writeFile writes bytes into the test's temp dir (tempDir) and returns the path.
-func writeFile(t testing.TB, name string, data []byte) string {
+// WriteFile writes bytes into the test's temp dir (TempDir) and returns the path.
+func WriteFile(t testing.TB, name string, data []byte) string {
 	t.Helper()
-	p := filepath.Join(tempDir(t), name)
+	p := filepath.Join(TempDir(t), name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -442,16 +440,9 @@ func writeFile(t testing.TB, name string, data []byte) string {
 	return p
 }
 
-// writeChunks writes a framed chunk stream for the host's -I option: each
-// chunk as a 4-byte big-endian length followed by its bytes.
-func writeChunks(t testing.TB, chunks ...[]byte) string {
+// WriteChunks writes chunks into the test's temp dir (TempDir) as a stream
+// for the host's -I option, and returns its path.
+func WriteChunks(t testing.TB, name string, chunks ...[]byte) string {
 	t.Helper()
-	var b bytes.Buffer
-	for _, c := range chunks {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(c)))
-		b.Write(n[:])
-		b.Write(c)
-	}
-	return writeFile(t, "chunks.bin", b.Bytes())
+	return WriteFile(t, name, chunktest.Frame(chunks...))
 }

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // confEndpoint is a server that a conf/ example sends to, at the fixed
@@ -19,9 +21,10 @@ type confEndpoint struct {
 }
 
 // Every file in conf/ runs in the test host unchanged and delivers where it
-// says. A new example needs a case here.
+// says; this is the one test that runs them. A new example needs a case
+// here.
 func TestConfExamples(t *testing.T) {
-	ca := NewTestCA(t)
+	ca := wstest.NewTestCA(t)
 	tests := map[string]struct {
 		endpoints []confEndpoint
 		plugin    bool     // -e on the command line (else the example's plugins_file)
@@ -40,16 +43,16 @@ func TestConfExamples(t *testing.T) {
 		},
 	}
 
-	files, err := filepath.Glob(filepath.Join(repoRoot, "conf", "*"))
+	files, err := filepath.Glob(filepath.Join(hosttest.RepoRoot, "conf", "*"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no conf/ files: %v", err)
 	}
-	chunk := writeFile(t, "sample.msgpack", encoder.SampleChunk(10, 1))
+	chunk := hosttest.WriteFile(t, "sample.msgpack", chunktest.SampleChunk(10, 1))
 	for _, file := range files {
 		name := filepath.Base(file)
 		if name == "plugins.conf" {
 			// Not a pipeline: multi-output.conf loads the plugin through it.
-			multi, err := os.ReadFile(filepath.Join(repoRoot, "conf", "multi-output.conf"))
+			multi, err := os.ReadFile(filepath.Join(hosttest.RepoRoot, "conf", "multi-output.conf"))
 			if err != nil || !bytes.Contains(multi, []byte("plugins_file plugins.conf")) {
 				t.Errorf("plugins.conf is used by no example")
 			}
@@ -61,24 +64,24 @@ func TestConfExamples(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			var servers []*WSServer
+			var servers []*wstest.WSServer
 			for _, ep := range tt.endpoints {
-				opts := WSOptions{Addr: ep.addr, Path: ep.path}
+				opts := wstest.WSOptions{Addr: ep.addr, Path: ep.path}
 				if tt.tls {
 					opts.TLS = ca.ServerTLS(t, "localhost", "127.0.0.1")
 				}
-				servers = append(servers, StartWSServer(t, opts))
+				servers = append(servers, wstest.StartWSServer(t, opts))
 			}
 			args := []string{"-c", file, "-i", chunk}
 			if tt.plugin {
-				args = append(args, "-e", pluginSO(t))
+				args = append(args, "-e", hosttest.PluginSO(t))
 			} else {
-				pluginSO(t) // the example's plugins file names ./out_websocket.so
+				hosttest.PluginSO(t) // the example's plugins file names ./out_websocket.so
 			}
-			r := runHostWith(t, HostOptions{Dir: repoRoot, Env: tt.env}, args...)
+			r := hosttest.RunHostWith(t, hosttest.HostOptions{Dir: hosttest.RepoRoot, Env: tt.env}, args...)
 			r.RequireOK(t)
 			for _, s := range r.SummaryList {
-				if s.OK == 0 || s.Retried != 0 || s.Dropped != 0 {
+				if s.Name != "websocket_go" || s.OK == 0 || s.OK != s.Chunks || s.Flushes != s.Chunks || s.Retried != 0 || s.Dropped != 0 {
 					t.Errorf("instance %s: %+v\n%s", s.Instance, s, r.Dump())
 				}
 			}

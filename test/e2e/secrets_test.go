@@ -6,6 +6,10 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/reference"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // No secret reaches the log, whatever happens: every secret-bearing key and
@@ -36,22 +40,24 @@ func TestSecretsNeverLogged(t *testing.T) {
 		forbidden[what+" as Basic"] = base64.StdEncoding.EncodeToString([]byte(user + ":" + secrets[what]))
 	}
 
-	srv := StartWSServer(t, WSOptions{Path: "/ingest"})
-	refusing := StartWSServer(t, WSOptions{Path: "/ingest", Status: 401})
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/ingest"})
+	refusing := wstest.StartWSServer(t, wstest.WSOptions{Path: "/ingest", Status: 401})
 	closed := closedPort(t)
-	hostPort := func(s *WSServer) string { return strings.TrimPrefix(strings.TrimSuffix(s.URL(), "/ingest"), "ws://") }
+	hostPort := func(s *wstest.WSServer) string {
+		return strings.TrimPrefix(strings.TrimSuffix(s.URL(), "/ingest"), "ws://")
+	}
 
 	tests := []struct {
 		name  string
 		keys  []string
-		check func(t *testing.T, r HostResult)
+		check func(t *testing.T, r hosttest.HostResult)
 	}{
 		{"delivered", []string{
 			fmt.Sprintf("URI ws://ingest:%s@%s/ingest?access_token=%s&v=2", secrets["uri userinfo"], hostPort(srv), secrets["uri query"]),
 			"header X-Api-Key " + secrets["header"],
 			"header.3 X-Auth-Token " + secrets["header.N"],
 			"header.4 Cookie session=" + secrets["cookie"],
-		}, func(t *testing.T, r HostResult) {
+		}, func(t *testing.T, r hosttest.HostResult) {
 			r.RequireOK(t)
 			if s := r.Summary(t, "websocket_go.0"); s.OK != 1 {
 				t.Errorf("not delivered: %+v", s)
@@ -66,7 +72,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			"http_user fluent",
 			"http_passwd " + secrets["http_passwd"],
 			fmt.Sprintf("proxy http://squid:%s@%s", secrets["proxy userinfo"], closed),
-		}, func(t *testing.T, r HostResult) {
+		}, func(t *testing.T, r hosttest.HostResult) {
 			if r.CountLogs("warn", "cannot reach") == 0 {
 				t.Errorf("the outage was not logged")
 			}
@@ -75,7 +81,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			fmt.Sprintf("URI ws://%s/ingest?access_token=%s", hostPort(refusing), secrets["uri query"]),
 			"bearer_token " + secrets["bearer_token"],
 			"header.1 X-Session-Key " + secrets["header.N"],
-		}, func(t *testing.T, r HostResult) {
+		}, func(t *testing.T, r hosttest.HostResult) {
 			if r.CountLogs("warn", "401") == 0 {
 				t.Errorf("the refusal was not logged")
 			}
@@ -86,7 +92,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			fmt.Sprintf("proxy htp://squid:%s@proxy:3128", secrets["typo'd proxy"]),
 			"http_user fluent",
 			"bearer_token " + secrets["conflict bearer"],
-		}, func(t *testing.T, r HostResult) {
+		}, func(t *testing.T, r hosttest.HostResult) {
 			if r.ExitCode != 255 {
 				t.Errorf("exit %d, want 255", r.ExitCode)
 			}
@@ -99,8 +105,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conf := writeConfig(t, "fluent-bit.conf", "[OUTPUT]\n    Name        websocket_go\n    Match       *\n    Retry_Limit 2\n    Format      json\n    connect_timeout 2\n    "+strings.Join(tt.keys, "\n    ")+"\n")
-			r := runHost(t, faultArgs(t, conf, "--log-level", "debug", "-i", referenceChunk())...)
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", "[OUTPUT]\n    Name        websocket_go\n    Match       *\n    Retry_Limit 2\n    Format      json\n    connect_timeout 2\n    "+strings.Join(tt.keys, "\n    ")+"\n")
+			r := hosttest.RunHost(t, faultArgs(t, conf, "--log-level", "debug", "-i", reference.Chunk())...)
 			tt.check(t, r)
 			out := r.Stdout + r.Stderr
 			for what, s := range forbidden {

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/reference"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // TestConnServerRestart: the server goes away (close 1001) in the middle
@@ -17,10 +20,10 @@ import (
 // arrives, and the outage is logged once, not once per flush.
 func TestConnServerRestart(t *testing.T) {
 	const chunks, perChunk = 2000, 5
-	srv := StartWSServer(t, WSOptions{})
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	host, port := srv.HostPort()
-	in := writeChunkFile(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, seqSpec{LogLen: 40}))
-	h := startHost(t, HostOptions{Timeout: 60 * time.Second}, "-e", pluginSO(t),
+	in := hosttest.WriteChunks(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, seqSpec{LogLen: 40})...)
+	h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, "-e", hosttest.PluginSO(t),
 		"-o", fmt.Sprintf("websocket_go://%s:%d/", host, port), "-p", "format=json_lines",
 		"-p", "retry_limit=no_limits", "--retry-wait", "100", "--retry-cap", "400", "-I", in)
 
@@ -54,10 +57,10 @@ func TestConnServerRestart(t *testing.T) {
 // fails the first flush after each quiet period).
 func TestConnIdleReconnect(t *testing.T) {
 	const chunks, perChunk = 20, 5
-	srv := StartWSServer(t, WSOptions{})
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	host, port := srv.HostPort()
-	in := writeChunkFile(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, seqSpec{LogLen: 20}))
-	r := runPlugin(t, "-o", fmt.Sprintf("websocket_go://%s:%d/", host, port),
+	in := hosttest.WriteChunks(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, seqSpec{LogLen: 20})...)
+	r := hosttest.RunPlugin(t, "-o", fmt.Sprintf("websocket_go://%s:%d/", host, port),
 		"-p", "idle_interval=0.000001", "-p", "log_level=debug", "-I", in)
 	r.RequireOK(t)
 	if s := r.Summary(t, "websocket_go.0"); s.OK != chunks || s.Retried != 0 || s.Dropped != 0 {
@@ -73,7 +76,7 @@ func TestConnIdleReconnect(t *testing.T) {
 // TestConnTLS: wss:// with the server's CA given by ws_tls.ca_file; without
 // it the handshake fails and the log names the key that fixes it.
 func TestConnTLS(t *testing.T) {
-	ca := NewTestCA(t)
+	ca := wstest.NewTestCA(t)
 	for _, tc := range []struct {
 		name   string
 		caFile bool
@@ -82,12 +85,12 @@ func TestConnTLS(t *testing.T) {
 		{"untrusted", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := StartWSServer(t, WSOptions{TLS: ca.ServerTLS(t, "127.0.0.1")})
-			args := []string{"-e", pluginSO(t), "-o", "websocket_go", "-p", "uri=" + srv.URL(), "--retry-wait", "50"}
+			srv := wstest.StartWSServer(t, wstest.WSOptions{TLS: ca.ServerTLS(t, "127.0.0.1")})
+			args := []string{"-e", hosttest.PluginSO(t), "-o", "websocket_go", "-p", "uri=" + srv.URL(), "--retry-wait", "50"}
 			if tc.caFile {
 				args = append(args, "-p", "ws_tls.ca_file="+ca.File)
 			}
-			r := runHost(t, append(args, "-i", referenceChunk())...)
+			r := hosttest.RunHost(t, append(args, "-i", reference.Chunk())...)
 			r.RequireOK(t)
 			s := r.Summary(t, "websocket_go.0")
 			if !tc.caFile {

@@ -1,3 +1,6 @@
+// nethost.go reads Fluent Bit's struct flb_net_host, where the core keeps
+// Host and Port: its layout, and finding it in the instance at run time.
+
 package main
 
 import (

@@ -1,20 +1,17 @@
-package e2e
-
-// Faithfulness tests of the test host itself, driven with the C probe
-// plugin (test/flbhost/probe/probe.c). Each test pins one behaviour of
-// Fluent Bit v5.1.1 (docs/fluent-bit-go-proxy.md); each would fail if the
-// host were kinder than Fluent Bit.
+package faithful
 
 import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/reference"
 )
 
 // pev is one "probe: {...}" line.
@@ -36,7 +33,7 @@ func (e pev) b(k string) bool {
 }
 
 // probeEvents returns the probe's events named ev ("" for all), in order.
-func probeEvents(r HostResult, ev string) []pev {
+func probeEvents(r hosttest.HostResult, ev string) []pev {
 	var out []pev
 	for _, l := range r.StdoutLines("probe: ") {
 		var e pev
@@ -51,7 +48,7 @@ func probeEvents(r HostResult, ev string) []pev {
 }
 
 // probeProps maps label -> key -> event for "prop" events.
-func probeProps(r HostResult) map[string]map[string]pev {
+func probeProps(r hosttest.HostResult) map[string]map[string]pev {
 	out := map[string]map[string]pev{}
 	for _, e := range probeEvents(r, "prop") {
 		if out[e.s("label")] == nil {
@@ -63,12 +60,12 @@ func probeProps(r HostResult) map[string]map[string]pev {
 }
 
 // runProbe runs the host on probe.so with extra environment.
-func runProbe(t *testing.T, env []string, args ...string) HostResult {
+func runProbe(t *testing.T, env []string, args ...string) hosttest.HostResult {
 	t.Helper()
-	return runHostWith(t, HostOptions{Env: env}, append([]string{"-e", probeSO()}, args...)...)
+	return hosttest.RunHostWith(t, hosttest.HostOptions{Env: env}, append([]string{"-e", hosttest.ProbeSO()}, args...)...)
 }
 
-func engineLines(r HostResult) []string {
+func engineLines(r hosttest.HostResult) []string {
 	var out []string
 	for _, l := range r.LogLines() {
 		if strings.HasPrefix(l.Message, "[engine]") {
@@ -90,7 +87,7 @@ func countContaining(lines []string, sub string) int {
 
 func TestHostRegistration(t *testing.T) {
 	r := runProbe(t, []string{"PROBE_FLAGS=32", "PROBE_NAME=probe_x"},
-		"-o", "probe_x", "-i", referenceChunk())
+		"-o", "probe_x", "-i", reference.Chunk())
 	r.RequireOK(t)
 	reg := r.Registration(t)
 	if reg.Name != "probe_x" || reg.Flags != 32 || reg.Type != 2 || reg.Proxy != 11 ||
@@ -108,7 +105,7 @@ func TestHostRegistration(t *testing.T) {
 	// Fluent Bit registers an output only for type 2 / proxy 11, and not
 	// at all when PreRegister returns -1.
 	for _, env := range [][]string{{"PROBE_TYPE=1"}, {"PROBE_PROXY=10"}, {"PROBE_PREREGISTER_RET=-1"}} {
-		r := runProbe(t, env, "-o", "probe", "-i", referenceChunk())
+		r := runProbe(t, env, "-o", "probe", "-i", reference.Chunk())
 		if r.ExitCode == 0 || len(probeEvents(r, "init")) != 0 {
 			t.Errorf("%v: the host must refuse the plugin\n%s", env, r.Dump())
 		}
@@ -142,7 +139,7 @@ func TestHostHiddenCoreKeys(t *testing.T) {
 	}
 	keys = append(keys, "Name", "nonexistent")
 	fmt.Fprintf(&conf, "    probe.keys %s\n", strings.Join(keys, ","))
-	r := runProbe(t, nil, "-c", writeConfig(t, "h.conf", conf.String()), "-i", referenceChunk())
+	r := runProbe(t, nil, "-c", hosttest.WriteConfig(t, "h.conf", conf.String()), "-i", reference.Chunk())
 	r.RequireOK(t)
 	props := probeProps(r)["L"]
 	for k := range hidden {
@@ -163,7 +160,7 @@ func TestHostHiddenCoreKeys(t *testing.T) {
 }
 
 func TestHostPropertyLookup(t *testing.T) {
-	conf := writeConfig(t, "p.conf", `[OUTPUT]
+	conf := hosttest.WriteConfig(t, "p.conf", `[OUTPUT]
     Name      probe
     probe.label P
     header    X-First 1
@@ -171,11 +168,11 @@ func TestHostPropertyLookup(t *testing.T) {
     Format    json
     probe.keys header,HEADER,format,FORMAT,Format,uri
 `)
-	r := runProbe(t, nil, "-c", conf, "-i", referenceChunk(), "-p", "x=y")
+	r := runProbe(t, nil, "-c", conf, "-i", reference.Chunk(), "-p", "x=y")
 	if r.ExitCode == 0 {
 		t.Fatalf("-p before any -o must be refused\n%s", r.Dump())
 	}
-	r = runProbe(t, nil, "-c", conf, "-i", referenceChunk())
+	r = runProbe(t, nil, "-c", conf, "-i", reference.Chunk())
 	r.RequireOK(t)
 	props := probeProps(r)["P"]
 	for _, k := range []string{"header", "HEADER"} {
@@ -190,7 +187,7 @@ func TestHostPropertyLookup(t *testing.T) {
 	}
 	// an empty value (here: an unset variable) is NULL, as in Fluent Bit
 	r = runProbe(t, []string{"FLBHOST_TEST_UNSET="}, "-o", "probe", "-p", "probe.label=E",
-		"-p", "uri=${FLBHOST_TEST_UNSET}", "-p", "probe.keys=uri", "-i", referenceChunk())
+		"-p", "uri=${FLBHOST_TEST_UNSET}", "-p", "probe.keys=uri", "-i", reference.Chunk())
 	r.RequireOK(t)
 	if e := probeProps(r)["E"]["uri"]; !e.b("null") {
 		t.Errorf("an empty value must read as NULL, got %v", e)
@@ -204,7 +201,7 @@ func TestHostSharedPluginStructAndContext(t *testing.T) {
 	r := runProbe(t, nil,
 		"-o", "probe", "-m", "*", "-p", "probe.label=A",
 		"-o", "probe", "-m", "*", "-p", "probe.label=B",
-		"-i", referenceChunk())
+		"-i", reference.Chunk())
 	r.RequireOK(t)
 	inits := probeEvents(r, "init")
 	if len(inits) != 2 {
@@ -236,7 +233,7 @@ func TestHostSharedPluginStructAndContext(t *testing.T) {
 func TestHostWorkersZeroSingleThread(t *testing.T) {
 	r := runProbe(t, nil, "-o", "probe", "-p", "probe.sleep_ms=30",
 		"-o", "probe", "-m", "*", "-p", "probe.sleep_ms=30", "-p", "match=*",
-		"-i", referenceChunk(), "-n", "4")
+		"-i", reference.Chunk(), "-n", "4")
 	r.RequireOK(t)
 	inits := probeEvents(r, "init")
 	tid := inits[0].i("tid")
@@ -258,7 +255,7 @@ func TestHostWorkersZeroSingleThread(t *testing.T) {
 
 func TestHostWorkersOverlap(t *testing.T) {
 	r := runProbe(t, nil, "-o", "probe", "-p", "Workers=2", "-p", "probe.sleep_ms=250",
-		"-i", referenceChunk(), "-n", "4")
+		"-i", reference.Chunk(), "-n", "4")
 	r.RequireOK(t)
 	s := r.Summary(t, "probe.0")
 	if s.MaxInflight < 2 || s.Workers != 2 || s.Flushes != 4 || s.OK != 4 {
@@ -300,7 +297,7 @@ func TestHostRetryLimit(t *testing.T) {
 	for _, c := range cases {
 		t.Run("limit="+c.limit, func(t *testing.T) {
 			args := []string{"-o", "probe", "-p", fmt.Sprintf("probe.retry_first=%d", c.retryFirst),
-				"-i", referenceChunk(), "--retry-wait", "5", "--retry-cap", "20"}
+				"-i", reference.Chunk(), "--retry-wait", "5", "--retry-cap", "20"}
 			if c.limit != "" {
 				args = append(args, "-p", "Retry_Limit="+c.limit)
 			}
@@ -347,7 +344,7 @@ func countMatches(lines []string, re *regexp.Regexp) int {
 }
 
 func TestHostRetryDoesNotBlockOtherChunks(t *testing.T) {
-	chunks := writeChunks(t, []byte{1}, []byte{2, 2}, []byte{3, 3, 3})
+	chunks := hosttest.WriteChunks(t, "chunks.bin", []byte{1}, []byte{2, 2}, []byte{3, 3, 3})
 	r := runProbe(t, nil, "-o", "probe", "-p", "probe.retry_first=1",
 		"-I", chunks, "--retry-wait", "700")
 	r.RequireOK(t)
@@ -365,7 +362,7 @@ func TestHostRetryDoesNotBlockOtherChunks(t *testing.T) {
 
 func TestHostErrorIsDroppedSilently(t *testing.T) {
 	for _, p := range []string{"probe.error_first=1", "probe.invalid_first=1"} {
-		r := runProbe(t, nil, "-o", "probe", "-p", p, "-i", referenceChunk(), "-n", "2",
+		r := runProbe(t, nil, "-o", "probe", "-p", p, "-i", reference.Chunk(), "-n", "2",
 			"--retry-wait", "5", "--log-level", "trace")
 		r.RequireOK(t)
 		s := r.Summary(t, "probe.0")
@@ -381,7 +378,7 @@ func TestHostErrorIsDroppedSilently(t *testing.T) {
 	}
 }
 
-func netDefault(t *testing.T, r HostResult) pev {
+func netDefault(t *testing.T, r hosttest.HostResult) pev {
 	t.Helper()
 	ev := probeEvents(r, "netdefault")
 	if len(ev) != 1 {
@@ -395,7 +392,7 @@ func TestHostNetHostFieldOffset(t *testing.T) {
 	var base int
 	for _, pad := range []int{0, 8, 200} {
 		r := runProbe(t, nil, "-o", "probe", "-p", "Host=example.org", "-p", "Port=8443",
-			"-p", "probe.netdefault=on", "-i", referenceChunk(),
+			"-p", "probe.netdefault=on", "-i", reference.Chunk(),
 			"--host-field-pad", fmt.Sprint(pad))
 		r.RequireOK(t)
 		e := netDefault(t, r)
@@ -424,7 +421,7 @@ func TestHostNetHostFieldOffset(t *testing.T) {
 	}
 	// unset Host/Port read as NULL/0; the alias is what flb_output_name returns
 	r := runProbe(t, nil, "-o", "probe", "-p", "Alias=my_out", "-p", "probe.netdefault=on",
-		"-i", referenceChunk())
+		"-i", reference.Chunk())
 	r.RequireOK(t)
 	if e := netDefault(t, r); e["host"] != nil || e.i("port") != 0 {
 		t.Errorf("unset Host/Port must be NULL/0: %v", e)
@@ -453,7 +450,7 @@ func TestHostURLFormNeedsNetFlag(t *testing.T) {
 	for _, c := range cases {
 		args := append([]string{"-o", "probe://h1.example:9000/path/x", "-p", "probe.netdefault=on"},
 			c.extraProps...)
-		r := runProbe(t, []string{"PROBE_FLAGS=" + c.flags}, append(args, "-i", referenceChunk())...)
+		r := runProbe(t, []string{"PROBE_FLAGS=" + c.flags}, append(args, "-i", reference.Chunk())...)
 		r.RequireOK(t)
 		e := netDefault(t, r)
 		if e["host"] != c.host || e.i("port") != c.port || e["uri"] != c.uri {
@@ -465,7 +462,7 @@ func TestHostURLFormNeedsNetFlag(t *testing.T) {
 
 func TestHostHideSymbols(t *testing.T) {
 	for _, hide := range []bool{false, true} {
-		args := []string{"-o", "probe", "-p", "probe.netdefault=on", "-i", referenceChunk()}
+		args := []string{"-o", "probe", "-p", "probe.netdefault=on", "-i", reference.Chunk()}
 		if hide {
 			args = append(args, "--hide-symbols")
 		}
@@ -485,7 +482,7 @@ func TestHostHideSymbols(t *testing.T) {
 
 func TestHostBuiltinSymbol(t *testing.T) {
 	env := []string{"PROBE_BUILTIN_CHECK=websocket,http,nosuch"}
-	r := runProbe(t, env, "-o", "probe", "-i", referenceChunk(), "--builtin", "websocket")
+	r := runProbe(t, env, "-o", "probe", "-i", reference.Chunk(), "--builtin", "websocket")
 	r.RequireOK(t)
 	found := map[string]bool{}
 	for _, e := range probeEvents(r, "builtin") {
@@ -494,14 +491,14 @@ func TestHostBuiltinSymbol(t *testing.T) {
 	if !found["websocket"] || found["http"] || found["nosuch"] {
 		t.Errorf("--builtin websocket must export out_websocket_plugin before Register: %v", found)
 	}
-	r = runProbe(t, env, "-o", "probe", "-i", referenceChunk())
+	r = runProbe(t, env, "-o", "probe", "-i", reference.Chunk())
 	for _, e := range probeEvents(r, "builtin") {
 		if e.b("found") {
 			t.Errorf("without --builtin nothing is exported: %v", e)
 		}
 	}
 	// a plugin registered under a built-in's name never gets an instance
-	r = runProbe(t, []string{"PROBE_NAME=websocket"}, "-o", "websocket", "-i", referenceChunk(),
+	r = runProbe(t, []string{"PROBE_NAME=websocket"}, "-o", "websocket", "-i", reference.Chunk(),
 		"--builtin", "websocket")
 	r.RequireOK(t)
 	if len(probeEvents(r, "init")) != 0 || len(r.SummaryList) != 0 {
@@ -511,7 +508,7 @@ func TestHostBuiltinSymbol(t *testing.T) {
 
 func TestHostInitFailureExits255(t *testing.T) {
 	for _, ret := range []string{"0", "-1"} {
-		r := runProbe(t, nil, "-o", "probe", "-p", "probe.init_ret="+ret, "-i", referenceChunk())
+		r := runProbe(t, nil, "-o", "probe", "-p", "probe.init_ret="+ret, "-i", reference.Chunk())
 		if r.ExitCode != 255 {
 			t.Errorf("init %s: exit code %d, want 255", ret, r.ExitCode)
 		}
@@ -549,7 +546,7 @@ func TestHostLogFormatAndLevels(t *testing.T) {
 			if c.level != "" {
 				conf += "    Log_Level " + c.level + "\n"
 			}
-			r := runProbe(t, nil, "-c", writeConfig(t, "l.conf", conf), "-i", referenceChunk())
+			r := runProbe(t, nil, "-c", hosttest.WriteConfig(t, "l.conf", conf), "-i", reference.Chunk())
 			r.RequireOK(t)
 			for _, e := range probeEvents(r, "logcheck") {
 				if e.b("ok") != (e.i("level") <= c.want) {
@@ -570,7 +567,7 @@ func TestHostLogFormatAndLevels(t *testing.T) {
 			}
 		})
 	}
-	r := runProbe(t, nil, "-o", "probe", "-p", "Log_Level=verbose", "-i", referenceChunk())
+	r := runProbe(t, nil, "-o", "probe", "-p", "Log_Level=verbose", "-i", reference.Chunk())
 	if r.ExitCode == 0 {
 		t.Errorf("an invalid Log_Level is a config error in Fluent Bit")
 	}
@@ -578,7 +575,7 @@ func TestHostLogFormatAndLevels(t *testing.T) {
 
 func TestHostReadOnlyChunk(t *testing.T) {
 	for _, p := range []string{"probe.write_chunk=on", "probe.read_past=on"} {
-		r := runProbe(t, nil, "-o", "probe", "-p", p, "-i", referenceChunk())
+		r := runProbe(t, nil, "-o", "probe", "-p", p, "-i", reference.Chunk())
 		if r.ExitCode != -1 || r.Signal != "segmentation fault" {
 			t.Errorf("%s: the host must crash (SIGSEGV), got exit %d signal %q", p, r.ExitCode, r.Signal)
 		}
@@ -587,16 +584,16 @@ func TestHostReadOnlyChunk(t *testing.T) {
 		}
 	}
 	// the bytes handed over are the file's bytes, with size and tag
-	r := runProbe(t, nil, "-o", "probe", "-t", "my.tag", "-i", referenceChunk())
+	r := runProbe(t, nil, "-o", "probe", "-t", "my.tag", "-i", reference.Chunk())
 	r.RequireOK(t)
 	f := probeEvents(r, "flush")[0]
-	st, _ := os.Stat(referenceChunk())
+	st, _ := os.Stat(reference.Chunk())
 	if f.i("size") != int(st.Size()) || f.s("tag") != "my.tag" || f.i("b0") != 0x92 {
 		t.Errorf("flush arguments wrong: %v", f)
 	}
 }
 
-func evSeq(r HostResult) []string {
+func evSeq(r hosttest.HostResult) []string {
 	var seq []string
 	for _, l := range strings.Split(r.Stdout, "\n") {
 		switch {
@@ -627,7 +624,7 @@ func evSeq(r HostResult) []string {
 
 func TestHostShutdownOrder(t *testing.T) {
 	r := runProbe(t, nil, "-o", "probe", "-m", "*", "-p", "probe.label=a", "-p", "Workers=1",
-		"-o", "probe", "-m", "*", "-p", "probe.label=b", "-i", referenceChunk())
+		"-o", "probe", "-m", "*", "-p", "probe.label=b", "-i", reference.Chunk())
 	r.RequireOK(t)
 	want := "preregister0 register init:a init:b prerun0 prerun0 preexit0 exitctx:a preexit0 exitctx:b unregister SUMMARY SUMMARY"
 	if got := strings.Join(evSeq(r), " "); got != want {
@@ -640,8 +637,8 @@ func TestHostShutdownOrder(t *testing.T) {
 		}
 	}
 	// an old-style plugin: FLBPluginFlush and FLBPluginExit (once per instance)
-	r = runHostWith(t, HostOptions{}, "-e", probeNoCtxSO(), "-o", "probe", "-m", "*",
-		"-o", "probe", "-m", "*", "-i", referenceChunk())
+	r = hosttest.RunHostWith(t, hosttest.HostOptions{}, "-e", hosttest.ProbeNoCtxSO(), "-o", "probe", "-m", "*",
+		"-o", "probe", "-m", "*", "-i", reference.Chunk())
 	r.RequireOK(t)
 	want = "register init:i0 init:i1 prerun0 prerun0 oldflush oldflush exit exit unregister SUMMARY SUMMARY"
 	if got := strings.Join(evSeq(r), " "); got != want {
@@ -652,7 +649,7 @@ func TestHostShutdownOrder(t *testing.T) {
 func TestHostHotReload(t *testing.T) {
 	r := runProbe(t, nil, "-o", "probe", "-m", "*", "-p", "probe.label=a",
 		"-o", "probe", "-m", "*", "-p", "probe.label=b",
-		"-i", referenceChunk(), "-n", "5", "--reload-after", "2")
+		"-i", reference.Chunk(), "-n", "5", "--reload-after", "2")
 	r.RequireOK(t)
 	want := "preregister0 register init:a init:b prerun1 prerun1 " +
 		"preexit1 exitctx:a preexit1 exitctx:b unregister RELOADED " +
@@ -672,8 +669,8 @@ func TestHostHotReload(t *testing.T) {
 }
 
 func TestHostSignalShutdown(t *testing.T) {
-	h := startHost(t, HostOptions{}, "-e", probeSO(), "-o", "probe", "-p", "probe.sleep_ms=100",
-		"-i", referenceChunk(), "-n", "200")
+	h := hosttest.StartHost(t, hosttest.HostOptions{}, "-e", hosttest.ProbeSO(), "-o", "probe", "-p", "probe.sleep_ms=100",
+		"-i", reference.Chunk(), "-n", "200")
 	if !h.WaitFor(`"ev":"flush"`, 10*time.Second) {
 		t.Fatalf("no flush before the signal")
 	}
@@ -695,7 +692,7 @@ func TestHostSignalShutdown(t *testing.T) {
 
 func TestHostMaxRuntimeAbandonsRetries(t *testing.T) {
 	r := runProbe(t, nil, "-o", "probe", "-p", "probe.retry_first=1000", "-p", "Retry_Limit=no_limits",
-		"-i", referenceChunk(), "--retry-wait", "50", "--retry-cap", "100", "--max-runtime", "1")
+		"-i", reference.Chunk(), "--retry-wait", "50", "--retry-cap", "100", "--max-runtime", "1")
 	r.RequireOK(t)
 	s := r.Summary(t, "probe.0")
 	if s.Dropped != 1 || s.OK != 0 || s.Retried < 5 || s.Flushes != s.Retried {
@@ -724,7 +721,7 @@ func TestHostMatch(t *testing.T) {
 	for _, c := range cases {
 		// two outputs, so no 1:1 default route applies
 		r := runProbe(t, nil, "-o", "probe", "-m", c.match, "-p", "probe.label=m",
-			"-o", "other_plugin", "-t", c.tag, "-i", referenceChunk())
+			"-o", "other_plugin", "-t", c.tag, "-i", reference.Chunk())
 		r.RequireOK(t)
 		got := r.Summary(t, "probe.0").Chunks == 1
 		if got != c.want {
@@ -732,33 +729,33 @@ func TestHostMatch(t *testing.T) {
 		}
 	}
 	// one output without Match gets everything (flb_router_io_set 1:1)
-	r := runProbe(t, nil, "-o", "probe", "-t", "x.y", "-i", referenceChunk())
+	r := runProbe(t, nil, "-o", "probe", "-t", "x.y", "-i", reference.Chunk())
 	if r.Summary(t, "probe.0").Chunks != 1 {
 		t.Errorf("single output without Match must match all\n%s", r.Dump())
 	}
-	r = runProbe(t, nil, "-o", "probe", "-p", "Match_Regex=.*", "-i", referenceChunk())
+	r = runProbe(t, nil, "-o", "probe", "-p", "Match_Regex=.*", "-i", reference.Chunk())
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "Match_Regex is not supported") {
 		t.Errorf("Match_Regex must be refused loudly\n%s", r.Dump())
 	}
 }
 
 func TestHostTLSNeedsPluginFlag(t *testing.T) {
-	r := runProbe(t, nil, "-o", "probe", "-p", "tls=on", "-i", referenceChunk())
+	r := runProbe(t, nil, "-o", "probe", "-p", "tls=on", "-i", reference.Chunk())
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "[config] probe.0 does not support TLS") {
 		t.Errorf("tls on for a plugin without FLB_IO_TLS is a config error\n%s", r.Dump())
 	}
-	r = runProbe(t, []string{"PROBE_FLAGS=4"}, "-o", "probe", "-p", "tls=on", "-i", referenceChunk())
+	r = runProbe(t, []string{"PROBE_FLAGS=4"}, "-o", "probe", "-p", "tls=on", "-i", reference.Chunk())
 	r.RequireOK(t)
 }
 
 func TestHostClassicConfig(t *testing.T) {
-	writeConfig(t, "plugins/plugins.conf", "[PLUGINS]\n    Path "+probeSO()+"\n")
-	writeConfig(t, "outputs/extra.conf", `[OUTPUT]
+	hosttest.WriteConfig(t, "plugins/plugins.conf", "[PLUGINS]\n    Path "+hosttest.ProbeSO()+"\n")
+	hosttest.WriteConfig(t, "outputs/extra.conf", `[OUTPUT]
     Name  probe
     Match ${MATCH_ALL}
     probe.label included
 `)
-	conf := writeConfig(t, "main.conf", `# comment
+	conf := hosttest.WriteConfig(t, "main.conf", `# comment
 @SET MATCH_ALL=*
 @SET FROM_SET=set-value
 [SERVICE]
@@ -795,9 +792,9 @@ func TestHostClassicConfig(t *testing.T) {
 @INCLUDE outputs/extra.conf
 `)
 	other := t.TempDir() // run elsewhere: relative paths resolve against the config's dir
-	r := runHostWith(t, HostOptions{Dir: other,
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Dir: other,
 		Env: []string{"FLBHOST_TEST_URI=/base", "FLBHOST_TEST_HOST=h.example"}},
-		"-c", conf, "-i", referenceChunk())
+		"-c", conf, "-i", reference.Chunk())
 	r.RequireOK(t)
 	props := probeProps(r)["first"]
 	if props["uri"].s("value") != "/base/x" || props["note"].s("value") != "set-value" || !props["host"].b("null") {
@@ -816,19 +813,19 @@ func TestHostClassicConfig(t *testing.T) {
 		t.Errorf("the [INPUT] Tag is the default tag: %v", f)
 	}
 	// a broken file is refused
-	bad := writeConfig(t, "bad.conf", "[OUTPUT]\nName probe\n")
+	bad := hosttest.WriteConfig(t, "bad.conf", "[OUTPUT]\nName probe\n")
 	if r := runProbe(t, nil, "-c", bad); r.ExitCode == 0 {
 		t.Errorf("an unindented key must be refused")
 	}
-	bad = writeConfig(t, "bad2.conf", "[OUTPUT]\n    Name probe\n    uri\n")
+	bad = hosttest.WriteConfig(t, "bad2.conf", "[OUTPUT]\n    Name probe\n    uri\n")
 	if r := runProbe(t, nil, "-c", bad); r.ExitCode == 0 {
 		t.Errorf("a key without value must be refused")
 	}
 }
 
 func TestHostYAMLConfig(t *testing.T) {
-	writeConfig(t, "plugins.yaml", "plugins:\n  - "+probeSO()+"\n")
-	conf := writeConfig(t, "fb.yaml", `# yaml
+	hosttest.WriteConfig(t, "plugins.yaml", "plugins:\n  - "+hosttest.ProbeSO()+"\n")
+	conf := hosttest.WriteConfig(t, "fb.yaml", `# yaml
 env:
   MY_FORMAT: json_lines
 service:
@@ -854,7 +851,7 @@ pipeline:
       match: nomatch
       probe.label: y2
 `)
-	r := runHostWith(t, HostOptions{Dir: t.TempDir()}, "-c", conf, "-i", referenceChunk())
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Dir: t.TempDir()}, "-c", conf, "-i", reference.Chunk())
 	r.RequireOK(t)
 	props := probeProps(r)["yl"]
 	if props["format"].s("value") != "json_lines" || props["uri"].s("value") != "/quoted path" ||
@@ -867,51 +864,8 @@ pipeline:
 	if f := probeEvents(r, "flush"); len(f) != 1 || f[0].s("tag") != "y.tag" {
 		t.Errorf("YAML input tag: %v", f)
 	}
-	bad := writeConfig(t, "bad.yaml", "pipeline:\n  outputs:\n    - name: probe\n      x: {a: 1}\n")
+	bad := hosttest.WriteConfig(t, "bad.yaml", "pipeline:\n  outputs:\n    - name: probe\n      x: {a: 1}\n")
 	if r := runProbe(t, nil, "-c", bad); r.ExitCode == 0 {
 		t.Errorf("unsupported YAML must be refused, not misread")
-	}
-}
-
-func TestHostProjectConfigsRun(t *testing.T) {
-	// the project's own examples, unchanged, with the probe posing as the
-	// plugin (also as ./out_websocket.so for configs with a plugins_file)
-	files, _ := filepath.Glob(filepath.Join(repoRoot, "conf", "*.conf"))
-	yamls, _ := filepath.Glob(filepath.Join(repoRoot, "conf", "*.yaml"))
-	files = append(files, yamls...)
-	if len(files) == 0 {
-		t.Skip("no conf/ examples yet")
-	}
-	probe, err := os.ReadFile(probeSO())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range files {
-		data, _ := os.ReadFile(p)
-		if !strings.Contains(strings.ToLower(string(data)), "websocket_go") {
-			continue // e.g. a plugins file
-		}
-		t.Run(filepath.Base(p), func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "out_websocket.so"), probe, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			args := []string{"-c", p, "-i", referenceChunk()}
-			if !strings.Contains(strings.ToLower(string(data)), "plugins_file") {
-				args = append(args, "-e", probeSO())
-			}
-			r := runHostWith(t, HostOptions{Dir: dir, Env: []string{"PROBE_NAME=websocket_go"}}, args...)
-			r.RequireOK(t)
-			routed := 0
-			for _, s := range r.SummaryList {
-				if s.Name != "websocket_go" || s.OK != s.Chunks || s.Flushes != s.Chunks {
-					t.Errorf("%s: %+v", filepath.Base(p), s)
-				}
-				routed += s.Chunks
-			}
-			if routed == 0 {
-				t.Errorf("%s: no instance got the chunk\n%s", filepath.Base(p), r.Dump())
-			}
-		})
 	}
 }

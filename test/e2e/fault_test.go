@@ -15,11 +15,15 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // Retry timing for the host: the first retry after 50 ms, doubling up to
@@ -40,7 +44,7 @@ func faultOutput(url, format, match string, workers int, extra ...string) string
 // faultArgs runs the plugin on conf with the fault retry timing; more
 // arguments (-t, -I ...) follow.
 func faultArgs(t testing.TB, conf string, more ...string) []string {
-	args := append([]string{"-e", pluginSO(t), "-c", conf}, faultRetryArgs...)
+	args := append([]string{"-e", hosttest.PluginSO(t), "-c", conf}, faultRetryArgs...)
 	return append(args, more...)
 }
 
@@ -49,7 +53,7 @@ func faultArgs(t testing.TB, conf string, more ...string) []string {
 // nor dropped one, and the server holds every record lo..hi-1 at least
 // once, each message parsing in format. It logs retries, reconnects and
 // duplicates.
-func requireDelivered(t *testing.T, r HostResult, instance string, chunks int, srv *WSServer, format string, lo, hi int) *seqTally {
+func requireDelivered(t *testing.T, r hosttest.HostResult, instance string, chunks int, srv *wstest.WSServer, format string, lo, hi int) *seqTally {
 	t.Helper()
 	r.RequireOK(t)
 	s := r.Summary(t, instance)
@@ -73,7 +77,7 @@ func requireDelivered(t *testing.T, r HostResult, instance string, chunks int, s
 // (through px), throwing away what its socket buffers held: the plugin
 // counts a chunk sent only once the server answered a ping sent after it,
 // so every record must still arrive, at least once.
-func requireDeliveredCrash(t *testing.T, r HostResult, instance string, chunks int, srv *WSServer, px *crashProxy, format string, records int) {
+func requireDeliveredCrash(t *testing.T, r hosttest.HostResult, instance string, chunks int, srv *wstest.WSServer, px *crashProxy, format string, records int) {
 	t.Helper()
 	r.RequireOK(t)
 	s := r.Summary(t, instance)
@@ -100,7 +104,7 @@ func requireDeliveredCrash(t *testing.T, r HostResult, instance string, chunks i
 	}
 }
 
-// crashProxy stands between the plugin and a WSServer and plays a server
+// crashProxy stands between the plugin and a wstest.WSServer and plays a server
 // that crashes. It reads what the plugin sends into a queue (256 KB at
 // most) that it forwards to the server, as a server reads into its own
 // buffers. Crash ends every connection with a reset, as the kernel of a
@@ -111,11 +115,11 @@ func requireDeliveredCrash(t *testing.T, r HostResult, instance string, chunks i
 // before reaches the server whole.
 type crashProxy struct {
 	t      testing.TB
-	target string // the WSServer's host:port
+	target string // the wstest.WSServer's host:port
 	path   string
 	addr   string
 
-	host *RunningHost // held still during a crash (Hold)
+	host *hosttest.RunningHost // held still during a crash (Hold)
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -139,9 +143,13 @@ type proxyConn struct {
 	read, written chan struct{} // closed when upRead, upWrite end
 }
 
-func startCrashProxy(t testing.TB, srv *WSServer) *crashProxy {
+func startCrashProxy(t testing.TB, srv *wstest.WSServer) *crashProxy {
 	t.Helper()
-	p := &crashProxy{t: t, target: srv.addr, path: srv.opts.Path, addr: "127.0.0.1:0", conns: map[*proxyConn]struct{}{}}
+	u, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &crashProxy{t: t, target: u.Host, path: u.Path, addr: "127.0.0.1:0", conns: map[*proxyConn]struct{}{}}
 	p.Restart()
 	t.Cleanup(p.Close)
 	return p
@@ -152,7 +160,7 @@ func (p *crashProxy) URL() string { return "ws://" + p.addr + p.path }
 
 // Hold names the host to stop (SIGSTOP) while a crash takes in what the
 // plugin had sent; without it a crash can lose bytes it does not count.
-func (p *crashProxy) Hold(h *RunningHost) { p.host = h }
+func (p *crashProxy) Hold(h *hosttest.RunningHost) { p.host = h }
 
 // proxyQueueMax bounds what the proxy reads ahead of the server.
 const proxyQueueMax = 256 << 10
@@ -160,14 +168,7 @@ const proxyQueueMax = 256 << 10
 // Restart listens again (on the same port) after Crash(true).
 func (p *crashProxy) Restart() {
 	p.t.Helper()
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ln, err := wstest.Listen(p.addr)
 	if err != nil {
 		p.t.Fatalf("crashProxy: listen on %s: %v", p.addr, err)
 	}
@@ -305,8 +306,8 @@ func (p *crashProxy) Crash(stop bool) {
 	p.crashes++
 	p.mu.Unlock()
 	if p.host != nil {
-		syscall.Kill(p.host.cmd.Process.Pid, syscall.SIGSTOP)
-		defer syscall.Kill(p.host.cmd.Process.Pid, syscall.SIGCONT)
+		p.host.Signal(syscall.SIGSTOP)
+		defer p.host.Signal(syscall.SIGCONT)
 	}
 	for pc := range conns {
 		pc.mu.Lock()
@@ -364,12 +365,12 @@ func (p *crashProxy) Crashes() int {
 
 // waitMessagesOrExit waits until srv has read n messages; false when the
 // host ended first or the time ran out.
-func waitMessagesOrExit(h *RunningHost, srv *WSServer, n int, timeout time.Duration) bool {
+func waitMessagesOrExit(h *hosttest.RunningHost, srv *wstest.WSServer, n int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
-	for srv.messageCount() < n {
+	for srv.MessageCount() < n {
 		select {
-		case <-h.done:
-			return srv.messageCount() >= n
+		case <-h.Done():
+			return srv.MessageCount() >= n
 		case <-time.After(time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -377,13 +378,6 @@ func waitMessagesOrExit(h *RunningHost, srv *WSServer, n int, timeout time.Durat
 		}
 	}
 	return true
-}
-
-// messageCount is how many messages srv has read.
-func (s *WSServer) messageCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.msgs)
 }
 
 // tail is the last n lines of a log.
@@ -395,6 +389,20 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// startCrashStream starts a server behind a crash proxy and the host
+// streaming records of 100 bytes, perChunk a chunk, to it in format with 2
+// workers; it returns them and the number of chunks.
+func startCrashStream(t *testing.T, format string, records, perChunk int) (*wstest.WSServer, *crashProxy, *hosttest.RunningHost, int) {
+	t.Helper()
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	px := startCrashProxy(t, srv)
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(px.URL(), format, "*", 2))
+	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 100})
+	h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	px.Hold(h)
+	return srv, px, h, len(chunks)
+}
+
 // The server is killed (every connection ended at once, no close frame,
 // what its sockets held is lost) and restarted on the same port, twice,
 // while the host streams chunks.
@@ -403,15 +411,9 @@ func TestFaultServerRestart(t *testing.T) {
 	for _, format := range []string{"msgpack", "json_lines"} {
 		t.Run(format, func(t *testing.T) {
 			const records, perChunk = 30_000, 20
-			srv := StartWSServer(t, WSOptions{})
-			px := startCrashProxy(t, srv)
-			conf := writeConfig(t, "fluent-bit.conf", faultOutput(px.URL(), format, "*", 2))
-			spec := seqSpec{LogLen: 100}
-			chunks := seqChunks(0, records, perChunk, spec)
-			h := startHost(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
-			px.Hold(h)
+			srv, px, h, chunks := startCrashStream(t, format, records, perChunk)
 			for i := 0; i < 2; i++ {
-				if !waitMessagesOrExit(h, srv, srv.messageCount()+50, 20*time.Second) {
+				if !waitMessagesOrExit(h, srv, srv.MessageCount()+50, 20*time.Second) {
 					t.Fatalf("the stream ended before crash %d", i+1)
 				}
 				px.Crash(true)
@@ -419,7 +421,7 @@ func TestFaultServerRestart(t *testing.T) {
 				px.Restart()
 			}
 			r := h.Wait()
-			requireDeliveredCrash(t, r, "websocket_go.0", len(chunks), srv, px, format, records)
+			requireDeliveredCrash(t, r, "websocket_go.0", chunks, srv, px, format, records)
 		})
 	}
 }
@@ -431,13 +433,7 @@ func TestFaultServerDropsConnections(t *testing.T) {
 	for _, format := range []string{"json_lines", "msgpack"} {
 		t.Run(format, func(t *testing.T) {
 			const records, perChunk, every = 6_000, 5, 25
-			srv := StartWSServer(t, WSOptions{})
-			px := startCrashProxy(t, srv)
-			conf := writeConfig(t, "fluent-bit.conf", faultOutput(px.URL(), format, "*", 2))
-			spec := seqSpec{LogLen: 100}
-			chunks := seqChunks(0, records, perChunk, spec)
-			h := startHost(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
-			px.Hold(h)
+			srv, px, h, chunks := startCrashStream(t, format, records, perChunk)
 			stop := make(chan struct{})
 			dropped := make(chan struct{})
 			go func() {
@@ -448,16 +444,16 @@ func TestFaultServerDropsConnections(t *testing.T) {
 						return
 					case <-time.After(time.Millisecond):
 					}
-					if srv.messageCount() >= next {
+					if srv.MessageCount() >= next {
 						px.Crash(false)
-						next = srv.messageCount() + every
+						next = srv.MessageCount() + every
 					}
 				}
 			}()
 			r := h.Wait()
 			close(stop)
 			<-dropped
-			requireDeliveredCrash(t, r, "websocket_go.0", len(chunks), srv, px, format, records)
+			requireDeliveredCrash(t, r, "websocket_go.0", chunks, srv, px, format, records)
 			if px.Crashes() == 0 {
 				t.Errorf("the server never dropped a connection")
 			}
@@ -472,10 +468,10 @@ func TestFaultServerClosesConnections(t *testing.T) {
 	for _, format := range []string{"msgpack", "json"} {
 		t.Run(format, func(t *testing.T) {
 			const records, perChunk = 4_000, 20
-			srv := StartWSServer(t, WSOptions{CloseEvery: 5, CloseCode: 1001})
-			conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), format, "*", 2))
+			srv := wstest.StartWSServer(t, wstest.WSOptions{CloseEvery: 5, CloseCode: 1001})
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), format, "*", 2))
 			chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 100})
-			r := runHostWith(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 			requireDelivered(t, r, "websocket_go.0", len(chunks), srv, format, 0, records)
 			if srv.Handshakes() < 2 {
 				t.Errorf("%d handshakes: the closes were not seen", srv.Handshakes())
@@ -491,11 +487,11 @@ func TestFaultServerStopsReading(t *testing.T) {
 	t.Parallel()
 	const records, perChunk = 64, 2 // 32 chunks of 2 MB: more than the socket buffers hold
 	const stall = 2500 * time.Millisecond
-	srv := StartWSServer(t, WSOptions{StallFor: stall})
-	conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "msgpack", "*", 1, "write_timeout 1"))
+	srv := wstest.StartWSServer(t, wstest.WSOptions{StallFor: stall})
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "msgpack", "*", 1, "write_timeout 1"))
 	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 1 << 20})
 	start := time.Now()
-	r := runHostWith(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 	// The host may be done (the rest went on a new connection) before the
 	// stalled server reads what the first connection holds.
 	time.Sleep(time.Until(start.Add(stall + 500*time.Millisecond)))
@@ -518,17 +514,17 @@ func TestFaultServerUnavailable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const records, perChunk = 2_000, 20
-			opts := WSOptions{}
+			opts := wstest.WSOptions{}
 			if tc.refuse {
 				opts.Status = 503
 			}
-			srv := StartWSServer(t, opts)
+			srv := wstest.StartWSServer(t, opts)
 			if !tc.refuse {
 				srv.Stop(0) // keeps its port for Start
 			}
-			conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), tc.format, "*", 2))
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), tc.format, "*", 2))
 			chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 100})
-			h := startHost(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 			if !h.WaitFor("failed to flush chunk", 10*time.Second) {
 				t.Fatalf("no retry while the server is unavailable")
 			}
@@ -560,19 +556,19 @@ func TestFaultInstancesWorkers(t *testing.T) {
 	const instances, records, perChunk = 4, 100_000, 500
 	formats := []string{"msgpack", "json", "json_lines", "json_stream"}
 	var conf strings.Builder
-	var srvs []*WSServer
+	var srvs []*wstest.WSServer
 	var args []string
 	nchunks := 0
 	for i := 0; i < instances; i++ {
-		srv := StartWSServer(t, WSOptions{Path: fmt.Sprintf("/i%d", i)})
+		srv := wstest.StartWSServer(t, wstest.WSOptions{Path: fmt.Sprintf("/i%d", i)})
 		srvs = append(srvs, srv)
 		conf.WriteString(faultOutput(srv.URL(), formats[i], fmt.Sprintf("tag%d", i), 4) + "\n")
 		chunks := seqChunks(i*1_000_000, records, perChunk, seqSpec{LogLen: 60})
 		nchunks = len(chunks)
-		args = append(args, "-t", fmt.Sprintf("tag%d", i), "-I", writeChunkFile(t, fmt.Sprintf("chunks%d.bin", i), chunks))
+		args = append(args, "-t", fmt.Sprintf("tag%d", i), "-I", hosttest.WriteChunks(t, fmt.Sprintf("chunks%d.bin", i), chunks...))
 	}
-	path := writeConfig(t, "fluent-bit.conf", conf.String())
-	r := runHostWith(t, HostOptions{Timeout: 90 * time.Second}, faultArgs(t, path, args...)...)
+	path := hosttest.WriteConfig(t, "fluent-bit.conf", conf.String())
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 90 * time.Second}, faultArgs(t, path, args...)...)
 	for i, srv := range srvs {
 		name := fmt.Sprintf("websocket_go.%d", i)
 		requireDelivered(t, r, name, nchunks, srv, formats[i], i*1_000_000, i*1_000_000+records)
@@ -604,17 +600,17 @@ func TestFaultRecordSizes(t *testing.T) {
 		{"1M tiny records json_lines split", "json_lines", 1_000_000, []part{{1_000_000, seqSpec{LogLen: 0}}}, []string{"max_message_size 4M"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := StartWSServer(t, WSOptions{})
-			conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), tc.format, "*", 1, tc.extra...))
+			srv := wstest.StartWSServer(t, wstest.WSOptions{})
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), tc.format, "*", 1, tc.extra...))
 			var chunks [][]byte
 			total := 0
 			for _, p := range tc.parts {
 				chunks = append(chunks, seqChunks(total, p.n, tc.perChunk, p.spec)...)
 				total += p.n
 			}
-			file := writeChunkFile(t, "chunks.bin", chunks)
+			file := hosttest.WriteChunks(t, "chunks.bin", chunks...)
 			chunks = nil
-			r := runHostWith(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", file)...)
+			r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", file)...)
 			requireDelivered(t, r, "websocket_go.0", (total+tc.perChunk-1)/tc.perChunk, srv, tc.format, 0, total)
 		})
 	}
@@ -647,14 +643,14 @@ func TestFaultMalformedChunks(t *testing.T) {
 	}
 	for _, format := range []string{"msgpack", "json_lines"} {
 		t.Run(format, func(t *testing.T) {
-			srv := StartWSServer(t, WSOptions{})
-			conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), format, "*", 0))
+			srv := wstest.StartWSServer(t, wstest.WSOptions{})
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), format, "*", 0))
 			var chunks [][]byte
 			for i, b := range bad {
 				chunks = append(chunks, good(i), b.data)
 			}
 			chunks = append(chunks, good(len(bad)))
-			r := runHostWith(t, HostOptions{Timeout: 30 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 30 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 			r.RequireOK(t)
 			s := r.Summary(t, "websocket_go.0")
 			if s.OK != len(bad)+1 || s.Errors != len(bad) || s.Retried != 0 || s.Dropped != 0 {
@@ -685,8 +681,8 @@ func TestFaultMalformedChunks(t *testing.T) {
 // fixes it, and the chunk is retried up to Retry_Limit, then dropped.
 func TestFaultTLSCertificates(t *testing.T) {
 	t.Parallel()
-	ca := NewTestCA(t)
-	other := NewTestCA(t)
+	ca := wstest.NewTestCA(t)
+	other := wstest.NewTestCA(t)
 	for _, tc := range []struct {
 		name  string
 		tls   *tls.Config
@@ -699,16 +695,16 @@ func TestFaultTLSCertificates(t *testing.T) {
 		{"expired", ca.ServerTLSValid(t, time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour), "127.0.0.1"), "ws_tls.ca_file " + ca.File, "has expired"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := StartWSServer(t, WSOptions{TLS: tc.tls})
+			srv := wstest.StartWSServer(t, wstest.WSOptions{TLS: tc.tls})
 			extra := []string{"connect_timeout 2"}
 			if tc.caKey != "" {
 				extra = append(extra, tc.caKey)
 			}
 			conf := strings.Replace(faultOutput(srv.URL(), "json_lines", "*", 1, extra...), "Retry_Limit no_limits", "Retry_Limit 2", 1)
-			path := writeConfig(t, "fluent-bit.conf", conf)
+			path := hosttest.WriteConfig(t, "fluent-bit.conf", conf)
 			const nchunks = 3
 			chunks := seqChunks(0, nchunks*10, 10, seqSpec{LogLen: 50})
-			r := runHostWith(t, HostOptions{Timeout: 30 * time.Second}, faultArgs(t, path, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+			r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 30 * time.Second}, faultArgs(t, path, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 			r.RequireOK(t)
 			s := r.Summary(t, "websocket_go.0")
 			if s.OK != 0 || s.Retried == 0 || s.Dropped != nchunks || s.Errors != 0 {

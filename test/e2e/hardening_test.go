@@ -6,17 +6,18 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/reference"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // A value that would break every connection stops Fluent Bit at start,
@@ -41,12 +42,12 @@ func TestBrokenSettingsStopInit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := []string{"-e", pluginSO(t), "-o", "websocket_go"}
+			args := []string{"-e", hosttest.PluginSO(t), "-o", "websocket_go"}
 			for _, kv := range tt.keys {
 				k, v, _ := strings.Cut(kv, " ")
 				args = append(args, "-p", k+"="+v)
 			}
-			r := runHost(t, args...)
+			r := hosttest.RunHost(t, args...)
 			if r.ExitCode != 255 || r.CountLogs("error", tt.key) == 0 {
 				t.Errorf("exit %d, want 255 and an error line naming %s\n%s", r.ExitCode, tt.key, r.Dump())
 			}
@@ -58,10 +59,10 @@ func TestBrokenSettingsStopInit(t *testing.T) {
 // a #fragment dropped with a warning.
 func TestURIPathAsWritten(t *testing.T) {
 	t.Parallel()
-	srv := StartWSServer(t, WSOptions{Path: "/a b/c"})
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/a b/c"})
 	host, port := srv.HostPort()
-	r := runPlugin(t, "-o", "websocket_go", "-p", "host="+host, "-p", fmt.Sprintf("port=%d", port),
-		"-p", "uri=/a%20b/c?x=1%202#frag", "-i", referenceChunk())
+	r := hosttest.RunPlugin(t, "-o", "websocket_go", "-p", "host="+host, "-p", fmt.Sprintf("port=%d", port),
+		"-p", "uri=/a%20b/c?x=1%202#frag", "-i", reference.Chunk())
 	r.RequireOK(t)
 	if s := r.Summary(t, "websocket_go.0"); s.OK != 1 || len(srv.Messages()) != 1 {
 		t.Errorf("not delivered to /a%%20b/c: %+v\n%s", s, r.Dump())
@@ -78,35 +79,17 @@ func TestUnofferedExtensionFailsHandshake(t *testing.T) {
 	t.Parallel()
 	for _, ext := range []string{"permessage-deflate", "x-custom; a=1"} {
 		t.Run(ext, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
 			var most atomic.Int64 // bytes after the handshake, on the connection that got most
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer c.Close()
-						req, err := http.ReadRequest(bufio.NewReader(c))
-						if err != nil {
-							return
-						}
-						sum := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-						fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Extensions: %s\r\n\r\n",
-							base64.StdEncoding.EncodeToString(sum[:]), ext)
-						n, _ := io.Copy(io.Discard, c)
-						for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-						}
-					}()
+			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey, "Sec-WebSocket-Extensions: "+ext); err != nil {
+					return
 				}
-			}()
-			conf := writeConfig(t, "fluent-bit.conf", faultOutput("ws://"+ln.Addr().String()+"/", "json", "*", 0, "connect_timeout 2", "write_timeout 2"))
-			r := runHost(t, "-e", pluginSO(t), "-c", conf, "--retry-wait", "50", "--max-runtime", "2", "-i", referenceChunk())
+				n, _ := io.Copy(io.Discard, br)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+			})
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(url, "json", "*", 0, "connect_timeout 2", "write_timeout 2"))
+			r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-c", conf, "--retry-wait", "50", "--max-runtime", "2", "-i", reference.Chunk())
 			// gorilla itself refuses a permessage-deflate it did not offer.
 			name, _, _ := strings.Cut(ext, ";")
 			if r.CountLogs("warn", fmt.Sprintf("extension %q", name))+r.CountLogs("warn", "invalid compression negotiation") == 0 {
@@ -130,10 +113,13 @@ func TestFailureAccounting(t *testing.T) {
 	t.Parallel()
 	t.Run("confirmation fails", func(t *testing.T) {
 		t.Parallel()
-		srv := StartWSServer(t, WSOptions{NoPong: true})
-		conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 0, "write_timeout 0.3"))
+		srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(c *wstest.Conn) {
+			c.SetPingHandler(func(string) error { return nil }) // no pong
+			c.ReadMessages()
+		}})
+		conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 0, "write_timeout 0.3"))
 		chunks := seqChunks(0, 4, 1, seqSpec{LogLen: 10})
-		r := runHost(t, faultArgs(t, conf, "--log-level", "debug", "--max-runtime", "4", "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+		r := hosttest.RunHost(t, faultArgs(t, conf, "--log-level", "debug", "--max-runtime", "4", "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 		if r.CountLogs("warn", "not confirmed") == 0 {
 			t.Errorf("no warning saying the delivery was not confirmed")
 		}
@@ -149,10 +135,10 @@ func TestFailureAccounting(t *testing.T) {
 	})
 	t.Run("503 for a while", func(t *testing.T) {
 		t.Parallel()
-		srv := StartWSServer(t, WSOptions{Status: 503})
-		conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 2))
+		srv := wstest.StartWSServer(t, wstest.WSOptions{Status: 503})
+		conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 2))
 		chunks := seqChunks(0, 200, 10, seqSpec{LogLen: 10})
-		h := startHost(t, HostOptions{Timeout: 30 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+		h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 30 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 		time.Sleep(3 * time.Second)
 		srv.SetStatus(0)
 		r := h.Wait()
@@ -166,9 +152,9 @@ func TestFailureAccounting(t *testing.T) {
 	})
 	t.Run("undecodable event", func(t *testing.T) {
 		t.Parallel()
-		srv := StartWSServer(t, WSOptions{})
+		srv := wstest.StartWSServer(t, wstest.WSOptions{})
 		chunk := append(seqChunk(0, 5, seqSpec{LogLen: 10}), 0xc1, 0x00)
-		r := runPlugin(t, "-o", "websocket_go", "-p", "uri="+srv.URL(), "-p", "format=json_lines", "-i", writeFile(t, "bad.msgpack", chunk))
+		r := hosttest.RunPlugin(t, "-o", "websocket_go", "-p", "uri="+srv.URL(), "-p", "format=json_lines", "-i", hosttest.WriteFile(t, "bad.msgpack", chunk))
 		r.RequireOK(t)
 		srv.Stop(1000)
 		checkSeq(srv.Messages(), "json_lines", 0, 5).requireAll(t, "websocket_go.0")
@@ -190,11 +176,11 @@ const errServerDownText = "server down: "
 // try: the keepalive counts no pong missing for a ping it could not send.
 func TestSlowReadUnderPingInterval(t *testing.T) {
 	t.Parallel()
-	srv := StartWSServer(t, WSOptions{ReadRate: 4 << 20})
-	conf := writeConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "msgpack", "*", 1,
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: readSlowly(4 << 20)})
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "msgpack", "*", 1,
 		"ping_interval 0.2", "ping_timeout 0.5", "write_timeout 20"))
 	chunks := seqChunks(0, 12, 12, seqSpec{LogLen: 1 << 20}) // one chunk of 12 MB: 3 s to read
-	r := runHostWith(t, HostOptions{Timeout: 40 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 40 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 	tally := requireDelivered(t, r, "websocket_go.0", 1, srv, "msgpack", 0, 12)
 	if s := r.Summary(t, "websocket_go.0"); s.Retried != 0 || tally.Duplicates() != 0 {
 		t.Errorf("the chunk was retried (%+v), %d duplicates\n%s", s, tally.Duplicates(), tail(r.Stderr, 30))
@@ -263,9 +249,9 @@ func TestMemoryBoundedByMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := StartWSServer(t, WSOptions{})
-			r := runPlugin(t, "-o", "websocket_go", "-p", "uri="+srv.URL(), "-p", "format="+tt.format,
-				"-p", fmt.Sprintf("%s=%d", tt.key, limit), "-i", writeFile(t, "chunk.msgpack", tt.chunk))
+			srv := wstest.StartWSServer(t, wstest.WSOptions{})
+			r := hosttest.RunPlugin(t, "-o", "websocket_go", "-p", "uri="+srv.URL(), "-p", "format="+tt.format,
+				"-p", fmt.Sprintf("%s=%d", tt.key, limit), "-i", hosttest.WriteFile(t, "chunk.msgpack", tt.chunk))
 			r.RequireOK(t)
 			srv.Stop(1000)
 			records := 0
@@ -286,5 +272,31 @@ func TestMemoryBoundedByMessage(t *testing.T) {
 			}
 			t.Logf("%d messages, host peak %d MB", len(srv.Messages()), r.PeakMemory>>20)
 		})
+	}
+}
+
+// readSlowly is a server's handler that reads at about rate bytes a
+// second, like a slow consumer, keeping what it reads.
+func readSlowly(rate int) func(c *wstest.Conn) {
+	return func(c *wstest.Conn) {
+		c.SetReadLimit(64 << 20)
+		for {
+			typ, r, err := c.NextReader()
+			if err != nil {
+				return
+			}
+			var data bytes.Buffer
+			for {
+				n, err := io.CopyN(&data, r, 16<<10)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return
+				}
+				time.Sleep(time.Duration(n) * time.Second / time.Duration(rate))
+			}
+			c.Keep(typ, data.Bytes())
+		}
 	}
 }

@@ -1,77 +1,36 @@
 package e2e
 
 import (
+	"bufio"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
-// hangingServer is a loopback server that misbehaves for ever: it accepts
-// TCP connections and never answers the handshake, or completes the
-// handshake and never reads. It counts the connections it took.
-type hangingServer struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	took  chan struct{} // closed at the first connection
-	once  sync.Once
-}
-
-func startHangingServer(t *testing.T, handshake bool) *hangingServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &hangingServer{ln: ln, took: make(chan struct{})}
-	t.Cleanup(s.close)
-	if !handshake {
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				s.keep(c)
+// hangingServer is a loopback server that misbehaves until the test ends:
+// it takes TCP connections and never answers the handshake, or completes
+// the handshake and never reads. took is closed at its first connection.
+func hangingServer(t *testing.T, handshake bool) (url string, took <-chan struct{}) {
+	first, end := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	url = wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		once.Do(func() { close(first) })
+		if handshake {
+			if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
+				return
 			}
-		}()
-		return s
-	}
-	up := &websocket.Upgrader{}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
 		}
-		s.keep(ws.NetConn())
-	}), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	return s
+		<-end
+	})
+	t.Cleanup(func() { close(end) }) // before RawServer's own cleanup
+	return url, first
 }
-
-func (s *hangingServer) keep(c net.Conn) {
-	s.mu.Lock()
-	s.conns = append(s.conns, c)
-	s.mu.Unlock()
-	s.once.Do(func() { close(s.took) })
-}
-
-func (s *hangingServer) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-}
-
-func (s *hangingServer) URL() string { return "ws://" + s.ln.Addr().String() + "/" }
 
 // SIGTERM while the server misbehaves: Fluent Bit (the host, with its
 // default Grace of 5 s and its shutdown sequence) exits within Grace + 1 s,
@@ -90,13 +49,12 @@ func TestShutdownWithinGrace(t *testing.T) {
 				case "nothing listening":
 					url = "ws://" + closedPort(t) + "/"
 				default:
-					s := startHangingServer(t, server != "never answers the handshake")
-					url, busy = s.URL(), s.took
+					url, busy = hangingServer(t, server != "never answers the handshake")
 				}
-				conf := writeConfig(t, "fluent-bit.conf", faultOutput(url, "msgpack", "*", workers))
+				conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(url, "msgpack", "*", workers))
 				// 8 chunks of 4 MB: more than socket buffers hold.
 				chunks := seqChunks(0, 32, 4, seqSpec{LogLen: 1 << 20})
-				h := startHost(t, HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", writeChunkFile(t, "chunks.bin", chunks))...)
+				h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
 				if busy != nil {
 					select {
 					case <-busy:

@@ -2,7 +2,7 @@ package e2e
 
 // Sequence-numbered records for the fault tests: one generator that builds
 // chunks as Fluent Bit 5 writes them, and one checker that parses every
-// message a WSServer read in the instance's format and counts the sequence
+// message a wstest.WSServer read in the instance's format and counts the sequence
 // numbers it carries.
 //
 // Record seq is the v2 event
@@ -22,8 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +29,10 @@ import (
 	"time"
 
 	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // seqEpoch is the time of record 0 (2026-11-27 00:00:00 UTC); record seq is
@@ -46,37 +47,15 @@ type seqSpec struct {
 
 // appendSeqEvent appends record seq.
 func appendSeqEvent(b []byte, seq int, spec seqSpec) []byte {
-	b = append(b, 0x92, 0x92, 0xd7, 0x00)
-	b = binary.BigEndian.AppendUint32(b, uint32(seqEpoch+seq))
-	b = binary.BigEndian.AppendUint32(b, 500_000_000)
-	b = append(b, 0xdf, 0, 0, 0, 0) // metadata: map32 {}
+	header := []any{chunktest.Time(uint32(seqEpoch+seq), 500_000_000), chunktest.M{}}
 	if spec.Empty {
-		return append(b, 0xdf, 0, 0, 0, 0)
+		return append(b, chunktest.Enc([]any{header, chunktest.M{}})...)
 	}
-	b = append(b, 0xdf, 0, 0, 0, 2)
-	b = append(b, 0xa3, 's', 'e', 'q', 0xd2)
-	b = binary.BigEndian.AppendUint32(b, uint32(seq))
-	b = append(b, 0xa3, 'l', 'o', 'g')
 	n := seqLogLen(seq, spec)
 	prefix := seqLogPrefix(seq, n)
-	switch {
-	case n < 32:
-		b = append(b, 0xa0|byte(n))
-	case n < 1<<8:
-		b = append(b, 0xd9, byte(n))
-	case n < 1<<16:
-		b = append(b, 0xda)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, 0xdb)
-		b = binary.BigEndian.AppendUint32(b, uint32(n))
-	}
-	b = append(b, prefix...)
-	pad := seqPad(seq)
-	for i := len(prefix); i < n; i++ {
-		b = append(b, pad)
-	}
-	return b
+	log := prefix + strings.Repeat(string(seqPad(seq)), n-len(prefix))
+	body := chunktest.M{"seq", chunktest.Int32(int32(seq)), "log", log}
+	return append(b, chunktest.Enc([]any{header, body})...)
 }
 
 // seqLogLen is the length of record seq's log field: spec.LogLen, or the
@@ -112,32 +91,6 @@ func seqChunks(first, total, perChunk int, spec seqSpec) [][]byte {
 		out = append(out, seqChunk(first+i, min(perChunk, total-i), spec))
 	}
 	return out
-}
-
-// writeChunkFile writes chunks as an -I stream named name in the test's
-// temp dir (writeChunks always uses one name).
-func writeChunkFile(t testing.TB, name string, chunks [][]byte) string {
-	t.Helper()
-	p := filepath.Join(tempDir(t), name)
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, c := range chunks {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(c)))
-		if _, err := f.Write(n[:]); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // seqTally is what a checker found in the messages of one server.
@@ -183,7 +136,7 @@ func (s *seqTally) bad(format string, args ...any) {
 // checkSeq parses every message in format (msgpack, json, json_lines,
 // json_stream) and counts records lo .. hi-1. A msgpack message must be a
 // BINARY frame, the others TEXT.
-func checkSeq(msgs []WSMessage, format string, lo, hi int) *seqTally {
+func checkSeq(msgs []wstest.WSMessage, format string, lo, hi int) *seqTally {
 	s := &seqTally{Format: format, Lo: lo, Hi: hi, Count: make([]int32, hi-lo)}
 	for i, m := range msgs {
 		s.Messages++
@@ -267,26 +220,19 @@ func (s *seqTally) msgpackRecord(ev encoder.Event) error {
 		}
 		return s.record(int(ev.Sec-seqEpoch), 2, seqBody{Seq: &seq, Log: &log})
 	}
+	// Loose decoding gives every integer as int64 or uint64.
 	var keys map[string]any
-	if err := msgpack.Unmarshal(ev.Body, &keys); err != nil {
+	dec := msgpack.NewDecoder(bytes.NewReader(ev.Body))
+	dec.UseLooseInterfaceDecoding(true)
+	if err := dec.Decode(&keys); err != nil {
 		return fmt.Errorf("record at byte %d: body: %v", ev.Offset, err)
 	}
 	var body seqBody
 	var n int64
 	switch v := keys["seq"].(type) {
-	case int8:
-		n = int64(v)
-	case int16:
-		n = int64(v)
-	case int32:
-		n = int64(v)
 	case int64:
 		n = v
-	case uint8:
-		n = int64(v)
-	case uint16:
-		n = int64(v)
-	case uint32:
+	case uint64:
 		n = int64(v)
 	}
 	if _, ok := keys["seq"]; ok {
@@ -302,28 +248,28 @@ func (s *seqTally) msgpackRecord(ev encoder.Event) error {
 // or map32 {"seq": int32, "log": str}); anything else takes the general
 // path. An empty body gives an empty log (nkeys 0 for record).
 func fastMsgpackBody(b []byte) (seq int64, log string, ok bool) {
-	if bytes.Equal(b, []byte{0xdf, 0, 0, 0, 0}) {
+	if bytes.Equal(b, []byte{msgpcode.Map32, 0, 0, 0, 0}) {
 		return 0, "", true
 	}
-	head := []byte{0xdf, 0, 0, 0, 2, 0xa3, 's', 'e', 'q', 0xd2}
+	head := []byte{msgpcode.Map32, 0, 0, 0, 2, msgpcode.FixedStrLow | 3, 's', 'e', 'q', msgpcode.Int32}
 	if len(b) < len(head)+4+4+1 || !bytes.Equal(b[:len(head)], head) {
 		return 0, "", false
 	}
 	seq = int64(int32(binary.BigEndian.Uint32(b[len(head):])))
 	p := len(head) + 4
-	if !bytes.Equal(b[p:p+4], []byte{0xa3, 'l', 'o', 'g'}) {
+	if !bytes.Equal(b[p:p+4], []byte{msgpcode.FixedStrLow | 3, 'l', 'o', 'g'}) {
 		return 0, "", false
 	}
 	p += 4
 	var n int
 	switch c := b[p]; {
-	case c >= 0xa0 && c <= 0xbf:
-		n, p = int(c&0x1f), p+1
-	case c == 0xd9 && len(b) > p+1:
+	case msgpcode.IsFixedString(c):
+		n, p = int(c&msgpcode.FixedStrMask), p+1
+	case c == msgpcode.Str8 && len(b) > p+1:
 		n, p = int(b[p+1]), p+2
-	case c == 0xda && len(b) > p+2:
+	case c == msgpcode.Str16 && len(b) > p+2:
 		n, p = int(binary.BigEndian.Uint16(b[p+1:])), p+3
-	case c == 0xdb && len(b) > p+4:
+	case c == msgpcode.Str32 && len(b) > p+4:
 		n, p = int(binary.BigEndian.Uint32(b[p+1:])), p+5
 	default:
 		return 0, "", false
@@ -499,7 +445,7 @@ func seqRanges(nums []int) string {
 // the plugin-independent ways a record can be wrong.
 func TestSeqChecker(t *testing.T) {
 	chunk := seqChunk(10, 5, seqSpec{LogLen: 40})
-	s := checkSeq([]WSMessage{{Binary: true, Data: chunk}, {Binary: true, Data: seqChunk(12, 1, seqSpec{Empty: true})}}, "msgpack", 10, 16)
+	s := checkSeq([]wstest.WSMessage{{Binary: true, Data: chunk}, {Binary: true, Data: seqChunk(12, 1, seqSpec{Empty: true})}}, "msgpack", 10, 16)
 	if len(s.Bad) != 0 || s.Records != 6 || s.Duplicates() != 1 || !equalInts(s.Missing(), []int{15}) {
 		t.Fatalf("good chunk: %+v missing %v", s, s.Missing())
 	}
@@ -511,15 +457,15 @@ func TestSeqChecker(t *testing.T) {
 		data []byte
 		lo   int
 	}{{"corrupt", bad, 10}, {"cut", chunk[:len(chunk)-3], 10}, {"foreign", chunk, 11}} {
-		if s := checkSeq([]WSMessage{{Binary: true, Data: tc.data}}, "msgpack", tc.lo, 15); len(s.Bad) == 0 {
+		if s := checkSeq([]wstest.WSMessage{{Binary: true, Data: tc.data}}, "msgpack", tc.lo, 15); len(s.Bad) == 0 {
 			t.Errorf("%s: no error", tc.name)
 		}
 	}
 	lines := `{"date":1795737610.5,"seq":10,"log":"s10:7:k"}` + "\n" + `{"date":"2026-11-27T00:00:11.500000Z"}` + "\n"
-	if s := checkSeq([]WSMessage{{Data: []byte(lines)}}, "json_lines", 10, 12); len(s.Bad) != 0 || len(s.Missing()) != 0 {
+	if s := checkSeq([]wstest.WSMessage{{Data: []byte(lines)}}, "json_lines", 10, 12); len(s.Bad) != 0 || len(s.Missing()) != 0 {
 		t.Fatalf("json_lines: %+v", s)
 	}
-	if s := checkSeq([]WSMessage{{Data: []byte(`[{"date":1795737610.5,"seq":10,"log":"s10:7:j"}]`)}}, "json", 10, 11); len(s.Bad) == 0 {
+	if s := checkSeq([]wstest.WSMessage{{Data: []byte(`[{"date":1795737610.5,"seq":10,"log":"s10:7:j"}]`)}}, "json", 10, 11); len(s.Bad) == 0 {
 		t.Fatalf("json: wrong pad letter not seen")
 	}
 }
@@ -541,7 +487,7 @@ func equalInts(a, b []int) bool {
 func TestSeqCheckerFastPaths(t *testing.T) {
 	chunk := seqChunk(100, 3, seqSpec{LogLen: 300})
 	chunk = append(chunk, seqChunk(103, 1, seqSpec{Empty: true})...)
-	if s := checkSeq([]WSMessage{{Binary: true, Data: chunk}}, "msgpack", 100, 104); len(s.Bad) != 0 || len(s.Missing()) != 0 {
+	if s := checkSeq([]wstest.WSMessage{{Binary: true, Data: chunk}}, "msgpack", 100, 104); len(s.Bad) != 0 || len(s.Missing()) != 0 {
 		t.Fatalf("msgpack: %+v", s)
 	}
 	line := func(seq int, log string) string {
@@ -557,7 +503,7 @@ func TestSeqCheckerFastPaths(t *testing.T) {
 		{strings.Replace(line(5, "s5:7:ff"), `"seq":5`, `"seq":4`, 1), false},
 		{strings.Replace(line(5, "s5:7:ff"), `.5,`, `.25,`, 1), false},
 	} {
-		s := checkSeq([]WSMessage{{Data: []byte(tc.lines)}}, "json_lines", 5, 7)
+		s := checkSeq([]wstest.WSMessage{{Data: []byte(tc.lines)}}, "json_lines", 5, 7)
 		if (len(s.Bad) == 0) != tc.ok {
 			t.Errorf("%q: bad %v, want ok %v", tc.lines, s.Bad, tc.ok)
 		}

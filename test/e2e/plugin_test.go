@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/out-websocket/out_websocket/encoder"
+	"github.com/out-websocket/out_websocket/internal/chunktest"
+	"github.com/out-websocket/out_websocket/internal/hosttest"
 	"github.com/out-websocket/out_websocket/internal/reference"
+	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 func readReference(t *testing.T, name string) []byte {
@@ -49,10 +51,10 @@ func TestBuiltinExampleDelivers(t *testing.T) {
 	want := readReference(t, "formats/json.double.date")
 	for _, pad := range []int{0, 8, 4096} {
 		t.Run("pad "+strconv.Itoa(pad), func(t *testing.T) {
-			srv := StartWSServer(t, WSOptions{Path: "/something"})
-			conf := writeConfig(t, "fluent-bit.conf", builtinExample(srv.HostPort()))
-			r := runHost(t, "--host-field-pad", strconv.Itoa(pad), "-e", pluginSO(t), "-c", conf,
-				"-i", referenceChunk())
+			srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/something"})
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", builtinExample(srv.HostPort()))
+			r := hosttest.RunHost(t, "--host-field-pad", strconv.Itoa(pad), "-e", hosttest.PluginSO(t), "-c", conf,
+				"-i", reference.Chunk())
 			r.RequireOK(t)
 			if s := r.Summary(t, "websocket_go.0"); s.OK != 1 || s.Retried != 0 {
 				t.Fatalf("summary %+v\n%s", s, r.Dump())
@@ -68,10 +70,10 @@ func TestBuiltinExampleDelivers(t *testing.T) {
 // `fluent-bit -o websocket_go://host:port/path` works: the plugin registers
 // FLB_OUTPUT_NET, so the core parses the URL into the instance.
 func TestURLForm(t *testing.T) {
-	srv := StartWSServer(t, WSOptions{Path: "/path"})
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/path"})
 	host, port := srv.HostPort()
-	r := runHost(t, "-e", pluginSO(t), "-o", fmt.Sprintf("websocket_go://%s:%d/path", host, port),
-		"-p", "format=json_lines", "-i", referenceChunk())
+	r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-o", fmt.Sprintf("websocket_go://%s:%d/path", host, port),
+		"-p", "format=json_lines", "-i", reference.Chunk())
 	r.RequireOK(t)
 	if reg := r.Registration(t); reg.Flags&32 == 0 {
 		t.Errorf("registered without FLB_OUTPUT_NET: %+v", reg)
@@ -85,16 +87,16 @@ func TestURLForm(t *testing.T) {
 // A Fluent Bit that does not export flb_output_net_default: the plugin
 // says so, tells the user to put the URL in URI, and that form works.
 func TestEndpointWithoutCoreSymbols(t *testing.T) {
-	conf := writeConfig(t, "path.conf", "[OUTPUT]\n    Name websocket_go\n    Match *\n    Host 127.0.0.1\n    URI /x\n")
-	r := runHost(t, "--hide-symbols", "-e", pluginSO(t), "-c", conf)
+	conf := hosttest.WriteConfig(t, "path.conf", "[OUTPUT]\n    Name websocket_go\n    Match *\n    Host 127.0.0.1\n    URI /x\n")
+	r := hosttest.RunHost(t, "--hide-symbols", "-e", hosttest.PluginSO(t), "-c", conf)
 	r.RequireOK(t)
 	if r.CountLogs("warn", "cannot read Host and Port") == 0 || r.CountLogs("warn", "'URI ws://host:port/path'") == 0 {
 		t.Errorf("no warning about the unreadable endpoint\n%s", r.Dump())
 	}
 
-	srv := StartWSServer(t, WSOptions{Path: "/x"})
-	conf = writeConfig(t, "url.conf", fmt.Sprintf("[OUTPUT]\n    Name websocket_go\n    Match *\n    URI %s\n", srv.URL()))
-	r = runHost(t, "--hide-symbols", "-e", pluginSO(t), "-c", conf, "-i", referenceChunk())
+	srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/x"})
+	conf = hosttest.WriteConfig(t, "url.conf", fmt.Sprintf("[OUTPUT]\n    Name websocket_go\n    Match *\n    URI %s\n", srv.URL()))
+	r = hosttest.RunHost(t, "--hide-symbols", "-e", hosttest.PluginSO(t), "-c", conf, "-i", reference.Chunk())
 	r.RequireOK(t)
 	if r.CountLogs("warn", "cannot read Host and Port") > 0 {
 		t.Errorf("a warning although URI holds the whole URL\n%s", r.Dump())
@@ -107,13 +109,13 @@ func TestEndpointWithoutCoreSymbols(t *testing.T) {
 // A Host in the config that contradicts the URL in URI stops Fluent Bit at
 // start, naming both keys.
 func TestConflictingEndpointStopsInit(t *testing.T) {
-	conf := writeConfig(t, "fluent-bit.conf", `[OUTPUT]
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", `[OUTPUT]
     Name websocket_go
     Match *
     Host 127.0.0.2
     URI  ws://127.0.0.1:9/x
 `)
-	r := runHost(t, "-e", pluginSO(t), "-c", conf)
+	r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-c", conf)
 	if r.ExitCode != 255 || r.CountLogs("error", "keys 'host' and 'uri' conflict") == 0 {
 		t.Fatalf("exit %d\n%s", r.ExitCode, r.Dump())
 	}
@@ -130,7 +132,7 @@ func TestBadValueStopsInit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			r := runHost(t, "-e", pluginSO(t), "-o", "websocket_go", "-p", tt.key+"="+tt.value)
+			r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-o", "websocket_go", "-p", tt.key+"="+tt.value)
 			if r.ExitCode != 255 {
 				t.Fatalf("exit %d, want 255\n%s", r.ExitCode, r.Dump())
 			}
@@ -146,7 +148,7 @@ func TestBadValueStopsInit(t *testing.T) {
 func TestNameClashWarning(t *testing.T) {
 	so := filepath.Join(t.TempDir(), "out_websocket.so")
 	build := exec.Command("go", "build", "-buildmode=c-shared", "-ldflags", "-X main.pluginName=websocket", "-o", so, ".")
-	build.Dir = repoRoot
+	build.Dir = hosttest.RepoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -156,7 +158,7 @@ func TestNameClashWarning(t *testing.T) {
 	}{
 		{"websocket with the built-in", so, "websocket", true},
 		{"websocket without the built-in", so, "", false},
-		{"websocket_go with the built-in", pluginSO(t), "websocket", false},
+		{"websocket_go with the built-in", hosttest.PluginSO(t), "websocket", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,7 +166,7 @@ func TestNameClashWarning(t *testing.T) {
 			if tt.builtin != "" {
 				args = append(args, "--builtin", tt.builtin)
 			}
-			r := runHost(t, args...)
+			r := hosttest.RunHost(t, args...)
 			if got := r.CountLogs("warn", "built-in output named") > 0; got != tt.warn {
 				t.Fatalf("warning %v, want %v\n%s", got, tt.warn, r.Dump())
 			}
@@ -175,7 +177,7 @@ func TestNameClashWarning(t *testing.T) {
 // Log lines look like Fluent Bit's: its timestamp and level, then
 // [output:<plugin>:<instance or alias>], honouring Log_Level.
 func TestLogLines(t *testing.T) {
-	srv := StartWSServer(t, WSOptions{})
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	tests := []struct {
 		name, extra, prefix string
 		info, debug         bool
@@ -187,8 +189,8 @@ func TestLogLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conf := writeConfig(t, "fluent-bit.conf", fmt.Sprintf("[OUTPUT]\n    Name websocket_go\n    Match *\n    URI %s\n    %s", srv.URL(), tt.extra))
-			r := runHost(t, "-e", pluginSO(t), "-c", conf, "-i", referenceChunk())
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", fmt.Sprintf("[OUTPUT]\n    Name websocket_go\n    Match *\n    URI %s\n    %s", srv.URL(), tt.extra))
+			r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-c", conf, "-i", reference.Chunk())
 			r.RequireOK(t)
 			var info, debug bool
 			for _, l := range r.LogLines() {
@@ -211,9 +213,9 @@ func TestLogLines(t *testing.T) {
 // Several [OUTPUT] sections of the plugin, Workers 2 each: every instance
 // sends its own format to its own server, nothing crosses over.
 func TestInstancesAreIndependent(t *testing.T) {
-	bin := StartWSServer(t, WSOptions{Path: "/bin"})
-	text := StartWSServer(t, WSOptions{Path: "/text"})
-	conf := writeConfig(t, "fluent-bit.conf", fmt.Sprintf(`[OUTPUT]
+	bin := wstest.StartWSServer(t, wstest.WSOptions{Path: "/bin"})
+	text := wstest.StartWSServer(t, wstest.WSOptions{Path: "/text"})
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", fmt.Sprintf(`[OUTPUT]
     Name    websocket_go
     Match   *
     URI     %s
@@ -229,9 +231,9 @@ func TestInstancesAreIndependent(t *testing.T) {
 	const chunks, perChunk = 8, 50
 	var stream [][]byte
 	for i := 0; i < chunks; i++ {
-		stream = append(stream, encoder.SampleChunk(perChunk, int64(i)))
+		stream = append(stream, chunktest.SampleChunk(perChunk, int64(i)))
 	}
-	r := runHost(t, "-e", pluginSO(t), "-c", conf, "-I", writeChunks(t, stream...))
+	r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-c", conf, "-I", hosttest.WriteChunks(t, "chunks.bin", stream...))
 	r.RequireOK(t)
 	for _, name := range []string{"websocket_go.0", "websocket_go.1"} {
 		if s := r.Summary(t, name); s.OK != chunks {
@@ -258,10 +260,10 @@ func TestInstancesAreIndependent(t *testing.T) {
 // After a hot reload (exit all, register and init again) the instances
 // deliver again, on a new connection, and the old one was closed.
 func TestHotReload(t *testing.T) {
-	srv := StartWSServer(t, WSOptions{})
-	conf := writeConfig(t, "fluent-bit.conf", strings.Replace(builtinExample(srv.HostPort()), "/something", "/", 1))
-	chunk := referenceChunk()
-	r := runHost(t, "--reload-after", "2", "-e", pluginSO(t), "-c", conf, "-i", chunk, "-i", chunk, "-i", chunk, "-i", chunk)
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", strings.Replace(builtinExample(srv.HostPort()), "/something", "/", 1))
+	chunk := reference.Chunk()
+	r := hosttest.RunHost(t, "--reload-after", "2", "-e", hosttest.PluginSO(t), "-c", conf, "-i", chunk, "-i", chunk, "-i", chunk, "-i", chunk)
 	r.RequireOK(t)
 	if s := r.Summary(t, "websocket_go.0"); r.Reloads != 1 || s.OK != 4 {
 		t.Fatalf("%d reloads, summary %+v\n%s", r.Reloads, s, r.Dump())
