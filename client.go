@@ -181,6 +181,9 @@ func (c *client) dial() (*conn, error) {
 		return nil, err
 	}
 	cn, err := c.connect()
+	if errors.Is(err, errStopping) {
+		return nil, err // Fluent Bit stopping says nothing of the server
+	}
 	if err != nil {
 		c.backoff.failure(err)
 		return nil, failure{errConnect, err}

@@ -78,6 +78,9 @@ func TestShutdownWithinGrace(t *testing.T) {
 				if s := r.Summary(t, "websocket_go.0"); s.OK != 0 {
 					t.Errorf("%d chunks reported OK that the server never read: %+v", s.OK, s)
 				}
+				if busy != nil && r.CountLogs("warn", "cannot reach") != 0 {
+					t.Errorf("a connect cut short by the stop is logged as the server unreachable")
+				}
 				if r.CountLogs("info", "service has stopped") != 1 {
 					t.Errorf("the host did not go through its shutdown")
 				}
