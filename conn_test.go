@@ -69,12 +69,14 @@ func TestClientServerEnds(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		code     int // 0: drop the TCP connection
+		reason   string
 		wantWarn int
 	}{
-		{"normal closure", websocket.CloseNormalClosure, 0},
-		{"going away", websocket.CloseGoingAway, 0},
-		{"internal error", websocket.CloseInternalServerErr, 1},
-		{"tcp dropped", 0, 0},
+		{"normal closure", websocket.CloseNormalClosure, "bye", 0},
+		{"going away", websocket.CloseGoingAway, "bye", 0},
+		{"internal error", websocket.CloseInternalServerErr, "bye", 1},
+		{"reason that forges a log line", websocket.ClosePolicyViolation, "bye\n[error] forged", 1},
+		{"tcp dropped", 0, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(ws *wstest.Conn) {
@@ -91,7 +93,7 @@ func TestClientServerEnds(t *testing.T) {
 					ws.NetConn().Close()
 					return
 				}
-				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, "bye"), time.Now().Add(time.Second))
+				ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, tc.reason), time.Now().Add(time.Second))
 				ws.ReadMessages() // until the client's close
 			}})
 			// The server ends the connection right after reading "one",
@@ -117,6 +119,11 @@ func TestClientServerEnds(t *testing.T) {
 			}
 			if n := log.count("warn", "closed the connection"); n != tc.wantWarn {
 				t.Errorf("%d warnings about the close, want %d", n, tc.wantWarn)
+			}
+			for _, l := range log.all() {
+				if strings.Contains(l, "\n") {
+					t.Errorf("the server's close reason is in the log unquoted: %q", l)
+				}
 			}
 		})
 	}
