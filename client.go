@@ -22,6 +22,7 @@ var errClientClosed = errors.New("the output is shutting down")
 type Client struct {
 	cfg       ConnConfig
 	log       Logger
+	metrics   Metrics
 	dialer    *websocket.Dialer
 	backoff   *backoff
 	closeWait time.Duration
@@ -37,6 +38,7 @@ func NewClient(cfg ConnConfig, log Logger) *Client {
 	return &Client{
 		cfg:       cfg,
 		log:       log,
+		metrics:   noMetrics{},
 		dialer:    newDialer(cfg),
 		backoff:   newBackoff(cfg.URL, log),
 		closeWait: closeWait,
@@ -112,6 +114,7 @@ func (c *Client) take() (*conn, error) {
 			c.log.Debugf("closing a connection to %s idle for %v (idle_interval %v)", c.cfg.URL,
 				now.Sub(s.lastUsed).Round(time.Millisecond), c.cfg.IdleInterval)
 		}
+		s.setCause(errIdleReplaced)
 		go s.close(websocket.CloseNormalClosure, c.closeWait)
 	}
 	if cn != nil {
@@ -128,6 +131,7 @@ func (c *Client) dial() (*conn, error) {
 	}
 	cn, err := c.connect()
 	if err != nil {
+		c.metrics.ConnectFailed()
 		c.backoff.failure(err)
 		return nil, err
 	}

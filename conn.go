@@ -30,6 +30,7 @@ type conn struct {
 	ws      *websocket.Conn
 	url     string
 	log     Logger
+	metrics Metrics
 	confirm bool // confirm_delivery: a chunk is sent once its ping is answered
 
 	// Owned by the Send holding the connection, or by Client.mu while idle.
@@ -45,8 +46,8 @@ type conn struct {
 	pong   chan struct{} // closed, and replaced, at each pong
 }
 
-func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger) *conn {
-	cn := &conn{ws: ws, url: cfg.URL, log: log, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
+func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger, metrics Metrics) *conn {
+	cn := &conn{ws: ws, url: cfg.URL, log: log, metrics: metrics, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
 		done: make(chan struct{}), pong: make(chan struct{})}
 	ws.SetReadLimit(readLimit)
 	ws.SetPongHandler(cn.onPong)
@@ -73,6 +74,7 @@ func (cn *conn) read() {
 	if cn.setCause(err) {
 		cn.logEnd(err)
 	}
+	cn.metrics.Ended(cn.err())
 	cn.ws.Close()
 	close(cn.done)
 }
@@ -120,7 +122,7 @@ func (cn *conn) ping(timeout time.Duration) error {
 		case <-cn.done:
 			return cn.err()
 		case <-wait.C:
-			return fmt.Errorf("no pong within %v: %w", timeout, os.ErrDeadlineExceeded)
+			return fmt.Errorf("%w within %v: %w", errNoPong, timeout, os.ErrDeadlineExceeded)
 		}
 	}
 }
@@ -157,7 +159,7 @@ func (cn *conn) keepalive(interval, timeout time.Duration) {
 		switch {
 		case cn.dead():
 			return
-		case isTimeout(err) && cn.setCause(fmt.Errorf("no pong within %v (ping_timeout)", timeout)):
+		case isTimeout(err) && cn.setCause(fmt.Errorf("%w within %v (ping_timeout)", errNoPong, timeout)):
 			cn.log.Warnf("no pong from %s within %v (ping_timeout): closing the connection", cn.url, timeout)
 			cn.ws.Close()
 			return
@@ -215,13 +217,16 @@ func (cn *conn) write(typ int, messages [][]byte, timeout time.Duration) error {
 		if err := cn.ws.WriteMessage(typ, m); err != nil {
 			return cn.fail(fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err))
 		}
+		cn.metrics.Sent(1, len(m))
 	}
 	if !cn.confirm {
 		return nil
 	}
+	sent := time.Now()
 	if err := cn.ping(timeout); err != nil {
 		return cn.fail(fmt.Errorf("chunk written to %s but its reading not confirmed (a ping after it got no pong within write_timeout; for a server that does not answer pings set confirm_delivery off): %w", cn.url, err))
 	}
+	cn.metrics.Confirmed(time.Since(sent))
 	return nil
 }
 

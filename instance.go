@@ -13,15 +13,17 @@ import (
 type instance struct {
 	cfg      *Config
 	log      Logger
+	metrics  Metrics
 	client   *Client
 	encoders sync.Pool
 }
 
-func newInstance(cfg *Config, log Logger) (*instance, error) {
+func newInstance(cfg *Config, log Logger, metrics Metrics) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, client: NewClient(cfg.Conn, log)}
+	in := &instance{cfg: cfg, log: log, metrics: metrics, client: NewClient(cfg.Conn, log)}
+	in.client.metrics = metrics
 	in.encoders.New = func() any {
 		enc, _ := encoder.New(cfg.Encoder)
 		return enc
@@ -68,6 +70,43 @@ func (in *instance) flush(chunk []byte, tag string) int {
 	return output.FLB_OK
 }
 
+// close ends the connections, then the metrics: Fluent Bit frees the
+// instance's metrics context right after.
 func (in *instance) close() {
 	in.client.Close()
+	in.metrics.Close()
+}
+
+// instanceSet holds the instances initialised and not closed yet.
+type instanceSet struct {
+	mu sync.Mutex
+	m  map[*instance]struct{}
+}
+
+func (s *instanceSet) add(in *instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[*instance]struct{}{}
+	}
+	s.m[in] = struct{}{}
+}
+
+// close closes one instance and forgets it.
+func (s *instanceSet) close(in *instance) {
+	s.mu.Lock()
+	delete(s.m, in)
+	s.mu.Unlock()
+	in.close()
+}
+
+// closeAll closes every instance still open.
+func (s *instanceSet) closeAll() {
+	s.mu.Lock()
+	all := s.m
+	s.m = nil
+	s.mu.Unlock()
+	for in := range all {
+		in.close()
+	}
 }

@@ -46,7 +46,7 @@ func TestInstanceFlush(t *testing.T) {
 				t.Fatal(err)
 			}
 			log := &recLogger{}
-			in, err := newInstance(cfg, log)
+			in, err := newInstance(cfg, log, noMetrics{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +76,7 @@ func TestInstanceCloseLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := newInstance(cfg, &recLogger{})
+	in, err := newInstance(cfg, &recLogger{}, noMetrics{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func BenchmarkInstanceFlush(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				in, err := newInstance(cfg, &recLogger{})
+				in, err := newInstance(cfg, &recLogger{}, noMetrics{})
 				if err != nil {
 					b.Fatal(err)
 				}
