@@ -59,7 +59,7 @@ var confirmBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 // cmtFuncs are the cmetrics functions the running Fluent Bit exports.
 type cmtFuncs struct {
 	counterCreate, counterSet, counterAdd, gaugeCreate, gaugeSet unsafe.Pointer
-	bucketsCreate, histogramCreate, histogramObserve              unsafe.Pointer // nil: no histogram
+	bucketsCreate, histogramCreate, histogramObserve             unsafe.Pointer // nil: no histogram
 }
 
 func lookupCmt() (cmtFuncs, error) {

@@ -106,8 +106,10 @@ func builtinOutputExists(name string) bool {
 
 // pluginAPI and pluginInstance are the api and the output instance of the
 // instance being initialised.
-func pluginAPI(plugin unsafe.Pointer) unsafe.Pointer      { return C.flbws_api(plugin) }
-func pluginInstance(plugin unsafe.Pointer) unsafe.Pointer { return unsafe.Pointer(C.flbws_instance(plugin)) }
+func pluginAPI(plugin unsafe.Pointer) unsafe.Pointer { return C.flbws_api(plugin) }
+func pluginInstance(plugin unsafe.Pointer) unsafe.Pointer {
+	return unsafe.Pointer(C.flbws_instance(plugin))
+}
 
 func setPluginFlags(def unsafe.Pointer, flags int) {
 	C.flbws_set_flags(def, C.int(flags))
