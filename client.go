@@ -28,9 +28,10 @@ type Client struct {
 	closeWait time.Duration
 	connected atomic.Bool // a connection was ever made
 
-	mu     sync.Mutex
-	idle   []*conn // the most recently used last
-	closed bool
+	mu      sync.Mutex
+	idle    []*conn // the most recently used last
+	closed  bool
+	closing sync.WaitGroup // connections being retired in the background
 }
 
 // NewClient makes a client; it connects on the first Send.
@@ -101,6 +102,7 @@ func (c *Client) take() (*conn, error) {
 	}
 	clear(c.idle[len(keep):])
 	c.idle = keep
+	c.closing.Add(len(stale)) // under mu: before a Close can wait
 	var cn *conn
 	if n := len(c.idle); n > 0 {
 		cn = c.idle[n-1]
@@ -115,7 +117,10 @@ func (c *Client) take() (*conn, error) {
 				now.Sub(s.lastUsed).Round(time.Millisecond), c.cfg.IdleInterval)
 		}
 		s.setCause(errIdleReplaced)
-		go s.close(websocket.CloseNormalClosure, c.closeWait)
+		go func() {
+			defer c.closing.Done()
+			s.close(websocket.CloseNormalClosure, c.closeWait)
+		}()
 	}
 	if cn != nil {
 		cn.reused = true
@@ -175,4 +180,5 @@ func (c *Client) Close() {
 		wg.Go(func() { cn.close(websocket.CloseNormalClosure, c.closeWait) })
 	}
 	wg.Wait()
+	c.closing.Wait()
 }
