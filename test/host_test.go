@@ -931,8 +931,8 @@ func TestHostVersionGuards(t *testing.T) {
 		cmetrics bool // flb_output_get_cmt_instance, cmt_* exported
 	}{
 		{"1.9", true, false, false, false, false},
-		{"1.9", true, true, true, false, false},   // api->output_log_check: past 1 field
-		{"2.0", false, false, true, true, true},   // def->event_type: past 5 fields
+		{"1.9", true, true, true, false, false}, // api->output_log_check: past 1 field
+		{"2.0", false, false, true, true, true}, // def->event_type: past 5 fields
 		{"3.2", true, true, false, true, true},
 		{"4.0", false, false, true, true, true},
 		{"5.1", false, true, false, true, true},
