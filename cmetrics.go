@@ -33,6 +33,8 @@ static void *flbws_cmt_histogram_create(void *fn, void *buckets_fn, double *boun
 	return ((void *(*)(void *, char *, char *, char *, char *, void *, int, char **)) fn)(cmt, "fluentbit", sub, name, help, b, n, keys);
 }
 
+static const char *flbws_cmt_version(void *fn) { return ((const char *(*)(void)) fn)(); }
+
 static int flbws_cmt_update(void *fn, void *metric, uint64_t ts, double v, int n, char **vals) {
 	return ((int (*)(void *, uint64_t, double, int, char **)) fn)(metric, ts, v, n, vals);
 }
@@ -88,6 +90,24 @@ func lookupCmt() (cmtFuncs, error) {
 		f.histogramCreate = nil
 	}
 	return f, nil
+}
+
+// histogramsExported tells whether the running cmetrics copies a labelled
+// histogram into Fluent Bit's metrics endpoint intact. Before 0.9 (Fluent
+// Bit 2.x, 3.0.0) its cmt_cat.c copies only as many buckets as there were
+// observations and adds a series labelled with the label names: the
+// endpoint shows garbage. The version comes from the exported cmt_version.
+func histogramsExported() (bool, string) {
+	fn := symbol("cmt_version")
+	if fn == nil {
+		return false, "unknown"
+	}
+	v := C.GoString(C.flbws_cmt_version(fn))
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false, v
+	}
+	return major > 0 || minor >= 9, v
 }
 
 // cmtMetrics registers the plugin's metrics in the output instance's
@@ -157,7 +177,7 @@ func newCmtMetrics(plugin unsafe.Pointer, instance string) (*cmtMetrics, error) 
 		m.Close()
 		return nil, errors.New("cmt_gauge_create failed for connections")
 	}
-	if fn.histogramCreate != nil {
+	if ok, _ := histogramsExported(); ok && fn.histogramCreate != nil {
 		bounds := (*C.double)(C.malloc(C.size_t(len(confirmBuckets)) * C.size_t(unsafe.Sizeof(C.double(0)))))
 		m.cstrings = append(m.cstrings, unsafe.Pointer(bounds))
 		copy(unsafe.Slice((*float64)(unsafe.Pointer(bounds)), len(confirmBuckets)), confirmBuckets)

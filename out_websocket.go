@@ -77,7 +77,8 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	} else {
 		metrics = m
 		if !m.hasHistogram() {
-			log.Infof("no confirmation round-trip metric: this Fluent Bit exports no cmt_histogram_create")
+			_, version := histogramsExported()
+			log.Infof("no confirmation round-trip histogram: this Fluent Bit's cmetrics (%s) has no histogram functions or exports histograms wrongly (before 0.9)", version)
 		}
 	}
 	in, err := newInstance(cfg, log, metrics)

@@ -21,6 +21,10 @@ var flbVersions = []string{"1.9", "2.0", "2.2", "3.2", "4.0", "5.1"}
 func hasHotReload(v string) bool { return v != "1.9" && v != "2.0" }
 func hasMetrics(v string) bool   { return v != "1.9" }
 
+// hasHistogram: the cmetrics of 2.x copies labelled histograms into the
+// metrics endpoint wrongly (before 0.9), so the plugin registers none.
+func hasHistogram(v string) bool { return hasMetrics(v) && v != "2.0" && v != "2.2" }
+
 // hasLogAPI: the api's log_print and output_log_check, and with them the
 // instance's own Log_Level, came in 2.0.
 func hasLogAPI(v string) bool { return v != "1.9" }
@@ -68,6 +72,15 @@ func versionSeedConfig(t *testing.T, v string, ver []string) {
 		}
 		if m := r.Metric(t, "websocket_go.0", "fluentbit_websocket_confirmations_total"); m.Value != 1 {
 			t.Errorf("confirmations %v, want 1", m.Value)
+		}
+		histograms := 0
+		for _, s := range r.Metrics[0].Series {
+			if s.Type == "histogram" {
+				histograms++
+			}
+		}
+		if noHistogram := r.CountLogs("info", "no confirmation round-trip histogram"); hasHistogram(v) != (histograms == 1) || hasHistogram(v) == (noHistogram == 1) {
+			t.Errorf("%d histograms, %d lines saying there is none\n%s", histograms, noHistogram, r.Dump())
 		}
 	} else if without != 1 || len(r.Metrics) != 0 {
 		t.Errorf("%d 'running without metrics' lines (want 1), %d metric dumps (want 0)\n%s", without, len(r.Metrics), r.Dump())

@@ -330,7 +330,19 @@ FLB_EXPORT void *flb_output_get_cmt_instance(struct flb_output_instance *ins)
     return ins->cmt;
 }
 
+static const char *version = "0.0.0";
+
+FLB_EXPORT const char *cmt_version(void)
+{
+    return version;
+}
+
 /* --- for the host --- */
+
+FLB_EXPORT void flbhost_cmt_set_version(const char *v)
+{
+    version = v;
+}
 
 FLB_EXPORT struct cmt *flbhost_cmt_create(void)
 {

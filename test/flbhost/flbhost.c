@@ -597,6 +597,8 @@ static void profile_load_core(void)
     cmt.create = (void *(*)(void)) core_sym(h, path, "flbhost_cmt_create");
     cmt.print = (void (*)(void *, const char *, int)) core_sym(h, path, "flbhost_cmt_print");
     cmt.destroy = (void (*)(void *)) core_sym(h, path, "flbhost_cmt_destroy");
+    ((void (*)(const char *)) core_sym(h, path, "flbhost_cmt_set_version"))(
+        opt.profile->cmt_version);
 }
 
 static void load_support_libs(void)

@@ -52,6 +52,7 @@ struct flb_profile {
     int def_zeroed;           /* the def is flb_calloc'ed (5.0 on), else flb_malloc'ed */
     int core_2_0;             /* exports flb_output_log_check (2.0 on) */
     int metrics;              /* flb_output_get_cmt_instance and cmt_* (2.0 on) */
+    const char *cmt_version;  /* its lib/cmetrics, as cmt_version() says */
     int pre_hooks;            /* FLBPluginPreRegister, OutputPreRun, OutputPreExit */
     int hot_reload;           /* src/flb_reload.c exists */
     int reload_refuses_flush; /* proxy_cb_flush returns FLB_RETRY while reloading */
