@@ -42,14 +42,21 @@ const seqEpoch = 1795737600
 type seqSpec struct {
 	LogLen int  // bytes of the log field; at least its prefix ("s<seq>:<len>:")
 	Empty  bool // empty body map: no seq, no log; the number is in the time only
+	Legacy bool // the event form before Fluent Bit 2.1: [time, body], no metadata
 }
 
 // appendSeqEvent appends record seq.
 func appendSeqEvent(b []byte, seq int, spec seqSpec) []byte {
-	b = append(b, 0x92, 0x92, 0xd7, 0x00)
+	if spec.Legacy {
+		b = append(b, 0x92, 0xd7, 0x00)
+	} else {
+		b = append(b, 0x92, 0x92, 0xd7, 0x00)
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(seqEpoch+seq))
 	b = binary.BigEndian.AppendUint32(b, 500_000_000)
-	b = append(b, 0xdf, 0, 0, 0, 0) // metadata: map32 {}
+	if !spec.Legacy {
+		b = append(b, 0xdf, 0, 0, 0, 0) // metadata: map32 {}
+	}
 	if spec.Empty {
 		return append(b, 0xdf, 0, 0, 0, 0)
 	}

@@ -25,6 +25,12 @@ func hasMetrics(v string) bool   { return v != "1.9" }
 // metrics endpoint wrongly (before 0.9), so the plugin registers none.
 func hasHistogram(v string) bool { return hasMetrics(v) && v != "2.0" && v != "2.2" }
 
+// chunkSpec is the chunks the release hands a plugin: events without
+// metadata, [time, body], before 2.1.
+func chunkSpec(v string, logLen int) seqSpec {
+	return seqSpec{LogLen: logLen, Legacy: v == "1.9" || v == "2.0"}
+}
+
 // hasLogAPI: the api's log_print and output_log_check, and with them the
 // instance's own Log_Level, came in 2.0.
 func hasLogAPI(v string) bool { return v != "1.9" }
@@ -41,7 +47,7 @@ func TestVersions(t *testing.T) {
 			t.Run("seed config", func(t *testing.T) { versionSeedConfig(t, v, ver) })
 			t.Run("formats", func(t *testing.T) { versionFormats(t, ver) })
 			t.Run("server restarts", func(t *testing.T) { versionServerRestarts(t, v, ver) })
-			t.Run("workers 2", func(t *testing.T) { versionWorkers(t, ver) })
+			t.Run("workers 2", func(t *testing.T) { versionWorkers(t, v, ver) })
 			t.Run("log_level", func(t *testing.T) { versionLogLevel(t, v, ver) })
 			if hasHotReload(v) {
 				t.Run("hot reload", func(t *testing.T) { versionHotReload(t, v, ver) })
@@ -126,7 +132,7 @@ func versionFormats(t *testing.T, ver []string) {
 func versionServerRestarts(t *testing.T, v string, ver []string) {
 	const chunks, perChunk = 1500, 5
 	srv := StartWSServer(t, WSOptions{})
-	in := writeChunkFile(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, seqSpec{LogLen: 40}))
+	in := writeChunkFile(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, chunkSpec(v, 40)))
 	h := startHost(t, HostOptions{Timeout: 60 * time.Second}, append(ver, "-o", "websocket_go", "-p", "uri="+srv.URL(),
 		"-p", "format=json_lines", "-p", "retry_limit=no_limits", "--retry-wait", "50", "--retry-cap", "200", "-I", in)...)
 	for i := 0; i < 2; i++ {
@@ -161,10 +167,10 @@ func versionServerRestarts(t *testing.T, v string, ver []string) {
 }
 
 // Workers 2: flushes overlap, every record arrives.
-func versionWorkers(t *testing.T, ver []string) {
+func versionWorkers(t *testing.T, v string, ver []string) {
 	const chunks, perChunk = 40, 25
 	srv := StartWSServer(t, WSOptions{})
-	in := writeChunkFile(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, seqSpec{LogLen: 20}))
+	in := writeChunkFile(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, chunkSpec(v, 20)))
 	r := runHost(t, append(ver, "-o", "websocket_go", "-p", "uri="+srv.URL(), "-p", "workers=2", "-I", in)...)
 	r.RequireOK(t)
 	if s := r.Summary(t, "websocket_go.0"); s.OK != chunks || s.Retried != 0 || s.Workers != 2 {
@@ -210,7 +216,7 @@ func versionLogLevel(t *testing.T, v string, ver []string) {
 func versionHotReload(t *testing.T, v string, ver []string) {
 	const chunks, perChunk = 6, 10
 	srv := StartWSServer(t, WSOptions{})
-	in := writeChunkFile(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, seqSpec{LogLen: 20}))
+	in := writeChunkFile(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, chunkSpec(v, 20)))
 	r := runHost(t, append(ver, "--reload-after", "3", "-o", "websocket_go", "-p", "uri="+srv.URL(), "-p", "format=json_lines", "-I", in)...)
 	r.RequireOK(t)
 	s := r.Summary(t, "websocket_go.0")

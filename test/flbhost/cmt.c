@@ -163,16 +163,23 @@ static struct series *series_get(struct metric *m, int n, char **vals, const cha
     return s;
 }
 
+static struct metric *metric_create(struct cmt *cmt, enum mtype type, char *ns,
+                                    char *subsystem, char *name, char *help, int label_count,
+                                    char **label_keys, const char *fn)
+{
+    struct metric *m;
+    pthread_mutex_lock(&mu);
+    m = metric_new(cmt, type, ns, subsystem, name, help, label_count, label_keys, fn);
+    pthread_mutex_unlock(&mu);
+    return m;
+}
+
 FLB_EXPORT struct metric *cmt_counter_create(struct cmt *cmt, char *ns, char *subsystem,
                                              char *name, char *help, int label_count,
                                              char **label_keys)
 {
-    struct metric *m;
-    pthread_mutex_lock(&mu);
-    m = metric_new(cmt, COUNTER, ns, subsystem, name, help, label_count, label_keys,
-                   "cmt_counter_create");
-    pthread_mutex_unlock(&mu);
-    return m;
+    return metric_create(cmt, COUNTER, ns, subsystem, name, help, label_count, label_keys,
+                         "cmt_counter_create");
 }
 
 static int counter_update(void *counter, double val, int set, int n, char **vals, const char *fn)
@@ -222,12 +229,8 @@ FLB_EXPORT struct metric *cmt_gauge_create(struct cmt *cmt, char *ns, char *subs
                                            char *name, char *help, int label_count,
                                            char **label_keys)
 {
-    struct metric *m;
-    pthread_mutex_lock(&mu);
-    m = metric_new(cmt, GAUGE, ns, subsystem, name, help, label_count, label_keys,
-                   "cmt_gauge_create");
-    pthread_mutex_unlock(&mu);
-    return m;
+    return metric_create(cmt, GAUGE, ns, subsystem, name, help, label_count, label_keys,
+                         "cmt_gauge_create");
 }
 
 static int gauge_update(void *gauge, double val, int set, int n, char **vals, const char *fn)
@@ -292,9 +295,9 @@ FLB_EXPORT struct metric *cmt_histogram_create(struct cmt *cmt, char *ns, char *
     if (!buckets) {
         return NULL;
     }
+    m = metric_create(cmt, HISTOGRAM, ns, subsystem, name, help, label_count, label_keys,
+                      "cmt_histogram_create");
     pthread_mutex_lock(&mu);
-    m = metric_new(cmt, HISTOGRAM, ns, subsystem, name, help, label_count, label_keys,
-                   "cmt_histogram_create");
     m->nbounds = buckets->count;
     memcpy(m->bounds, buckets->bounds, sizeof(double) * buckets->count);
     pthread_mutex_unlock(&mu);
