@@ -963,3 +963,19 @@ func TestHostVersionGuards(t *testing.T) {
 		})
 	}
 }
+
+// Fluent Bit 1.9's exit: every instance's ExitCtx gets the context of the
+// instance initialised last, and the first exit unregisters the plugin.
+func TestHostExitOf19(t *testing.T) {
+	r := runProbe(t, []string{"PROBE_DEF5=1"}, "--flb-version", "1.9",
+		"-o", "probe", "-m", "*", "-p", "probe.label=a", "-o", "probe", "-m", "*", "-p", "probe.label=b",
+		"-i", referenceChunk())
+	r.RequireOK(t)
+	want := "register init:a init:b exitctx:b unregister SUMMARY SUMMARY"
+	if got := strings.Join(evSeq(r), " "); got != want {
+		t.Errorf("1.9 exit order\n got %s\nwant %s", got, want)
+	}
+	if r.CountLogs("warn", "would run the exit callback of a destroyed proxy") != 1 {
+		t.Errorf("no warning for probe.1's exit\n%s", r.Dump())
+	}
+}

@@ -124,6 +124,10 @@ func versionFormats(t *testing.T, ver []string) {
 		case f.reference == "" && !bytes.HasPrefix(m[0].Data, []byte(`{"version":"1.1"`)):
 			t.Errorf("%s: payload %.80q", f.format, m[0].Data)
 		}
+		// 1.9 calls ExitCtx for one instance only; Unregister closes the rest.
+		if c := servers[f.format].WaitClientCloses(1, 2*time.Second); len(c) != 1 || c[0] != websocket.CloseNormalClosure {
+			t.Errorf("%s: close frames %v, want one 1000 at exit", f.format, c)
+		}
 	}
 }
 

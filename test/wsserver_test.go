@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -71,6 +72,7 @@ type WSServer struct {
 	changed   chan struct{} // closed and replaced whenever msgs or headers grow
 	msgs      []WSMessage
 	headers   []http.Header
+	closes    []int // close codes clients sent
 	ln        net.Listener
 	srv       *http.Server
 	conns     map[*websocket.Conn]chan struct{} // closed when its reader ends
@@ -185,6 +187,13 @@ func (s *WSServer) serve(up *websocket.Upgrader, w http.ResponseWriter, r *http.
 	for {
 		typ, data, err := ws.ReadMessage()
 		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
+				s.mu.Lock()
+				s.closes = append(s.closes, ce.Code)
+				s.notifyLocked()
+				s.mu.Unlock()
+			}
 			return
 		}
 		s.mu.Lock()
@@ -274,6 +283,26 @@ func (s *WSServer) Headers() []http.Header {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]http.Header(nil), s.headers...)
+}
+
+// WaitClientCloses waits up to timeout for n close frames from clients
+// and returns their codes, in order (fewer on timeout).
+func (s *WSServer) WaitClientCloses(n int, timeout time.Duration) []int {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		closes, changed := slices.Clone(s.closes), s.changed
+		s.mu.Unlock()
+		if len(closes) >= n {
+			return closes
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return closes
+		}
+	}
 }
 
 // Handshakes counts the handshakes accepted so far, across restarts.
