@@ -255,8 +255,10 @@ func (m *cmtMetrics) Ended(cause error) {
 }
 
 func (m *cmtMetrics) Sent(messages, bytes int) {
-	m.update(m.fn.counterAdd, m.messages, float64(messages), m.name, 1)
-	m.update(m.fn.counterAdd, m.bytes, float64(bytes), m.name, 1)
+	if messages > 0 {
+		m.update(m.fn.counterAdd, m.messages, float64(messages), m.name, 1)
+		m.update(m.fn.counterAdd, m.bytes, float64(bytes), m.name, 1)
+	}
 }
 
 func (m *cmtMetrics) Confirmed(rtt time.Duration) {

@@ -212,13 +212,16 @@ func (cn *conn) err() error {
 // connection takes with it what it had not read yet, though every write
 // succeeded.
 func (cn *conn) write(typ int, messages [][]byte, timeout time.Duration) error {
+	written := 0 // payload bytes
 	for i, m := range messages {
 		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
 		if err := cn.ws.WriteMessage(typ, m); err != nil {
+			cn.metrics.Sent(i, written)
 			return cn.fail(fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err))
 		}
-		cn.metrics.Sent(1, len(m))
+		written += len(m)
 	}
+	cn.metrics.Sent(len(messages), written)
 	if !cn.confirm {
 		return nil
 	}
