@@ -53,7 +53,8 @@ static int flbws_log_check(void *api, void *ins, int level) {
 	return ((struct flbws_api *) api)->output_log_check(ins, level);
 }
 
-// flb_log_print, found with dlsym where the api has no log_print (1.9).
+// flb_log_print, found with dlsym: where the api has no log_print (1.9), or
+// no instance exists yet.
 static void flbws_core_log(void *fn, int level, const char *msg) {
 	((void (*)(int, const char *, int, const char *, ...)) fn)(level, NULL, 0, "%s", msg);
 }
@@ -149,10 +150,9 @@ type flbLogger struct {
 	api, ins unsafe.Pointer
 	prefix   string
 
-	// Fluent Bit 1.9: no log_print in the api.
-	legacy    bool
-	corePrint unsafe.Pointer // flb_log_print; nil: stderr
-	level     int            // the highest level printed
+	// Fluent Bit 1.9: no log_print in the api; stderrLogger at level.
+	legacy bool
+	level  int // the highest level printed
 }
 
 // newFLBLogger must run in FLBPluginInit, on Fluent Bit's thread: in 1.9
@@ -162,7 +162,7 @@ func newFLBLogger(plugin unsafe.Pointer, prefix string) *flbLogger {
 	if hasLogAPI() {
 		return l
 	}
-	l.legacy, l.corePrint, l.level = true, symbol("flb_log_print"), levelInfo
+	l.legacy, l.level = true, levelInfo
 	get, level := symbol("flb_worker_get"), symbol("flb_worker_log_level")
 	if get != nil && level != nil {
 		if lv := int(C.flbws_worker_log_level(get, level)); lv >= 0 {
@@ -173,20 +173,32 @@ func newFLBLogger(plugin unsafe.Pointer, prefix string) *flbLogger {
 }
 
 func (l *flbLogger) print(level int, format string, args []any) {
-	switch {
-	case !l.legacy && C.flbws_log_check(l.api, l.ins, C.int(level)) == 0, l.legacy && level > l.level:
+	if l.legacy {
+		if level <= l.level {
+			stderrLogger{prefix: l.prefix}.print(level, format, args)
+		}
 		return
-	case l.legacy && l.corePrint == nil:
-		stderrLogger{prefix: l.prefix}.print(level, format, args)
+	}
+	if C.flbws_log_check(l.api, l.ins, C.int(level)) == 0 {
 		return
 	}
 	msg := C.CString(l.prefix + fmt.Sprintf(format, args...))
-	defer C.free(unsafe.Pointer(msg))
-	if l.legacy {
-		C.flbws_core_log(l.corePrint, C.int(level), msg)
-	} else {
-		C.flbws_log(l.api, C.int(level), msg)
+	C.flbws_log(l.api, C.int(level), msg)
+	C.free(unsafe.Pointer(msg))
+}
+
+// corePrint prints a line through the running Fluent Bit's exported
+// flb_log_print (every release has it): its format, its Log_File. It
+// reports false where there is none.
+func corePrint(level int, line string) bool {
+	fn := symbol("flb_log_print")
+	if fn == nil {
+		return false
 	}
+	msg := C.CString(line)
+	C.flbws_core_log(fn, C.int(level), msg)
+	C.free(unsafe.Pointer(msg))
+	return true
 }
 
 func (l *flbLogger) Errorf(format string, args ...any) { l.print(levelError, format, args) }
