@@ -93,21 +93,15 @@ func lookupCmt() (cmtFuncs, error) {
 }
 
 // histogramsExported tells whether the running cmetrics copies a labelled
-// histogram into Fluent Bit's metrics endpoint intact. Before 0.9 (Fluent
-// Bit 2.x, 3.0.0) its cmt_cat.c copies only as many buckets as there were
-// observations and adds a series labelled with the label names: the
-// endpoint shows garbage. The version comes from the exported cmt_version.
+// histogram into Fluent Bit's metrics endpoint intact (cmtHistogramsIntact),
+// and its version, from the exported cmt_version.
 func histogramsExported() (bool, string) {
 	fn := symbol("cmt_version")
 	if fn == nil {
 		return false, "unknown"
 	}
 	v := C.GoString(C.flbws_cmt_version(fn))
-	var major, minor int
-	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
-		return false, v
-	}
-	return major > 0 || minor >= 9, v
+	return cmtHistogramsIntact(v), v
 }
 
 // cmtMetrics registers the plugin's metrics in the output instance's

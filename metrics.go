@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -63,6 +64,19 @@ func lossCause(err error) (cause string, lost bool) {
 		return lostServerClose, true
 	}
 	return lostNetworkError, true
+}
+
+// cmtHistogramsIntact tells whether cmetrics of that version copies a
+// labelled histogram into Fluent Bit's metrics endpoint intact. Before
+// 0.7.3 (Fluent Bit 2.0 to 3.0.1) its cmt_cat.c copies only as many buckets
+// as there were observations and adds a series labelled with the label
+// names: the endpoint shows garbage.
+func cmtHistogramsIntact(version string) bool {
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(version, "%d.%d.%d", &major, &minor, &patch); err != nil {
+		return false
+	}
+	return major > 0 || minor > 7 || (minor == 7 && patch >= 3)
 }
 
 // noMetrics is for a Fluent Bit without cmetrics.

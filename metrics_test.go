@@ -35,3 +35,15 @@ func TestLossCause(t *testing.T) {
 		})
 	}
 }
+
+// Labelled histograms reach Fluent Bit's endpoint intact from cmetrics 0.7.3.
+func TestCmtHistogramsIntact(t *testing.T) {
+	for v, want := range map[string]bool{
+		"0.6.1": false, "0.6.6": false, "0.7.1": false, "0.7.3": true, "0.9.9": true,
+		"1.0.5": true, "2.2.1": true, "": false, "x": false,
+	} {
+		if got := cmtHistogramsIntact(v); got != want {
+			t.Errorf("cmtHistogramsIntact(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

@@ -78,7 +78,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		metrics = m
 		if !m.hasHistogram() {
 			_, version := histogramsExported()
-			log.Infof("no confirmation round-trip histogram: this Fluent Bit's cmetrics (%s) has no histogram functions or exports histograms wrongly (before 0.9)", version)
+			log.Infof("no confirmation round-trip histogram: this Fluent Bit's cmetrics (%s) has no histogram functions or exports histograms wrongly (before 0.7.3)", version)
 		}
 	}
 	in, err := newInstance(cfg, log, metrics)

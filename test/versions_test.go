@@ -22,7 +22,7 @@ func hasHotReload(v string) bool { return v != "1.9" && v != "2.0" }
 func hasMetrics(v string) bool   { return v != "1.9" }
 
 // hasHistogram: the cmetrics of 2.x copies labelled histograms into the
-// metrics endpoint wrongly (before 0.9), so the plugin registers none.
+// metrics endpoint wrongly (before 0.7.3), so the plugin registers none.
 func hasHistogram(v string) bool { return hasMetrics(v) && v != "2.0" && v != "2.2" }
 
 // chunkSpec is the chunks the release hands a plugin: events without
