@@ -193,8 +193,21 @@ func newCmtMetrics(plugin unsafe.Pointer, instance string) (*cmtMetrics, error) 
 	return m, nil
 }
 
-// hasHistogram tells whether the confirmation round trip is measured.
-func (m *cmtMetrics) hasHistogram() bool { return m.rtt != nil }
+// pluginMetrics are the metrics of the instance being initialised, or
+// none where this Fluent Bit cannot take them; an info line says what is
+// left out.
+func pluginMetrics(plugin unsafe.Pointer, instance string, log Logger) Metrics {
+	m, err := newCmtMetrics(plugin, instance)
+	if err != nil {
+		log.Infof("running without metrics: %v", err)
+		return noMetrics{}
+	}
+	if m.rtt == nil {
+		_, version := histogramsExported()
+		log.Infof("no confirmation round-trip histogram: this Fluent Bit's cmetrics (%s) has no histogram functions or exports histograms wrongly (before 0.7.3)", version)
+	}
+	return m
+}
 
 func timestamp() C.uint64_t { return C.uint64_t(time.Now().UnixNano()) }
 

@@ -70,17 +70,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		}
 		return output.FLB_ERROR
 	}
-	var metrics Metrics = noMetrics{}
-	m, err := newCmtMetrics(plugin, name)
-	if err != nil {
-		log.Infof("running without metrics: %v", err)
-	} else {
-		metrics = m
-		if !m.hasHistogram() {
-			_, version := histogramsExported()
-			log.Infof("no confirmation round-trip histogram: this Fluent Bit's cmetrics (%s) has no histogram functions or exports histograms wrongly (before 0.7.3)", version)
-		}
-	}
+	metrics := pluginMetrics(plugin, name, log)
 	in, err := newInstance(cfg, log, metrics)
 	if err != nil {
 		metrics.Close()
