@@ -25,7 +25,7 @@ var errServerDown = errors.New("server down")
 // once that it came back instead of once per flush.
 type backoff struct {
 	url      string
-	log      Logger
+	log      logger
 	min, max time.Duration
 	now      func() time.Time
 	// jitter returns a random duration in [0, d]; tests make it fixed.
@@ -39,7 +39,7 @@ type backoff struct {
 	lastErr   error
 }
 
-func newBackoff(url string, log Logger) *backoff {
+func newBackoff(url string, log logger) *backoff {
 	return &backoff{
 		url: url, log: log, min: minBackoff, max: maxBackoff, now: time.Now,
 		jitter: func(d time.Duration) time.Duration { return rand.N(d + 1) },

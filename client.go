@@ -15,13 +15,13 @@ const closeWait = time.Second
 
 var errClientClosed = errors.New("the output is shutting down")
 
-// Client sends chunks to one WebSocket endpoint. Each concurrent Send takes
+// client sends chunks to one WebSocket endpoint. Each concurrent Send takes
 // a connection of its own from a pool of idle ones, so frames of two
 // flushes never interleave and Workers N needs at most N connections
 // (see the README's Connections).
-type Client struct {
-	cfg       ConnConfig
-	log       Logger
+type client struct {
+	cfg       connConfig
+	log       logger
 	metrics   Metrics
 	dialer    *websocket.Dialer
 	backoff   *backoff
@@ -34,9 +34,9 @@ type Client struct {
 	closing sync.WaitGroup // connections being retired in the background
 }
 
-// NewClient makes a client; it connects on the first Send.
-func NewClient(cfg ConnConfig, log Logger) *Client {
-	return &Client{
+// newClient makes a client; it connects on the first Send.
+func newClient(cfg connConfig, log logger) *client {
+	return &client{
 		cfg:       cfg,
 		log:       log,
 		metrics:   noMetrics{},
@@ -51,7 +51,7 @@ func NewClient(cfg ConnConfig, log Logger) *Client {
 // only when every byte was written to the socket. A write that fails on a
 // reused connection is tried once more on a new one, so the server may see
 // a chunk twice (at least once delivery).
-func (c *Client) Send(messages [][]byte, binary bool) error {
+func (c *client) Send(messages [][]byte, binary bool) error {
 	typ := websocket.TextMessage
 	if binary {
 		typ = websocket.BinaryMessage
@@ -84,7 +84,7 @@ func (c *Client) Send(messages [][]byte, binary bool) error {
 // longer than IdleInterval, or a new one. The others are closed first, so
 // a connection a middlebox may have dropped is replaced before the write
 // instead of failing it.
-func (c *Client) take() (*conn, error) {
+func (c *client) take() (*conn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -130,7 +130,7 @@ func (c *Client) take() (*conn, error) {
 }
 
 // dial connects unless the backoff says the server is down.
-func (c *Client) dial() (*conn, error) {
+func (c *client) dial() (*conn, error) {
 	if err := c.backoff.allow(); err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (c *Client) dial() (*conn, error) {
 
 // put returns a connection to the pool after a chunk was sent on it,
 // unless it died meanwhile.
-func (c *Client) put(cn *conn) {
+func (c *client) put(cn *conn) {
 	if cn.dead() {
 		return
 	}
@@ -170,7 +170,7 @@ func (c *Client) put(cn *conn) {
 // Close ends every idle connection with a normal closure (1000), waiting
 // briefly for the server's close frames. A Send still running closes its
 // connection when it is done; later Sends fail.
-func (c *Client) Close() {
+func (c *client) Close() {
 	c.mu.Lock()
 	idle := c.idle
 	c.idle, c.closed = nil, true

@@ -185,7 +185,7 @@ func BenchmarkClientSend(b *testing.B) {
 					}
 				}
 			})
-			c := NewClient(testConfig(srv.url), &recLogger{})
+			c := newClient(testConfig(srv.url), &recLogger{})
 			defer c.Close()
 			msg := [][]byte{make([]byte, size)}
 			b.SetBytes(int64(size))

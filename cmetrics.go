@@ -196,7 +196,7 @@ func newCmtMetrics(plugin unsafe.Pointer, instance string) (*cmtMetrics, error) 
 // pluginMetrics are the metrics of the instance being initialised, or
 // none where this Fluent Bit cannot take them; an info line says what is
 // left out.
-func pluginMetrics(plugin unsafe.Pointer, instance string, log Logger) Metrics {
+func pluginMetrics(plugin unsafe.Pointer, instance string, log logger) Metrics {
 	m, err := newCmtMetrics(plugin, instance)
 	if err != nil {
 		log.Infof("running without metrics: %v", err)

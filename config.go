@@ -18,16 +18,16 @@ import (
 	"github.com/out-websocket/out_websocket/encoder"
 )
 
-// ConfigSource reads one [OUTPUT] property. In Fluent Bit it is the
+// configSource reads one [OUTPUT] property. In Fluent Bit it is the
 // instance's property list (keys the core keeps read as ""); in tests a map.
-type ConfigSource interface {
+type configSource interface {
 	Get(key string) string
 }
 
-// CoreEndpoint is what Fluent Bit's core stored from Host, Port and the
+// coreEndpoint is what Fluent Bit's core stored from Host, Port and the
 // `-o name://host:port/path` form. Those keys never reach a Go plugin as
 // properties, so they are read from the instance itself (see endpoint.go).
-type CoreEndpoint struct {
+type coreEndpoint struct {
 	Host string
 	Port int
 	Path string
@@ -36,19 +36,19 @@ type CoreEndpoint struct {
 	Err error
 }
 
-// Config is everything one [OUTPUT] instance needs, read and validated in
+// config is everything one [OUTPUT] instance needs, read and validated in
 // FLBPluginInit.
-type Config struct {
+type config struct {
 	Endpoint *url.URL
 	Encoder  encoder.Options
-	Conn     ConnConfig
+	Conn     connConfig
 	// Warnings are logged once at start: settings that work but deserve a
 	// word (an insecure switch, an endpoint that could not be read).
 	Warnings []string
 }
 
-// ConnConfig holds the connection settings of one instance.
-type ConnConfig struct {
+// connConfig holds the connection settings of one instance.
+type connConfig struct {
 	URL                string
 	Header             http.Header
 	Subprotocols       []string
@@ -93,7 +93,7 @@ var tlsVersions = map[string]uint16{
 // keyReader reads typed keys and collects every invalid value, so Init
 // reports all mistakes at once.
 type keyReader struct {
-	src  ConfigSource
+	src  configSource
 	errs []error
 }
 
@@ -183,9 +183,9 @@ func (r *keyReader) list(key string) []string {
 }
 
 // loadConfig reads and validates every key of one instance.
-func loadConfig(src ConfigSource, core CoreEndpoint) (*Config, error) {
+func loadConfig(src configSource, core coreEndpoint) (*config, error) {
 	r := &keyReader{src: src}
-	cfg := &Config{}
+	cfg := &config{}
 
 	cfg.Encoder = loadEncoderOptions(r)
 
@@ -262,7 +262,7 @@ func loadEncoderOptions(r *keyReader) encoder.Options {
 // resolveEndpoint combines the URI key with the Host and Port the core
 // holds. URI is a path (as the built-in has it) or a whole ws:// or wss://
 // URL, the one form that works whatever the host can tell us.
-func resolveEndpoint(uri string, useTLS bool, core CoreEndpoint) (*url.URL, string, error) {
+func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, string, error) {
 	if strings.Contains(uri, "://") {
 		u, err := url.Parse(uri)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {
@@ -392,7 +392,7 @@ func loadProxy(r *keyReader) func(*http.Request) (*url.URL, error) {
 // tls.* key for itself and never shows them to a Go plugin.
 var tlsKeys = []string{"ws_tls.verify", "ws_tls.ca_file", "ws_tls.crt_file", "ws_tls.key_file", "ws_tls.vhost", "ws_tls.min_version"}
 
-func tlsKeysSet(src ConfigSource) bool {
+func tlsKeysSet(src configSource) bool {
 	for _, k := range tlsKeys {
 		if src.Get(k) != "" {
 			return true
@@ -449,7 +449,7 @@ func loadTLS(r *keyReader, host string) (*tls.Config, []string) {
 
 // String is the startup line's account of the settings that matter. Header
 // values are left out: they often hold credentials.
-func (c *Config) String() string {
+func (c *config) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "endpoint %s, format %s", c.Endpoint.Redacted(), c.Encoder.Format)
 	if f := c.Encoder.Format; f == encoder.JSON || f == encoder.JSONStream || f == encoder.JSONLines {

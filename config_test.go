@@ -28,30 +28,30 @@ func TestResolveEndpoint(t *testing.T) {
 		name    string
 		uri     string
 		tls     bool
-		core    CoreEndpoint
+		core    coreEndpoint
 		want    string
 		wantErr string
 		warn    bool
 	}{
 		{name: "defaults as the built-in", want: "ws://127.0.0.1:80/"},
-		{name: "host and port from the core", uri: "/something", core: CoreEndpoint{Host: "example.test", Port: 8080}, want: "ws://example.test:8080/something"},
+		{name: "host and port from the core", uri: "/something", core: coreEndpoint{Host: "example.test", Port: 8080}, want: "ws://example.test:8080/something"},
 		{name: "missing leading slash added", uri: "something", want: "ws://127.0.0.1:80/something"},
-		{name: "tls default port", tls: true, core: CoreEndpoint{Host: "h"}, want: "wss://h:443/"},
-		{name: "path of -o", core: CoreEndpoint{Host: "h", Port: 1, Path: "/p"}, want: "ws://h:1/p"},
-		{name: "same path in -o and uri", uri: "/p", core: CoreEndpoint{Path: "/p"}, want: "ws://127.0.0.1:80/p"},
+		{name: "tls default port", tls: true, core: coreEndpoint{Host: "h"}, want: "wss://h:443/"},
+		{name: "path of -o", core: coreEndpoint{Host: "h", Port: 1, Path: "/p"}, want: "ws://h:1/p"},
+		{name: "same path in -o and uri", uri: "/p", core: coreEndpoint{Path: "/p"}, want: "ws://127.0.0.1:80/p"},
 		{name: "query kept", uri: "/p?a=b", want: "ws://127.0.0.1:80/p?a=b"},
-		{name: "ipv6 host", core: CoreEndpoint{Host: "::1", Port: 9}, want: "ws://[::1]:9/"},
+		{name: "ipv6 host", core: coreEndpoint{Host: "::1", Port: 9}, want: "ws://[::1]:9/"},
 		{name: "full url", uri: "ws://example.test:9000/x", want: "ws://example.test:9000/x"},
 		{name: "full wss url default port", uri: "wss://example.test", want: "wss://example.test/"},
-		{name: "full url agrees with host", uri: "ws://h:81/x", core: CoreEndpoint{Host: "H", Port: 81}, want: "ws://h:81/x"},
-		{name: "full url host conflict", uri: "ws://a:81/x", core: CoreEndpoint{Host: "b"}, wantErr: "keys 'host' and 'uri' conflict"},
-		{name: "full url port conflict", uri: "ws://a/x", core: CoreEndpoint{Port: 81}, wantErr: "keys 'port' and 'uri' conflict"},
-		{name: "full url path conflict", uri: "ws://a/x", core: CoreEndpoint{Path: "/y"}, wantErr: "conflict"},
-		{name: "path conflict", uri: "/x", core: CoreEndpoint{Path: "/y"}, wantErr: "conflict"},
+		{name: "full url agrees with host", uri: "ws://h:81/x", core: coreEndpoint{Host: "H", Port: 81}, want: "ws://h:81/x"},
+		{name: "full url host conflict", uri: "ws://a:81/x", core: coreEndpoint{Host: "b"}, wantErr: "keys 'host' and 'uri' conflict"},
+		{name: "full url port conflict", uri: "ws://a/x", core: coreEndpoint{Port: 81}, wantErr: "keys 'port' and 'uri' conflict"},
+		{name: "full url path conflict", uri: "ws://a/x", core: coreEndpoint{Path: "/y"}, wantErr: "conflict"},
+		{name: "path conflict", uri: "/x", core: coreEndpoint{Path: "/y"}, wantErr: "conflict"},
 		{name: "tls with ws url", uri: "ws://a/x", tls: true, wantErr: "keys 'ws_tls' and 'uri' conflict"},
 		{name: "http url refused", uri: "http://a/x", wantErr: "key 'uri'"},
-		{name: "core unreadable warns", core: CoreEndpoint{Err: errors.New("no symbols")}, want: "ws://127.0.0.1:80/", warn: true},
-		{name: "core unreadable, full url works", uri: "ws://a:1/b", core: CoreEndpoint{Err: errors.New("no symbols")}, want: "ws://a:1/b"},
+		{name: "core unreadable warns", core: coreEndpoint{Err: errors.New("no symbols")}, want: "ws://127.0.0.1:80/", warn: true},
+		{name: "core unreadable, full url works", uri: "ws://a:1/b", core: coreEndpoint{Err: errors.New("no symbols")}, want: "ws://a:1/b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +76,7 @@ func TestResolveEndpoint(t *testing.T) {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	cfg, err := loadConfig(mapSource{}, CoreEndpoint{})
+	cfg, err := loadConfig(mapSource{}, coreEndpoint{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestLoadConfigValues(t *testing.T) {
 		"header.7": "X-Two again", "http_user": "u", "http_passwd": "p", "origin": "https://o.test",
 		"subprotocols": "a, b", "subprotocol_required": "on", "compress": "true",
 		"ws_tls": "on", "ws_tls.verify": "off", "ws_tls.min_version": "1.3", "ws_tls.vhost": "v.test",
-	}, CoreEndpoint{Host: "h", Port: 1})
+	}, coreEndpoint{Host: "h", Port: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestLoadConfigErrors(t *testing.T) {
 			if strings.HasPrefix(tt.key, "ws_tls.") {
 				src["ws_tls"] = "on"
 			}
-			_, err := loadConfig(src, CoreEndpoint{})
+			_, err := loadConfig(src, coreEndpoint{})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -173,14 +173,14 @@ func TestLoadConfigErrors(t *testing.T) {
 }
 
 func TestLoadConfigReportsEveryError(t *testing.T) {
-	_, err := loadConfig(mapSource{"format": "xml", "idle_interval": "x"}, CoreEndpoint{})
+	_, err := loadConfig(mapSource{"format": "xml", "idle_interval": "x"}, coreEndpoint{})
 	if err == nil || !strings.Contains(err.Error(), "'format'") || !strings.Contains(err.Error(), "'idle_interval'") {
 		t.Fatalf("error %v, want both keys named", err)
 	}
 }
 
 func TestTLSKeysNeedWSS(t *testing.T) {
-	_, err := loadConfig(mapSource{"ws_tls.verify": "off"}, CoreEndpoint{})
+	_, err := loadConfig(mapSource{"ws_tls.verify": "off"}, coreEndpoint{})
 	if err == nil || !strings.Contains(err.Error(), "not wss://") {
 		t.Fatalf("error %v", err)
 	}

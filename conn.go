@@ -29,11 +29,11 @@ var errClosedByUs = errors.New("connection closed by the plugin")
 type conn struct {
 	ws      *websocket.Conn
 	url     string
-	log     Logger
+	log     logger
 	metrics Metrics
 	confirm bool // confirm_delivery: a chunk is sent once its ping is answered
 
-	// Owned by the Send holding the connection, or by Client.mu while idle.
+	// Owned by the Send holding the connection, or by client.mu while idle.
 	reused   bool      // it carried an earlier chunk
 	lastUsed time.Time // end of its last chunk, or its handshake
 
@@ -46,7 +46,7 @@ type conn struct {
 	pong   chan struct{} // closed, and replaced, at each pong
 }
 
-func newConn(ws *websocket.Conn, cfg ConnConfig, log Logger, metrics Metrics) *conn {
+func newConn(ws *websocket.Conn, cfg connConfig, log logger, metrics Metrics) *conn {
 	cn := &conn{ws: ws, url: cfg.URL, log: log, metrics: metrics, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
 		done: make(chan struct{}), pong: make(chan struct{})}
 	ws.SetReadLimit(readLimit)

@@ -46,7 +46,7 @@ func TestClientFrameTypes(t *testing.T) {
 
 // waitDead waits until the client's only connection is seen dead: at
 // once, when that happened before the Send on it returned.
-func waitDead(t *testing.T, c *Client) {
+func waitDead(t *testing.T, c *client) {
 	t.Helper()
 	c.mu.Lock()
 	if len(c.idle) == 0 {

@@ -221,14 +221,14 @@ const (
 // the running Fluent Bit shows where it is: flb_output_net_default fills
 // host.name and host.port of a zeroed scratch block, and the same offsets
 // are then read in the real instance.
-func coreEndpoint(plugin unsafe.Pointer) CoreEndpoint {
+func readCoreEndpoint(plugin unsafe.Pointer) coreEndpoint {
 	netDefault, sdsDestroy := symbol("flb_output_net_default"), symbol("flb_sds_destroy")
 	if netDefault == nil || sdsDestroy == nil {
-		return CoreEndpoint{Err: errors.New("this Fluent Bit exports no flb_output_net_default or flb_sds_destroy")}
+		return coreEndpoint{Err: errors.New("this Fluent Bit exports no flb_output_net_default or flb_sds_destroy")}
 	}
 	ins := C.flbws_instance(plugin)
 	if ins == nil {
-		return CoreEndpoint{Err: errors.New("no output instance")}
+		return coreEndpoint{Err: errors.New("no output instance")}
 	}
 
 	scratch := C.calloc(1, scratchSize)
@@ -240,29 +240,29 @@ func coreEndpoint(plugin unsafe.Pointer) CoreEndpoint {
 	block := unsafe.Slice((*byte)(scratch), scratchSize)
 	off, err := locateHostField(block, probePort)
 	if err != nil {
-		return CoreEndpoint{Err: err}
+		return coreEndpoint{Err: err}
 	}
 	probeName := *(*unsafe.Pointer)(unsafe.Add(scratch, off+hostNameAfterPort))
 	name, err := readSDS(probeName)
 	C.flbws_sds_destroy(sdsDestroy, probeName)
 	if err != nil || name != probeHost {
-		return CoreEndpoint{Err: fmt.Errorf("flb_output_net_default wrote no host name where expected (%q, %v)", name, err)}
+		return coreEndpoint{Err: fmt.Errorf("flb_output_net_default wrote no host name where expected (%q, %v)", name, err)}
 	}
 
 	return readNetHost(ins, off)
 }
 
 // readNetHost reads the flb_net_host whose port field is at off in ins.
-func readNetHost(ins unsafe.Pointer, off int) CoreEndpoint {
-	var ep CoreEndpoint
+func readNetHost(ins unsafe.Pointer, off int) coreEndpoint {
+	var ep coreEndpoint
 	ep.Port = int(*(*int32)(unsafe.Add(ins, off)))
 	if ep.Port < 0 || ep.Port > 65535 {
-		return CoreEndpoint{Err: fmt.Errorf("port field holds %d, not a port", ep.Port)}
+		return coreEndpoint{Err: fmt.Errorf("port field holds %d, not a port", ep.Port)}
 	}
 	if p := *(*unsafe.Pointer)(unsafe.Add(ins, off+hostNameAfterPort)); p != nil {
 		name, err := readSDS(p)
 		if err != nil {
-			return CoreEndpoint{Err: fmt.Errorf("host field: %w", err)}
+			return coreEndpoint{Err: fmt.Errorf("host field: %w", err)}
 		}
 		ep.Host = name
 	}

@@ -26,7 +26,7 @@ const bodyPreview = 256
 // newDialer sets up the handshake gorilla does for us: a fresh random
 // Sec-WebSocket-Key each time, Sec-WebSocket-Accept checked, every frame
 // masked with a new key.
-func newDialer(cfg ConnConfig) *websocket.Dialer {
+func newDialer(cfg connConfig) *websocket.Dialer {
 	return &websocket.Dialer{
 		Proxy:             cfg.Proxy,
 		TLSClientConfig:   cfg.TLS,
@@ -40,7 +40,7 @@ func newDialer(cfg ConnConfig) *websocket.Dialer {
 
 // connect opens a new connection: TCP (through the proxy, if any), TLS
 // for wss://, and the WebSocket handshake, all within ConnectTimeout.
-func (c *Client) connect() (*conn, error) {
+func (c *client) connect() (*conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ConnectTimeout)
 	defer cancel()
 	ws, resp, err := c.dialer.DialContext(ctx, c.cfg.URL, c.cfg.Header)
@@ -59,7 +59,7 @@ func (c *Client) connect() (*conn, error) {
 
 // checkSubprotocol holds the server to RFC 6455 4.1 (it may only pick a
 // subprotocol we offered) and to subprotocol_required.
-func checkSubprotocol(cfg ConnConfig, chosen string) error {
+func checkSubprotocol(cfg connConfig, chosen string) error {
 	switch {
 	case chosen == "" && cfg.RequireSubprotocol:
 		return fmt.Errorf("the server chose none of the subprotocols %s and subprotocol_required is on",
@@ -74,7 +74,7 @@ func checkSubprotocol(cfg ConnConfig, chosen string) error {
 // handshakeError says why a connection could not be made, in words a user
 // can act on: the HTTP status and the start of the body of a refusal, an
 // authentication failure named as such, the TLS key to look at.
-func handshakeError(cfg ConnConfig, resp *http.Response, err error) error {
+func handshakeError(cfg connConfig, resp *http.Response, err error) error {
 	switch {
 	case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
 		what := "refused"

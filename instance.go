@@ -11,18 +11,18 @@ import (
 // instance is one [OUTPUT] section using this plugin: its settings, its
 // connections, and encoders for its concurrent flushes.
 type instance struct {
-	cfg      *Config
-	log      Logger
+	cfg      *config
+	log      logger
 	metrics  Metrics
-	client   *Client
+	client   *client
 	encoders sync.Pool
 }
 
-func newInstance(cfg *Config, log Logger, metrics Metrics) (*instance, error) {
+func newInstance(cfg *config, log logger, metrics Metrics) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, metrics: metrics, client: NewClient(cfg.Conn, log)}
+	in := &instance{cfg: cfg, log: log, metrics: metrics, client: newClient(cfg.Conn, log)}
 	in.client.metrics = metrics
 	in.encoders.New = func() any {
 		enc, _ := encoder.New(cfg.Encoder)

@@ -41,7 +41,7 @@ func TestInstanceFlush(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(mapSource{"uri": tt.url, "format": "json_lines"}, CoreEndpoint{})
+			cfg, err := loadConfig(mapSource{"uri": tt.url, "format": "json_lines"}, coreEndpoint{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,7 +72,7 @@ func TestInstanceCloseLeavesNothing(t *testing.T) {
 	rec := newRecorder()
 	srv := startWSServer(t, rec.read)
 	before := runtime.NumGoroutine()
-	cfg, err := loadConfig(mapSource{"uri": srv.url, "ping_interval": "0.05"}, CoreEndpoint{})
+	cfg, err := loadConfig(mapSource{"uri": srv.url, "ping_interval": "0.05"}, coreEndpoint{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func BenchmarkInstanceFlush(b *testing.B) {
 						io.Copy(io.Discard, r)
 					}
 				})
-				cfg, err := loadConfig(mapSource{"uri": srv.url, "format": format, "confirm_delivery": confirm}, CoreEndpoint{})
+				cfg, err := loadConfig(mapSource{"uri": srv.url, "format": format, "confirm_delivery": confirm}, coreEndpoint{})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// Logger is how the plugin speaks: Fluent Bit's own logger in production
+// logger is how the plugin speaks: Fluent Bit's own logger in production
 // (flbLogger), a recorder in tests.
-type Logger interface {
+type logger interface {
 	Errorf(format string, args ...any)
 	Warnf(format string, args ...any)
 	Infof(format string, args ...any)
@@ -40,7 +40,7 @@ func (l stderrLogger) Debugf(format string, args ...any) { l.print(levelDebug, f
 
 // recoverPanic turns a panic into a logged error and the given return code:
 // an unrecovered Go panic aborts the whole fluent-bit process.
-func recoverPanic(log Logger, where string, ret *int, code int) {
+func recoverPanic(log logger, where string, ret *int, code int) {
 	if r := recover(); r != nil {
 		log.Errorf("recovered from a panic in %s: %v\n%s", where, r, debug.Stack())
 		*ret = code

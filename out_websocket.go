@@ -63,7 +63,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	log := newFLBLogger(plugin, fmt.Sprintf("[output:%s:%s] ", pluginName, name))
 	defer recoverPanic(log, "FLBPluginInit", &ret, output.FLB_ERROR)
 
-	cfg, err := loadConfig(instanceSource{plugin}, coreEndpoint(plugin))
+	cfg, err := loadConfig(instanceSource{plugin}, readCoreEndpoint(plugin))
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			log.Errorf("configuration: %s", line)

@@ -26,17 +26,17 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Test servers for the connection tests, all on 127.0.0.1, and a Logger
+// Test servers for the connection tests, all on 127.0.0.1, and a logger
 // that records what the client says.
 
 // testTimeout bounds every wait in these tests, generously: a machine
 // busy with other tests can starve a loopback server for seconds.
 const testTimeout = 10 * time.Second
 
-// testConfig is a ConnConfig for url whose timeouts only a stuck test
+// testConfig is a connConfig for url whose timeouts only a stuck test
 // reaches; tests of the timeouts set their own.
-func testConfig(url string) ConnConfig {
-	return ConnConfig{
+func testConfig(url string) connConfig {
+	return connConfig{
 		URL:            url,
 		Header:         http.Header{},
 		ConnectTimeout: testTimeout,
@@ -49,9 +49,9 @@ func testConfig(url string) ConnConfig {
 
 // newTestClient makes a client that is closed when the test ends and whose
 // log is printed if the test fails.
-func newTestClient(t *testing.T, cfg ConnConfig) (*Client, *recLogger) {
+func newTestClient(t *testing.T, cfg connConfig) (*client, *recLogger) {
 	log := &recLogger{}
-	c := NewClient(cfg, log)
+	c := newClient(cfg, log)
 	c.closeWait = 200 * time.Millisecond
 	t.Cleanup(func() {
 		c.Close()
