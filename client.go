@@ -22,14 +22,16 @@ var errClientClosed = errors.New("the output is shutting down")
 type client struct {
 	cfg       connConfig
 	log       logger
+	metrics   metricsSink
 	dialer    *websocket.Dialer
 	backoff   *backoff
 	closeWait time.Duration
 	connected atomic.Bool // a connection was ever made
 
-	mu     sync.Mutex
-	idle   []*conn // the most recently used last
-	closed bool
+	mu      sync.Mutex
+	idle    []*conn // the most recently used last
+	closed  bool
+	closing sync.WaitGroup // connections being retired in the background
 }
 
 // newClient makes a client; it connects on the first Send.
@@ -37,6 +39,7 @@ func newClient(cfg connConfig, log logger) *client {
 	return &client{
 		cfg:       cfg,
 		log:       log,
+		metrics:   noMetrics{},
 		dialer:    newDialer(cfg),
 		backoff:   newBackoff(cfg.URL, log),
 		closeWait: closeWait,
@@ -95,6 +98,7 @@ func (c *client) take() (*conn, error) {
 	}
 	clear(c.idle[len(keep):])
 	c.idle = keep
+	c.closing.Add(len(stale)) // under mu: before a Close can wait
 	var cn *conn
 	if n := len(c.idle); n > 0 {
 		cn = c.idle[n-1]
@@ -108,7 +112,11 @@ func (c *client) take() (*conn, error) {
 			c.log.Debugf("closing a connection to %s idle for %v (idle_interval %v)", c.cfg.URL,
 				now.Sub(s.lastUsed).Round(time.Millisecond), c.cfg.IdleInterval)
 		}
-		go s.close(websocket.CloseNormalClosure, c.closeWait)
+		s.setCause(errIdleReplaced)
+		go func() {
+			defer c.closing.Done()
+			s.close(websocket.CloseNormalClosure, c.closeWait)
+		}()
 	}
 	if cn != nil {
 		cn.reused = true
@@ -124,6 +132,7 @@ func (c *client) dial() (*conn, error) {
 	}
 	cn, err := c.connect()
 	if err != nil {
+		c.metrics.ConnectFailed()
 		c.backoff.failure(err)
 		return nil, err
 	}
@@ -167,4 +176,5 @@ func (c *client) Close() {
 		wg.Go(func() { cn.close(websocket.CloseNormalClosure, c.closeWait) })
 	}
 	wg.Wait()
+	c.closing.Wait()
 }

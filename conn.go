@@ -30,6 +30,7 @@ type conn struct {
 	ws      *websocket.Conn
 	url     string
 	log     logger
+	metrics metricsSink
 	confirm bool // confirm_delivery: a chunk is sent once its ping is answered
 
 	// Owned by the Send holding the connection, or by client.mu while idle.
@@ -45,8 +46,8 @@ type conn struct {
 	pong   chan struct{} // closed, and replaced, at each pong
 }
 
-func newConn(ws *websocket.Conn, cfg connConfig, log logger) *conn {
-	cn := &conn{ws: ws, url: cfg.URL, log: log, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
+func newConn(ws *websocket.Conn, cfg connConfig, log logger, metrics metricsSink) *conn {
+	cn := &conn{ws: ws, url: cfg.URL, log: log, metrics: metrics, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
 		done: make(chan struct{}), pong: make(chan struct{})}
 	ws.SetReadLimit(readLimit)
 	ws.SetPongHandler(cn.onPong)
@@ -73,6 +74,7 @@ func (cn *conn) read() {
 	if cn.setCause(err) {
 		cn.logEnd(err)
 	}
+	cn.metrics.Ended(cn.err())
 	cn.ws.Close()
 	close(cn.done)
 }
@@ -120,7 +122,7 @@ func (cn *conn) ping(timeout time.Duration) error {
 		case <-cn.done:
 			return cn.err()
 		case <-wait.C:
-			return fmt.Errorf("no pong within %v: %w", timeout, os.ErrDeadlineExceeded)
+			return fmt.Errorf("%w within %v: %w", errNoPong, timeout, os.ErrDeadlineExceeded)
 		}
 	}
 }
@@ -157,7 +159,7 @@ func (cn *conn) keepalive(interval, timeout time.Duration) {
 		switch {
 		case cn.dead():
 			return
-		case isTimeout(err) && cn.setCause(fmt.Errorf("no pong within %v (ping_timeout)", timeout)):
+		case isTimeout(err) && cn.setCause(fmt.Errorf("%w within %v (ping_timeout)", errNoPong, timeout)):
 			cn.log.Warnf("no pong from %s within %v (ping_timeout): closing the connection", cn.url, timeout)
 			cn.ws.Close()
 			return
@@ -210,18 +212,24 @@ func (cn *conn) err() error {
 // connection takes with it what it had not read yet, though every write
 // succeeded.
 func (cn *conn) write(typ int, messages [][]byte, timeout time.Duration) error {
+	written := 0 // payload bytes
 	for i, m := range messages {
 		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
 		if err := cn.ws.WriteMessage(typ, m); err != nil {
+			cn.metrics.Sent(i, written)
 			return cn.fail(fmt.Errorf("message %d of %d not written to %s: %w", i+1, len(messages), cn.url, err))
 		}
+		written += len(m)
 	}
+	cn.metrics.Sent(len(messages), written)
 	if !cn.confirm {
 		return nil
 	}
+	sent := time.Now()
 	if err := cn.ping(timeout); err != nil {
 		return cn.fail(fmt.Errorf("chunk written to %s but its reading not confirmed (a ping after it got no pong within write_timeout; for a server that does not answer pings set confirm_delivery off): %w", cn.url, err))
 	}
+	cn.metrics.Confirmed(time.Since(sent))
 	return nil
 }
 
