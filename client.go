@@ -16,14 +16,14 @@ const closeWait = time.Second
 
 var errClientClosed = errors.New("the output is shutting down")
 
-// Why a Send failed, one kind each, kept apart for the log and the
-// backoff (only errConnect means the server cannot be reached). A serverCloseError
-// (conn.go) is a fifth: the server closed the connection.
+// Why a Send failed, one kind each, kept apart for the log, the backoff
+// (only errConnect means the server cannot be reached) and the metrics.
+// errNoPong (metrics.go: a keepalive ping unanswered) and serverCloseError
+// (conn.go: the server closed the connection) are the others.
 var (
-	errConnect      = errors.New("connect failed")            // TCP, proxy, TLS or handshake
-	errWrite        = errors.New("write failed")              // a message not written in write_timeout, or the socket broke
-	errNotConfirmed = errors.New("delivery not confirmed")    // no pong for the ping after the chunk
-	errNoPong       = errors.New("keepalive ping unanswered") // ping_interval's ping got no pong in ping_timeout
+	errConnect      = errors.New("connect failed")         // TCP, proxy, TLS or handshake
+	errWrite        = errors.New("write failed")           // a message not written in write_timeout, or the socket broke
+	errNotConfirmed = errors.New("delivery not confirmed") // no pong for the ping after the chunk
 )
 
 // failure is an error of one of those kinds; errors.Is finds the kind.
@@ -39,6 +39,7 @@ func (f failure) Unwrap() []error { return []error{f.kind, f.err} }
 type client struct {
 	cfg       connConfig
 	log       logger
+	metrics   metricsSink
 	dialer    *websocket.Dialer
 	backoff   *backoff
 	closeWait time.Duration
@@ -48,9 +49,10 @@ type client struct {
 	stop    context.Context
 	unwatch func() bool
 
-	mu     sync.Mutex
-	idle   []*conn // the most recently used last
-	closed bool
+	mu      sync.Mutex
+	idle    []*conn // the most recently used last
+	closed  bool
+	closing sync.WaitGroup // connections being retired in the background
 }
 
 // newClient makes a client; it connects on the first Send.
@@ -58,6 +60,7 @@ func newClient(cfg connConfig, log logger, stop context.Context) *client {
 	c := &client{
 		cfg:       cfg,
 		log:       log,
+		metrics:   noMetrics{},
 		dialer:    newDialer(cfg),
 		backoff:   newBackoff(cfg.LogURL, log),
 		closeWait: closeWait,
@@ -150,6 +153,7 @@ func (c *client) take() (*conn, error) {
 	}
 	clear(c.idle[len(keep):])
 	c.idle = keep
+	c.closing.Add(len(stale)) // under mu: before a Close can wait
 	var cn *conn
 	if n := len(c.idle); n > 0 {
 		cn = c.idle[n-1]
@@ -163,7 +167,11 @@ func (c *client) take() (*conn, error) {
 			c.log.Debugf("closing a connection to %s idle for %v (idle_interval %v)", c.cfg.LogURL,
 				now.Sub(s.lastUsed).Round(time.Millisecond), c.cfg.IdleInterval)
 		}
-		go s.close(websocket.CloseNormalClosure, c.closeWait)
+		s.setCause(errIdleReplaced)
+		go func() {
+			defer c.closing.Done()
+			s.close(websocket.CloseNormalClosure, c.closeWait)
+		}()
 	}
 	if cn != nil {
 		cn.reused = true
@@ -185,6 +193,7 @@ func (c *client) dial() (*conn, error) {
 		return nil, err // Fluent Bit stopping says nothing of the server
 	}
 	if err != nil {
+		c.metrics.ConnectFailed()
 		c.backoff.failure(err)
 		return nil, failure{errConnect, err}
 	}
@@ -230,4 +239,5 @@ func (c *client) Close() {
 		wg.Go(func() { cn.close(websocket.CloseNormalClosure, c.closeWait) })
 	}
 	wg.Wait()
+	c.closing.Wait()
 }

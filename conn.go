@@ -31,6 +31,7 @@ type conn struct {
 	ws      *websocket.Conn
 	url     string
 	log     logger
+	metrics metricsSink
 	confirm bool // confirm_delivery: a chunk is sent once its ping is answered
 
 	// Owned by the Send holding the connection, or by client.mu while idle.
@@ -47,8 +48,8 @@ type conn struct {
 	pong   chan struct{} // closed, and replaced, at each pong
 }
 
-func newConn(ws *websocket.Conn, cfg connConfig, log logger) *conn {
-	cn := &conn{ws: ws, url: cfg.LogURL, log: log, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
+func newConn(ws *websocket.Conn, cfg connConfig, log logger, metrics metricsSink) *conn {
+	cn := &conn{ws: ws, url: cfg.LogURL, log: log, metrics: metrics, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
 		done: make(chan struct{}), pong: make(chan struct{})}
 	ws.SetReadLimit(readLimit)
 	ws.SetPongHandler(cn.onPong)
@@ -79,6 +80,7 @@ func (cn *conn) read() {
 	if cn.setCause(err) {
 		cn.logEnd(err)
 	}
+	cn.metrics.Ended(cn.err())
 	cn.ws.Close()
 	close(cn.done)
 }
@@ -126,7 +128,7 @@ func (cn *conn) ping(timeout time.Duration) error {
 		case <-cn.done:
 			return cn.err()
 		case <-wait.C:
-			return fmt.Errorf("no pong within %v: %w", timeout, os.ErrDeadlineExceeded)
+			return fmt.Errorf("%w within %v: %w", errNoPong, timeout, os.ErrDeadlineExceeded)
 		}
 	}
 }
@@ -185,7 +187,7 @@ func (cn *conn) keepalive(interval, timeout time.Duration) {
 		switch {
 		case cn.dead():
 			return
-		case isTimeout(err) && !errors.Is(err, errPingNotSent) && cn.setCause(failure{errNoPong, fmt.Errorf("no pong within %v (ping_timeout)", timeout)}):
+		case isTimeout(err) && !errors.Is(err, errPingNotSent) && cn.setCause(fmt.Errorf("%w within %v (ping_timeout)", errNoPong, timeout)):
 			cn.log.Warnf("no pong from %s within %v (ping_timeout): closing the connection", cn.url, timeout)
 			cn.ws.Close()
 			return
@@ -250,6 +252,7 @@ func (cn *conn) writeMessage(typ int, m []byte, n int, timeout time.Duration) er
 	if err := cn.ws.WriteMessage(typ, m); err != nil {
 		return cn.fail(failure{errWrite, fmt.Errorf("message %d of the chunk not written to %s: %w", n, cn.url, err)})
 	}
+	cn.metrics.Sent(1, len(m))
 	return nil
 }
 
@@ -262,9 +265,11 @@ func (cn *conn) confirmChunk(timeout time.Duration) error {
 	if !cn.confirm {
 		return nil
 	}
+	sent := time.Now()
 	if err := cn.ping(timeout); err != nil {
 		return cn.fail(failure{errNotConfirmed, fmt.Errorf("chunk written to %s but its reading not confirmed (a ping after it got no pong within write_timeout; for a server that does not answer pings set confirm_delivery off): %w", cn.url, err)})
 	}
+	cn.metrics.Confirmed(time.Since(sent))
 	return nil
 }
 

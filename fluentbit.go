@@ -7,19 +7,21 @@ package main
 #include <string.h>
 #include <stdint.h>
 
-// The full layouts of Fluent Bit's proxy structs (fluent-bit-go declares
-// only their first fields): src/flb_plugin_proxy.c, src/proxy/go/go.c and
-// include/fluent-bit/flb_api.h.
+// Fluent Bit's proxy structs, as far as every version from 1.9 has them
+// (fluent-bit-go declares only their first fields): src/flb_plugin_proxy.c,
+// src/proxy/go/go.c and include/fluent-bit/flb_api.h. The definition has
+// two more fields from 5.0 (event_type, config_map), never touched here.
 struct flbws_proxy_def {
 	int type;
 	int proxy;
 	int flags;
 	char *name;
 	char *description;
-	int event_type;
-	void *config_map;
 };
 
+// struct flb_api of Fluent Bit 2.0 to 3.x. In 1.9 it ends after
+// output_get_property; 4.0 adds two fields after output_log_check. A field
+// is read only once the running binary showed it has it (hasLogAPI).
 struct flbws_api {
 	char *(*output_get_property)(char *, void *);
 	void *input_get_property;
@@ -28,8 +30,6 @@ struct flbws_api {
 	void (*log_print)(int, const char *, int, const char *, ...);
 	void *input_log_check;
 	int (*output_log_check)(void *, int);
-	void *custom_get_property;
-	void *custom_log_check;
 };
 
 struct flbws_plugin {
@@ -51,6 +51,19 @@ static void flbws_log(void *api, int level, const char *msg) {
 
 static int flbws_log_check(void *api, void *ins, int level) {
 	return ((struct flbws_api *) api)->output_log_check(ins, level);
+}
+
+// flb_log_print, found with dlsym: where the api has no log_print (1.9), or
+// no instance exists yet.
+static void flbws_core_log(void *fn, int level, const char *msg) {
+	((void (*)(int, const char *, int, const char *, ...)) fn)(level, NULL, 0, "%s", msg);
+}
+
+// The service's log level in 1.9: flb_worker_log_level(flb_worker_get())
+// on a Fluent Bit thread, -1 elsewhere.
+static int flbws_worker_log_level(void *get, void *level) {
+	void *w = ((void *(*)(void)) get)();
+	return w ? ((int (*)(void *)) level)(w) : -1;
 }
 
 static void *flbws_symbol(const char *name) { return dlsym(RTLD_DEFAULT, name); }
@@ -92,6 +105,13 @@ func builtinOutputExists(name string) bool {
 	return C.flbws_symbol(sym) != nil
 }
 
+// pluginAPI and pluginInstance are the api and the output instance of the
+// instance being initialised.
+func pluginAPI(plugin unsafe.Pointer) unsafe.Pointer { return C.flbws_api(plugin) }
+func pluginInstance(plugin unsafe.Pointer) unsafe.Pointer {
+	return unsafe.Pointer(C.flbws_instance(plugin))
+}
+
 func setPluginFlags(def unsafe.Pointer, flags int) {
 	C.flbws_set_flags(def, C.int(flags))
 }
@@ -117,24 +137,68 @@ func instanceName(plugin unsafe.Pointer) (string, bool) {
 	return C.GoString(name), true
 }
 
+// hasLogAPI tells whether the running Fluent Bit's api has log_print and
+// output_log_check: the api gained them in 2.0 (include/fluent-bit/flb_api.h)
+// together with the exported flb_output_log_check, and 1.9 has neither.
+func hasLogAPI() bool { return symbol("flb_output_log_check") != nil }
+
 // flbLogger writes through Fluent Bit's own logger, so lines look like
-// Fluent Bit's and honour the instance's Log_Level.
+// Fluent Bit's and honour Log_Level: the api's log_print, checked by the
+// instance's output_log_check (2.0 on); in 1.9 the exported flb_log_print
+// at the service's level, the one the api lets a plugin know.
 type flbLogger struct {
 	api, ins unsafe.Pointer
 	prefix   string
+
+	// Fluent Bit 1.9: no log_print in the api; stderrLogger at level.
+	legacy bool
+	level  int // the highest level printed
 }
 
+// newFLBLogger must run in FLBPluginInit, on Fluent Bit's thread: in 1.9
+// that is where the service's log level can be read.
 func newFLBLogger(plugin unsafe.Pointer, prefix string) *flbLogger {
-	return &flbLogger{api: C.flbws_api(plugin), ins: C.flbws_instance(plugin), prefix: prefix}
+	l := &flbLogger{api: C.flbws_api(plugin), ins: C.flbws_instance(plugin), prefix: prefix}
+	if hasLogAPI() {
+		return l
+	}
+	l.legacy, l.level = true, levelInfo
+	get, level := symbol("flb_worker_get"), symbol("flb_worker_log_level")
+	if get != nil && level != nil {
+		if lv := int(C.flbws_worker_log_level(get, level)); lv >= 0 {
+			l.level = lv
+		}
+	}
+	return l
 }
 
 func (l *flbLogger) print(level int, format string, args []any) {
+	if l.legacy {
+		if level <= l.level {
+			stderrLogger{prefix: l.prefix}.print(level, format, args)
+		}
+		return
+	}
 	if C.flbws_log_check(l.api, l.ins, C.int(level)) == 0 {
 		return
 	}
 	msg := C.CString(l.prefix + fmt.Sprintf(format, args...))
 	C.flbws_log(l.api, C.int(level), msg)
 	C.free(unsafe.Pointer(msg))
+}
+
+// corePrint prints a line through the running Fluent Bit's exported
+// flb_log_print (every release has it): its format, its Log_File. It
+// reports false where there is none.
+func corePrint(level int, line string) bool {
+	fn := symbol("flb_log_print")
+	if fn == nil {
+		return false
+	}
+	msg := C.CString(line)
+	C.flbws_core_log(fn, C.int(level), msg)
+	C.free(unsafe.Pointer(msg))
+	return true
 }
 
 func (l *flbLogger) Errorf(format string, args ...any) { l.print(levelError, format, args) }

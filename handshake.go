@@ -93,7 +93,8 @@ func (c *client) connect() (*conn, error) {
 		ws.Close()
 		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.LogURL, err)
 	}
-	return newConn(ws, c.cfg, c.log), nil
+	c.metrics.Handshake()
+	return newConn(ws, c.cfg, c.log, c.metrics), nil
 }
 
 // checkSubprotocol holds the server to RFC 6455 4.1 (it may only pick a

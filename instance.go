@@ -14,16 +14,18 @@ import (
 type instance struct {
 	cfg         *config
 	log         logger
+	metrics     metricsSink
 	client      *client
 	messageType int // websocket.BinaryMessage for msgpack, else TextMessage
 	encoders    sync.Pool
 }
 
-func newInstance(cfg *config, log logger) (*instance, error) {
+func newInstance(cfg *config, log logger, metrics metricsSink) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, client: newClient(cfg.Conn, log, stopping), messageType: websocket.TextMessage}
+	in := &instance{cfg: cfg, log: log, metrics: metrics, client: newClient(cfg.Conn, log, stopping), messageType: websocket.TextMessage}
+	in.client.metrics = metrics
 	if cfg.Encoder.Format.Binary() {
 		in.messageType = websocket.BinaryMessage
 	}
@@ -101,6 +103,43 @@ func (in *instance) logDropped(res encoder.Result, tag string) {
 	}
 }
 
+// close ends the connections, then the metrics: Fluent Bit frees the
+// instance's metrics context right after.
 func (in *instance) close() {
 	in.client.Close()
+	in.metrics.Close()
+}
+
+// instanceSet holds the instances initialised and not closed yet.
+type instanceSet struct {
+	mu sync.Mutex
+	m  map[*instance]struct{}
+}
+
+func (s *instanceSet) add(in *instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[*instance]struct{}{}
+	}
+	s.m[in] = struct{}{}
+}
+
+// close closes one instance and forgets it.
+func (s *instanceSet) close(in *instance) {
+	s.mu.Lock()
+	delete(s.m, in)
+	s.mu.Unlock()
+	in.close()
+}
+
+// closeAll closes every instance still open.
+func (s *instanceSet) closeAll() {
+	s.mu.Lock()
+	all := s.m
+	s.m = nil
+	s.mu.Unlock()
+	for in := range all {
+		in.close()
+	}
 }

@@ -16,13 +16,18 @@ type logger interface {
 	Debugf(format string, args ...any)
 }
 
-// stderrLogger prints lines in Fluent Bit's format where its logger is not
-// reachable yet: at registration, before any instance exists.
+// stderrLogger prints where the api's logger is not reachable: at
+// registration, before any instance exists, and in Fluent Bit 1.9. It goes
+// through Fluent Bit's exported flb_log_print, else writes Fluent Bit's
+// format to stderr itself.
 type stderrLogger struct{ prefix string }
 
 var levelNames = [...]string{levelError: "error", levelWarn: " warn", levelInfo: " info", levelDebug: "debug"}
 
 func (l stderrLogger) print(level int, format string, args []any) {
+	if corePrint(level, l.prefix+fmt.Sprintf(format, args...)) {
+		return
+	}
 	now := time.Now()
 	fmt.Fprintf(os.Stderr, "[%s.%03d] [%s] %s%s\n", now.Format("2006/01/02 15:04:05"), now.Nanosecond()/1e6,
 		levelNames[level], l.prefix, fmt.Sprintf(format, args...))

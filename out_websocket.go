@@ -28,6 +28,13 @@ const pluginDescription = "WebSocket output (RFC 6455, TLS, no data loss)"
 // flb_output_name): <name>.<n> as Fluent Bit counts them.
 var instanceCount atomic.Int64
 
+// live are the instances not closed yet. Fluent Bit 1.9 calls ExitCtx
+// with the context of the instance initialised last, for every instance,
+// and unregisters the plugin after the first (src/proxy/go/go.c,
+// src/flb_output.c at v1.9.10): FLBPluginUnregister closes what ExitCtx
+// did not.
+var live instanceSet
+
 // instanceSource reads the properties of the instance being initialised.
 type instanceSource struct{ plugin unsafe.Pointer }
 
@@ -68,8 +75,10 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		}
 		return output.FLB_ERROR
 	}
-	in, err := newInstance(cfg, log)
+	metrics := pluginMetrics(plugin, name, log)
+	in, err := newInstance(cfg, log, metrics)
 	if err != nil {
+		metrics.Close()
 		log.Errorf("configuration: %v", err)
 		return output.FLB_ERROR
 	}
@@ -77,6 +86,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		log.Warnf("%s", w)
 	}
 	output.FLBPluginSetContext(plugin, in)
+	live.add(in)
 	log.Infof("version=%s, %s", pluginVersion, cfg)
 	return output.FLB_OK
 }
@@ -104,7 +114,7 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (ret int) {
 		return output.FLB_OK
 	}
 	defer recoverPanic(in.log, "FLBPluginExitCtx", &ret, output.FLB_ERROR)
-	in.close()
+	live.close(in)
 	return output.FLB_OK
 }
 
@@ -119,6 +129,7 @@ func FLBPluginExit() int {
 //export FLBPluginUnregister
 func FLBPluginUnregister(def unsafe.Pointer) {
 	defer recoverPanic(stderrLogger{}, "FLBPluginUnregister", new(int), 0)
+	live.closeAll()
 	output.FLBPluginUnregister(def)
 }
 

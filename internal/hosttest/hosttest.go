@@ -8,6 +8,7 @@
 //	flbhost: registered {"name":...,"description":...,"type":2,"proxy":11,"flags":N,"event_type":N}
 //	flbhost: summary {"instance":"name.0","name":...,"alias":...,"chunks":N,...}
 //	flbhost: reloaded
+//	flbhost: metrics {"instance":"name.0","generation":N,"series":[...]}
 //	flbhost: peak_memory {"vm_hwm_kb":N}
 package hosttest
 
@@ -128,6 +129,53 @@ type HostResult struct {
 	Summaries     map[string]Summary // by Instance, and by Alias when set
 	SummaryList   []Summary          // in instance order
 	Reloads       int                // "flbhost: reloaded" lines
+	Metrics       []MetricsDump      // one per instance and generation, in order
+}
+
+// MetricsDump is one "flbhost: metrics" line: every cmetrics series an
+// instance registered, printed when the host destroyed it (at a hot reload
+// or at the end).
+type MetricsDump struct {
+	Instance   string   `json:"instance"`
+	Generation int      `json:"generation"` // hot reloads before this instance
+	Series     []Series `json:"series"`
+}
+
+// Series is one metric series as the host's cmetrics recorded it.
+type Series struct {
+	Name    string            `json:"name"`
+	Type    string            `json:"type"` // counter, gauge, histogram
+	Labels  map[string]string `json:"labels"`
+	Value   float64           `json:"value"` // counter, gauge
+	Count   uint64            `json:"count"` // histogram
+	Sum     float64           `json:"sum"`
+	Buckets []uint64          `json:"buckets"` // per bound, +Inf last
+}
+
+// Metric returns the series of an instance's last generation whose name
+// and labels (besides name=instance) match, or fails.
+func (r HostResult) Metric(t testing.TB, instance, name string, labels ...string) Series {
+	t.Helper()
+	for i := len(r.Metrics) - 1; i >= 0; i-- {
+		if r.Metrics[i].Instance != instance {
+			continue
+		}
+	series:
+		for _, s := range r.Metrics[i].Series {
+			if s.Name != name || s.Labels["name"] != instance {
+				continue
+			}
+			for j := 0; j+1 < len(labels); j += 2 {
+				if s.Labels[labels[j]] != labels[j+1] {
+					continue series
+				}
+			}
+			return s
+		}
+		break
+	}
+	t.Fatalf("no metric %s%q for %s\n%s", name, labels, instance, r.Dump())
+	return Series{}
 }
 
 // Summary returns the summary of an instance ("name.0" or its alias) or fails.
@@ -170,7 +218,8 @@ type LogLine struct {
 	Raw     string
 }
 
-var logLineRE = regexp.MustCompile(`^\[(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{3})\] \[([ a-z]{5})\] (.*)$`)
+// Milliseconds only from Fluent Bit 5.0 on.
+var logLineRE = regexp.MustCompile(`^\[(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{3})?)\] \[([ a-z]{5})\] (.*)$`)
 
 // LogLines parses the stderr lines that have Fluent Bit's log format.
 func (r HostResult) LogLines() []LogLine {
@@ -392,6 +441,11 @@ func parseHostOutput(r *HostResult) {
 			}
 		case line == "flbhost: reloaded":
 			r.Reloads++
+		case strings.HasPrefix(line, "flbhost: metrics "):
+			var m MetricsDump
+			if json.Unmarshal([]byte(strings.TrimPrefix(line, "flbhost: metrics ")), &m) == nil {
+				r.Metrics = append(r.Metrics, m)
+			}
 		case strings.HasPrefix(line, "flbhost: peak_memory "):
 			var m struct {
 				KB int64 `json:"vm_hwm_kb"`

@@ -43,11 +43,15 @@ const seqEpoch = 1795737600
 type seqSpec struct {
 	LogLen int  // bytes of the log field; at least its prefix ("s<seq>:<len>:")
 	Empty  bool // empty body map: no seq, no log; the number is in the time only
+	Legacy bool // the event form before Fluent Bit 2.1: [time, body], no metadata
 }
 
 // appendSeqEvent appends record seq.
 func appendSeqEvent(b []byte, seq int, spec seqSpec) []byte {
-	header := []any{chunktest.Time(uint32(seqEpoch+seq), 500_000_000), chunktest.M{}}
+	var header any = []any{chunktest.Time(uint32(seqEpoch+seq), 500_000_000), chunktest.M{}}
+	if spec.Legacy {
+		header = chunktest.Time(uint32(seqEpoch+seq), 500_000_000)
+	}
 	if spec.Empty {
 		return append(b, chunktest.Enc([]any{header, chunktest.M{}})...)
 	}

@@ -5,10 +5,12 @@
  * host with hidden visibility (so the host itself exports none of them and
  * --hide-symbols really hides them).
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "flbhost.h"
+#include "host.h"
 
 /* Offset of the flb_net_host inside the host's instance; set by the host
  * at start-up (depends on --host-field-pad). */
@@ -87,3 +89,59 @@ FLB_EXPORT const char *flb_output_name(struct flb_output_instance *ins)
     }
     return ins->name;
 }
+
+/* --- logging, exported by every Fluent Bit (src/flb_log.c, src/flb_worker.c) --- */
+
+/* Fluent Bit's threads (engine, output workers) are flb_workers; a plugin's
+ * own threads are not, and flb_worker_get() returns NULL there. */
+static __thread int on_fluent_bit_thread;
+static int worker_token;
+
+FLB_EXPORT void flbhost_core_set_log(int level, int with_ms)
+{
+    g_log_level = level;
+    g_log_ms = with_ms;
+}
+
+FLB_EXPORT void flbhost_core_fluent_bit_thread(void)
+{
+    on_fluent_bit_thread = 1;
+}
+
+/* the caller checks the level, as flb_log_check() does for the core */
+FLB_EXPORT void flb_log_print(int type, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    (void) file;
+    (void) line;
+    va_start(ap, fmt);
+    log_vemit(type, fmt, ap);
+    va_end(ap);
+}
+
+FLB_EXPORT void *flb_worker_get(void)
+{
+    return on_fluent_bit_thread ? &worker_token : NULL;
+}
+
+FLB_EXPORT int flb_worker_log_level(void *worker)
+{
+    if (worker != &worker_token) {
+        fprintf(stderr, "flbhost: FATAL: flb_worker_log_level() called with %p, not a worker "
+                "(Fluent Bit dereferences it)\n", worker);
+        abort();
+    }
+    return g_log_level;
+}
+
+#ifndef FLBCORE_1_9
+/* from 2.0 (src/flb_output.c) */
+FLB_EXPORT int flb_output_log_check(struct flb_output_instance *ins, int l)
+{
+    if (!ins || ins->magic != FLBHOST_INS_MAGIC) {
+        fprintf(stderr, "flbhost: FATAL: flb_output_log_check() called with %p\n", (void *) ins);
+        abort();
+    }
+    return ins->log_level < l ? 0 : 1;
+}
+#endif

@@ -44,10 +44,12 @@ static struct {
     long reload_after;
     long repeat;
     const char *log_level;
+    const struct flb_profile *profile;
+    int no_metrics;
     long grace;
     int grace_set;
 } opt = {
-    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, 5, 0
+    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 5, 0
 };
 
 static struct config cfg;
@@ -101,24 +103,27 @@ struct job {
     struct job *next;
 };
 
-/* the loaded plugin */
-static struct {
+/* the loaded plugin: flb_plugin_proxy and go.c's plugin struct */
+struct proxy {
     void *dso;
     struct flb_plugin_proxy_def *def;
     struct flbgo_output_plugin plugin;   /* ONE per library, shared */
-    struct flb_api api;
+    struct flb_api *api;                 /* the profile's size, before a guard page */
     int (*pre_register)(int);
     int (*reg)(struct flb_plugin_proxy_def *);
     void (*unregister)(struct flb_plugin_proxy_def *);
     void (*pre_exit)(int);
     int (*pre_run)(int);
     char *name;
-} P;
+};
+static struct proxy P;
 
 static struct hinst **insts;
 static int ninsts;
 static int hot_reload_enabled;
 static int hot_reloading;
+static atomic_int shutdown_by_hot_reloading; /* the old pipeline is being torn down */
+static int generation;                /* hot reloads so far */
 static size_t host_offset;
 
 /* engine synchronisation */
@@ -168,7 +173,7 @@ static const char *api_input_get_property(const char *key, void *i_ins)
 static void *api_output_get_cmt_instance(struct flb_output_instance *ins)
 {
     check_ins(ins, "output_get_cmt_instance");
-    return NULL;
+    return ins->cmt;
 }
 
 static void *api_input_get_cmt_instance(void *i_ins)
@@ -459,6 +464,145 @@ static void *sym(const char *name)
     return s;
 }
 
+/* ------------------------------------------------------------------ */
+/* version profiles (--flb-version): what differs between releases     */
+/* ------------------------------------------------------------------ */
+
+/* libflbcmt.so's bookkeeping, NULL without metrics */
+static struct {
+    void *(*create)(void);
+    void (*print)(void *, const char *, int);
+    void (*destroy)(void *);
+} cmt;
+
+/* Memory of exactly size bytes that ends where a PROT_NONE page begins:
+ * a plugin that reads or writes past a struct of the profile's size
+ * faults at once, as it would read another object in Fluent Bit. */
+static void *guarded_alloc(size_t size)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t pages = (size + (size_t) pg - 1) / (size_t) pg;
+    unsigned char *map;
+
+    map = mmap(NULL, (pages + 1) * (size_t) pg, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        die(1, "[flbhost] mmap failed: %s", strerror(errno));
+    }
+    if (mprotect(map + pages * (size_t) pg, (size_t) pg, PROT_NONE) != 0) {
+        die(1, "[flbhost] mprotect failed: %s", strerror(errno));
+    }
+    return map + pages * (size_t) pg - size;
+}
+
+static void guarded_free(void *p, size_t size)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    size_t pages = (size + (size_t) pg - 1) / (size_t) pg;
+    unsigned char *end = (unsigned char *) p + size;
+    munmap(end - pages * (size_t) pg, (pages + 1) * (size_t) pg);
+}
+
+static void api_unset_field(void)
+{
+    fprintf(stderr, "flbhost: FATAL: the plugin called an api field this Fluent Bit %s "
+            "leaves unset (built without FLB_HAVE_METRICS: output_get_cmt_instance)\n",
+            opt.profile->release);
+    abort();
+}
+
+/* flb_api_create(): only the fields of the profile's struct flb_api */
+static struct flb_api *profile_api(void)
+{
+    struct flb_api full;
+    size_t size = (size_t) opt.profile->api_fields * sizeof(void *);
+    struct flb_api *api = guarded_alloc(size);
+
+    full.output_get_property = api_output_get_property;
+    full.input_get_property = api_input_get_property;
+    full.output_get_cmt_instance = api_output_get_cmt_instance;
+    if (!cmt.create) {
+        full.output_get_cmt_instance = (void *(*)(struct flb_output_instance *)) api_unset_field;
+    }
+    full.input_get_cmt_instance = api_input_get_cmt_instance;
+    full.log_print = api_log_print;
+    full.input_log_check = api_input_log_check;
+    full.output_log_check = api_output_log_check;
+    full.custom_get_property = api_custom_get_property;
+    full.custom_log_check = api_custom_log_check;
+    memcpy(api, &full, size);
+    return api;
+}
+
+static void profile_api_free(struct flb_api *api)
+{
+    if (api) {
+        guarded_free(api, (size_t) opt.profile->api_fields * sizeof(void *));
+    }
+}
+
+static size_t def_size(void)
+{
+    return opt.profile->def_fields > 5 ? sizeof(struct flb_plugin_proxy_def)
+                                       : offsetof(struct flb_plugin_proxy_def, event_type);
+}
+
+/* flb_plugin_proxy_create(): flb_malloc'ed (garbage) before 5.0, then
+ * flb_calloc'ed; type set before FLBPluginRegister */
+static struct flb_plugin_proxy_def *profile_def(void)
+{
+    struct flb_plugin_proxy_def *def = guarded_alloc(def_size());
+    memset(def, opt.profile->def_zeroed ? 0 : 0xa5, def_size());
+    def->type = FLB_PROXY_OUTPUT_PLUGIN;
+    return def;
+}
+
+static void profile_free(struct flb_plugin_proxy_def *def)
+{
+    guarded_free(def, def_size());
+}
+
+static void *core_sym(void *h, const char *path, const char *name)
+{
+    void *f = dlsym(h, name);
+    if (!f) {
+        die(1, "[flbhost] %s lacks %s", path, name);
+    }
+    return f;
+}
+
+/* what the executable of the profile's release exports */
+static void profile_load_core(void)
+{
+    char path[PATH_MAX];
+    void *h;
+
+    snprintf(path, sizeof(path), "%slibflbcore%s.so", exe_dir,
+             opt.profile->core_2_0 ? "" : "19");
+    h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    if (!h) {
+        die(1, "[flbhost] cannot load %s: %s", path, dlerror());
+    }
+    ((void (*)(size_t)) core_sym(h, path, "flbhost_core_set_host_offset"))(host_offset);
+    ((void (*)(int, int)) core_sym(h, path, "flbhost_core_set_log"))(g_log_level,
+                                                                     opt.profile->log_ms);
+    /* the engine thread, where Init, and flushes without workers, run */
+    ((void (*)(void)) core_sym(h, path, "flbhost_core_fluent_bit_thread"))();
+    if (!opt.profile->metrics || opt.no_metrics) {
+        return;
+    }
+    snprintf(path, sizeof(path), "%slibflbcmt.so", exe_dir);
+    h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    if (!h) {
+        die(1, "[flbhost] cannot load %s: %s", path, dlerror());
+    }
+    cmt.create = (void *(*)(void)) core_sym(h, path, "flbhost_cmt_create");
+    cmt.print = (void (*)(void *, const char *, int)) core_sym(h, path, "flbhost_cmt_print");
+    cmt.destroy = (void (*)(void *)) core_sym(h, path, "flbhost_cmt_destroy");
+    ((void (*)(const char *)) core_sym(h, path, "flbhost_cmt_set_version"))(
+        opt.profile->cmt_version);
+}
+
 static void load_support_libs(void)
 {
     char path[PATH_MAX];
@@ -466,17 +610,7 @@ static void load_support_libs(void)
     int i;
 
     if (!opt.hide_symbols) {
-        void (*set_off)(size_t);
-        snprintf(path, sizeof(path), "%slibflbcore.so", exe_dir);
-        h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
-        if (!h) {
-            die(1, "[flbhost] cannot load %s: %s", path, dlerror());
-        }
-        set_off = (void (*)(size_t)) dlsym(h, "flbhost_core_set_host_offset");
-        if (!set_off) {
-            die(1, "[flbhost] %s lacks flbhost_core_set_host_offset", path);
-        }
-        set_off(host_offset);
+        profile_load_core();
     }
     for (i = 0; i < opt.nbuiltins; i++) {
         snprintf(path, sizeof(path), "%slibbuiltin_%s.so", exe_dir, opt.builtins[i]);
@@ -498,11 +632,13 @@ static void plugin_load_and_register(void)
     if (!P.dso) {
         die(1, "[proxy] error opening plugin %s: '%s'", opt.plugin_path, dlerror());
     }
-    P.pre_register = (int (*)(int)) sym("FLBPluginPreRegister");
     P.reg = (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
     P.unregister = (void (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginUnregister");
-    P.pre_exit = (void (*)(int)) sym("FLBPluginOutputPreExit");
-    P.pre_run = (int (*)(int)) sym("FLBPluginOutputPreRun");
+    if (opt.profile->pre_hooks) {
+        P.pre_register = (int (*)(int)) sym("FLBPluginPreRegister");
+        P.pre_exit = (void (*)(int)) sym("FLBPluginOutputPreExit");
+        P.pre_run = (int (*)(int)) sym("FLBPluginOutputPreRun");
+    }
 
     if (P.pre_register) {
         if (P.pre_register(hot_reloading) == -1) {
@@ -514,16 +650,18 @@ static void plugin_load_and_register(void)
         die(1, "[flbhost] %s does not export FLBPluginRegister: Fluent Bit would not register it",
             opt.plugin_path);
     }
-    def = xmalloc(sizeof(*def)); /* zeroed, owned by the host */
+    def = profile_def();
     P.def = def;
     if (P.reg(def) == -1) {
         die(1, "[flbhost] FLBPluginRegister returned -1: Fluent Bit would not register the plugin");
     }
+    P.api = profile_api();
     jn = json_str(def->name);
     jd = json_str(def->description);
     printf("flbhost: registered {\"name\":%s,\"description\":%s,\"type\":%d,\"proxy\":%d,"
            "\"flags\":%d,\"event_type\":%d}\n",
-           jn, jd, def->type, def->proxy, def->flags, def->event_type);
+           jn, jd, def->type, def->proxy, def->flags,
+           opt.profile->def_fields > 5 ? def->event_type : 0);
     fflush(stdout);
     free(jn);
     free(jd);
@@ -547,21 +685,32 @@ static void plugin_load_and_register(void)
     P.plugin.cb_exit = (int (*)(void)) sym("FLBPluginExit");
     P.plugin.cb_exit_ctx = (int (*)(void *)) sym("FLBPluginExitCtx");
     P.plugin.name = xstrdup(def->name);
-    P.plugin.api = &P.api;
+    P.plugin.api = P.api;
+}
+
+/* flb_plugin_proxy_destroy(): unregister, free the def and the api, dlclose */
+static void proxy_destroy(struct proxy *p)
+{
+    if (!p->dso) {
+        return;
+    }
+    if (p->unregister) {
+        p->unregister(p->def);
+    }
+    free(p->plugin.name);
+    free(p->name);
+    p->name = NULL;
+    profile_free(p->def);
+    p->def = NULL;
+    profile_api_free(p->api);
+    p->api = NULL;
+    dlclose(p->dso);
+    p->dso = NULL;
 }
 
 static void plugin_unregister_and_close(void)
 {
-    if (P.unregister) {
-        P.unregister(P.def);
-    }
-    free(P.plugin.name);
-    free(P.name);
-    P.name = NULL;
-    free(P.def);
-    P.def = NULL;
-    dlclose(P.dso);
-    P.dso = NULL;
+    proxy_destroy(&P);
 }
 
 /* ------------------------------------------------------------------ */
@@ -625,6 +774,9 @@ static void create_instances(void)
         }
         ins->context = xmalloc(sizeof(struct flb_plugin_proxy_context));
         ins->context->proxy = &P;
+        if (cmt.create) {
+            ins->cmt = cmt.create();
+        }
         if (P.def->flags & FLB_OUTPUT_NET) {
             if (net_host_set(flbcore_host(ins), P.name, name) != 0) {
                 die(1, "[flbhost] invalid output address '%s'", name);
@@ -678,6 +830,10 @@ static void destroy_instance(struct hinst *hi)
     if (h->uri) {
         free(h->uri->full);
         free(h->uri);
+    }
+    if (ins->cmt) {
+        cmt.print(ins->cmt, ins->name, generation);
+        cmt.destroy(ins->cmt);
     }
     flb_sds_destroy(ins->alias);
     free(ins->match);
@@ -742,7 +898,12 @@ static int run_flush(struct job *jb)
     }
     pthread_mutex_unlock(&stats_mu);
 
-    if (P.plugin.cb_flush_ctx) {
+    if (opt.profile->reload_refuses_flush && atomic_load(&shutdown_by_hot_reloading)) {
+        /* 2.2's proxy_cb_flush, without calling the plugin */
+        hlog(FLB_LOG_TRACE, "[GO] hot-reloading is in progress. Retry flushing");
+        ret = FLB_RETRY;
+    }
+    else if (P.plugin.cb_flush_ctx) {
         ret = P.plugin.cb_flush_ctx(hi->ins->context->remote_context, data, (int) c->size, tag);
     }
     else if (P.plugin.cb_flush) {
@@ -1101,7 +1262,8 @@ static int dispatch_chunk(int src)
         if (!hi->ins->match || !match_tag(tag, (int) strlen(tag), hi->ins->match)) {
             continue;
         }
-        if (P.def->event_type != 0 && !(P.def->event_type & FLB_OUTPUT_LOGS)) {
+        if (opt.profile->def_fields > 5 && P.def->event_type != 0 &&
+            !(P.def->event_type & FLB_OUTPUT_LOGS)) {
             continue;
         }
         jobs[n] = xmalloc(sizeof(struct job));
@@ -1243,7 +1405,7 @@ static void init_instances(void)
     for (i = 0; i < ninsts; i++) {
         struct flb_output_instance *ins = insts[i]->ins;
         /* proxy_go_output_init: the shared struct points at this instance */
-        P.plugin.api = &P.api;
+        P.plugin.api = P.api;
         P.plugin.o_ins = ins;
         P.plugin.context = ins->context;
         ret = P.plugin.cb_init(&P.plugin);
@@ -1264,10 +1426,38 @@ static void init_instances(void)
     }
 }
 
-static void exit_instances(int by_reload)
+/* Fluent Bit 1.9's flb_output_exit() and flb_proxy_cb_exit(): every
+ * instance's exit runs ExitCtx with the context of the instance initialised
+ * LAST (go.c keeps one), and the first one destroys the proxy: Unregister,
+ * dlclose. Later instances' exits would use the freed proxy. */
+static void exit_instances_last_ctx(void)
 {
     int i;
     for (i = 0; i < ninsts; i++) {
+        stop_workers(insts[i]);
+        if (!P.dso) {
+            hlog(FLB_LOG_WARN, "[flbhost] %s: Fluent Bit %s would run the exit callback of "
+                 "a destroyed proxy here (use after free); not emulated",
+                 insts[i]->ins->name, opt.profile->release);
+            continue;
+        }
+        if (P.plugin.cb_exit_ctx) {
+            P.plugin.cb_exit_ctx(P.plugin.context->remote_context);
+        }
+        else if (P.plugin.cb_exit) {
+            P.plugin.cb_exit();
+        }
+        plugin_unregister_and_close();
+    }
+}
+
+static void exit_instances(int by_reload)
+{
+    int i;
+    if (opt.profile->exit_last_ctx) {
+        exit_instances_last_ctx();
+    }
+    for (i = 0; i < ninsts && !opt.profile->exit_last_ctx; i++) {
         struct hinst *hi = insts[i];
         stop_workers(hi);
         if (P.pre_exit) {
@@ -1287,6 +1477,57 @@ static void exit_instances(int by_reload)
     free(insts);
     insts = NULL;
     ninsts = 0;
+}
+
+/* flb_reload(), the same from 2.1 to 5.1: the reloading flag; the plugin
+ * loaded and registered again for the new pipeline (PreRegister(1)) while
+ * the old one still runs; then the old pipeline stops: the chunk its engine
+ * flushes at stop (window, -1 for none) and every pending retry run at
+ * once until no task is left (Hot_Reload.Ensure_Thread_Safety, on by
+ * default, waits without a grace limit); its exit callbacks with
+ * PreExit(1); its proxy destroyed; then the new instances' Init. Returns
+ * whether the window chunk was dispatched. */
+static int hot_reload(int window)
+{
+    struct proxy old;
+    int rounds;
+
+    hlog(FLB_LOG_INFO, "reloading instance pid=%d (flbhost)", (int) getpid());
+    atomic_store(&shutdown_by_hot_reloading, 1);
+    hot_reloading = 1;
+    old = P;
+    load_support_libs();
+    plugin_load_and_register();
+    hlog(FLB_LOG_INFO, "[reload] stop everything of the old context");
+    if (window >= 0) {
+        dispatch_chunk(window);
+    }
+    for (rounds = 0; ; rounds++) {
+        struct job *jb;
+        drain_inflight();
+        if (!retries) {
+            break;
+        }
+        if (rounds == 100) {
+            abandon_retries("hot reload: still failing after 100 immediate retries");
+            break;
+        }
+        for (jb = retries; jb; jb = jb->next) {
+            jb->due = 0; /* flb_engine_reschedule_retries(): now */
+        }
+        fire_due_retries();
+    }
+    exit_instances(1);
+    proxy_destroy(&old);
+    atomic_store(&shutdown_by_hot_reloading, 0);
+    generation++;
+    printf("flbhost: reloaded\n");
+    fflush(stdout);
+    hlog(FLB_LOG_INFO, "[reload] start everything");
+    create_instances();
+    init_instances();
+    hot_reloading = 0;
+    return window >= 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1385,7 +1626,9 @@ static void usage(FILE *f)
 "  --reload-after K      hot reload after K chunks were dispatched\n"
 "  --host-field-pad N    move the instance's flb_net_host N bytes (multiple of 8)\n"
 "  --hide-symbols        do not export flb_output_net_default & co\n"
-"  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n");
+"  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n"
+"  --flb-version V       behave as Fluent Bit V: 1.9, 2.0, 2.2, 3.2, 4.0, 5.1 (default)\n"
+"  --no-metrics          a Fluent Bit built without FLB_HAVE_METRICS (2.0 and later)\n");
 }
 
 /* helper libraries are looked up next to the executable */
@@ -1407,7 +1650,7 @@ static void set_exe_dir(void)
 int main(int argc, char **argv)
 {
     enum { O_RETRY_WAIT = 1000, O_RETRY_CAP, O_MAX_RUNTIME, O_RELOAD_AFTER,
-           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_GRACE, O_HELP };
+           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS, O_GRACE };
     static struct option lopts[] = {
         {"retry-wait", required_argument, 0, O_RETRY_WAIT},
         {"retry-cap", required_argument, 0, O_RETRY_CAP},
@@ -1417,6 +1660,8 @@ int main(int argc, char **argv)
         {"hide-symbols", no_argument, 0, O_HIDE},
         {"builtin", required_argument, 0, O_BUILTIN},
         {"log-level", required_argument, 0, O_LOG_LEVEL},
+        {"flb-version", required_argument, 0, O_FLB_VERSION},
+        {"no-metrics", no_argument, 0, O_NO_METRICS},
         {"grace", required_argument, 0, O_GRACE},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}
@@ -1517,6 +1762,15 @@ int main(int argc, char **argv)
         case O_LOG_LEVEL:
             opt.log_level = optarg;
             break;
+        case O_FLB_VERSION:
+            opt.profile = profile_find(optarg);
+            if (!opt.profile) {
+                die(1, "[flbhost] --flb-version %s: one of %s", optarg, profile_list());
+            }
+            break;
+        case O_NO_METRICS:
+            opt.no_metrics = 1;
+            break;
         case O_GRACE:
             opt.grace = atol(optarg);
             opt.grace_set = 1;
@@ -1534,6 +1788,10 @@ int main(int argc, char **argv)
         usage(stderr);
         die(1, "[flbhost] unexpected argument '%s'", argv[optind]);
     }
+    if (!opt.profile) {
+        opt.profile = profile_find("5.1");
+    }
+    g_log_ms = opt.profile->log_ms;
     if (opt.retry_wait_ms < 1 || opt.retry_cap_ms < 1) {
         die(1, "[flbhost] --retry-wait and --retry-cap must be >= 1");
     }
@@ -1580,6 +1838,10 @@ int main(int argc, char **argv)
     if (opt.reload_after > 0) {
         hot_reload_enabled = 1;
     }
+    if (hot_reload_enabled && !opt.profile->hot_reload) {
+        die(1, "[flbhost] Fluent Bit %s has no hot reload (src/flb_reload.c came in 2.1)",
+            opt.profile->release);
+    }
     if (!opt.plugin_path) {
         if (cfg.nplugins == 0) {
             die(1, "[flbhost] no plugin: give -e PATH or a plugins_file / plugins: entry");
@@ -1613,18 +1875,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
 
     host_offset = ((sizeof(struct flb_output_instance) + 7) & ~(size_t) 7) + 56 +
-                  (size_t) opt.host_pad;
+                  (size_t) opt.profile->host_pad + (size_t) opt.host_pad;
     flbhost_core_set_host_offset(host_offset);
-
-    P.api.output_get_property = api_output_get_property;
-    P.api.input_get_property = api_input_get_property;
-    P.api.output_get_cmt_instance = api_output_get_cmt_instance;
-    P.api.input_get_cmt_instance = api_input_get_cmt_instance;
-    P.api.log_print = api_log_print;
-    P.api.input_log_check = api_input_log_check;
-    P.api.output_log_check = api_output_log_check;
-    P.api.custom_get_property = api_custom_get_property;
-    P.api.custom_log_check = api_custom_log_check;
 
     load_support_libs();
     plugin_load_and_register();
@@ -1661,19 +1913,10 @@ int main(int argc, char **argv)
         }
         progressed += fire_due_retries();
         if (opt.reload_after > 0 && !reloaded && dispatched >= opt.reload_after) {
-            drain_inflight();
-            abandon_retries("hot reload");
-            hot_reloading = 1;
-            exit_instances(1);
-            plugin_unregister_and_close();
-            printf("flbhost: reloaded\n");
-            fflush(stdout);
-            hlog(FLB_LOG_INFO, "[reload] reloading the pipeline (flbhost)");
-            load_support_libs();
-            plugin_load_and_register();
-            create_instances();
-            init_instances();
-            hot_reloading = 0;
+            if (hot_reload(next < total ? (int) (next % nchunks) : -1)) {
+                next++;
+                dispatched++;
+            }
             reloaded = 1;
             continue;
         }

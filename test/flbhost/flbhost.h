@@ -134,6 +134,7 @@ struct flb_output_instance {
     int nprops;
     int props_cap;
     struct flb_plugin_proxy_context *context;
+    void *cmt;               /* cmetrics context (cmt.c), NULL without metrics */
     void *engine;            /* host bookkeeping (struct hinst *) */
     /* The flb_net_host lives at a run-time offset after this struct
      * (see flbcore_host_offset), never at a fixed place. */

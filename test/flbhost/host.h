@@ -39,7 +39,31 @@ struct config {
 };
 
 extern int g_log_level;
+extern int g_log_ms;
 extern struct kvlist g_env;
+
+/* One Fluent Bit release as a Go output plugin meets it (--flb-version,
+ * profile.c; the facts and their source files: docs/fluent-bit-versions.md). */
+struct flb_profile {
+    const char *version;      /* as given to --flb-version */
+    const char *release;      /* the tag it models */
+    int api_fields;           /* struct flb_api: 1 (1.9), 7 (2.0 to 3.x), 9 (4.0 on) */
+    int def_fields;           /* struct flb_plugin_proxy_def: 5, 7 from 5.0 */
+    int def_zeroed;           /* the def is flb_calloc'ed (5.0 on), else flb_malloc'ed */
+    int core_2_0;             /* exports flb_output_log_check (2.0 on) */
+    int metrics;              /* flb_output_get_cmt_instance and cmt_* (2.0 on) */
+    const char *cmt_version;  /* its lib/cmetrics, as cmt_version() says */
+    int pre_hooks;            /* FLBPluginPreRegister, OutputPreRun, OutputPreExit */
+    int hot_reload;           /* src/flb_reload.c exists */
+    int reload_refuses_flush; /* proxy_cb_flush returns FLB_RETRY while reloading */
+    int exit_last_ctx;        /* ExitCtx gets the last instance's context; the proxy
+                               * is destroyed after the first instance's exit */
+    int log_ms;               /* log timestamps with milliseconds */
+    long host_pad;            /* where the instance's flb_net_host sits */
+};
+
+const struct flb_profile *profile_find(const char *version);
+const char *profile_list(void);
 
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);

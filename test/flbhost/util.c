@@ -14,6 +14,7 @@
 #include "host.h"
 
 int g_log_level = FLB_LOG_INFO;
+int g_log_ms = 1; /* Fluent Bit 5.0 on; older ones print whole seconds */
 struct kvlist g_env;
 
 void *xmalloc(size_t n)
@@ -142,11 +143,15 @@ void log_vemit(int level, const char *fmt, va_list ap)
     gettimeofday(&tv, NULL);
     localtime_r(&tv.tv_sec, &tm);
     ls = level_str(level);
-    len = snprintf(buf, sizeof(buf) - 2,
-                   "[%04d/%02d/%02d %02d:%02d:%02d.%03ld] [%5s] ",
+    len = snprintf(buf, sizeof(buf) - 2, "[%04d/%02d/%02d %02d:%02d:%02d",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                   tm.tm_hour, tm.tm_min, tm.tm_sec,
-                   (long) (tv.tv_usec / 1000), ls ? ls : "(null)");
+                   tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (g_log_ms) {
+        len += snprintf(buf + len, sizeof(buf) - 2 - (size_t) len, ".%03ld",
+                        (long) (tv.tv_usec / 1000));
+    }
+    len += snprintf(buf + len, sizeof(buf) - 2 - (size_t) len, "] [%5s] ",
+                    ls ? ls : "(null)");
     n = vsnprintf(buf + len, sizeof(buf) - 2 - (size_t) len, fmt, ap);
     if (n < 0) {
         return;

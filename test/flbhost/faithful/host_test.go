@@ -95,8 +95,8 @@ func TestHostRegistration(t *testing.T) {
 		t.Fatalf("registration line wrong: %+v", reg)
 	}
 	ev := probeEvents(r, "register")
-	if len(ev) != 1 || !ev[0].b("zeroed") {
-		t.Fatalf("FLBPluginRegister must get a zeroed 7-field definition: %v", ev)
+	if len(ev) != 1 || !ev[0].b("zeroed") || ev[0].i("type") != 2 {
+		t.Fatalf("FLBPluginRegister must get a zeroed 7-field definition but for type 2: %v", ev)
 	}
 	pre := probeEvents(r, "preregister")
 	if len(pre) != 1 || pre[0].i("hot") != 0 {
@@ -651,9 +651,11 @@ func TestHostHotReload(t *testing.T) {
 		"-o", "probe", "-m", "*", "-p", "probe.label=b",
 		"-i", reference.Chunk(), "-n", "5", "--reload-after", "2")
 	r.RequireOK(t)
+	// flb_reload(): the plugin registers again for the new pipeline before
+	// the old one stops; the old proxy is unregistered after its exits.
 	want := "preregister0 register init:a init:b prerun1 prerun1 " +
-		"preexit1 exitctx:a preexit1 exitctx:b unregister RELOADED " +
-		"preregister1 register init:a init:b prerun1 prerun1 " +
+		"preregister1 register preexit1 exitctx:a preexit1 exitctx:b unregister RELOADED " +
+		"init:a init:b prerun1 prerun1 " +
 		"preexit0 exitctx:a preexit0 exitctx:b unregister SUMMARY SUMMARY"
 	if got := strings.Join(evSeq(r), " "); got != want {
 		t.Errorf("hot reload sequence\n got %s\nwant %s", got, want)
@@ -867,5 +869,67 @@ pipeline:
 	bad := hosttest.WriteConfig(t, "bad.yaml", "pipeline:\n  outputs:\n    - name: probe\n      x: {a: 1}\n")
 	if r := runProbe(t, nil, "-c", bad); r.ExitCode == 0 {
 		t.Errorf("unsupported YAML must be refused, not misread")
+	}
+}
+
+// Each --flb-version profile hands the plugin its release's structs, each
+// ending at a guard page, and exports its release's symbols: a plugin that
+// reads a field the release does not have faults at once.
+func TestHostVersionGuards(t *testing.T) {
+	tests := []struct {
+		version  string
+		def5     bool // the probe reads the def as 5 fields
+		log      bool // the probe calls the api's output_log_check and log_print
+		segv     bool
+		log20    bool // flb_output_log_check exported
+		cmetrics bool // flb_output_get_cmt_instance, cmt_* exported
+	}{
+		{"1.9", true, false, false, false, false},
+		{"1.9", true, true, true, false, false}, // api->output_log_check: past 1 field
+		{"2.0", false, false, true, true, true}, // def->event_type: past 5 fields
+		{"3.2", true, true, false, true, true},
+		{"4.0", false, false, true, true, true},
+		{"5.1", false, true, false, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s def5 %v log %v", tt.version, tt.def5, tt.log), func(t *testing.T) {
+			var env []string
+			if tt.def5 {
+				env = append(env, "PROBE_DEF5=1")
+			}
+			r := runProbe(t, env, "--flb-version", tt.version, "-o", "probe", "-p", fmt.Sprintf("probe.log=%v", tt.log),
+				"-i", reference.Chunk())
+			if segv := r.Signal == "segmentation fault"; segv != tt.segv || (!segv && r.ExitCode != 0) {
+				t.Fatalf("exit %d, signal %q; want a segfault: %v\n%s", r.ExitCode, r.Signal, tt.segv, r.Dump())
+			}
+			if tt.segv && !tt.def5 {
+				return // it died in FLBPluginRegister, before listing symbols
+			}
+			sym := probeEvents(r, "symbols")
+			if len(sym) != 1 {
+				t.Fatalf("no symbols event\n%s", r.Dump())
+			}
+			if !sym[0].b("flb_log_print") || !sym[0].b("flb_worker_get") || !sym[0].b("flb_output_net_default") ||
+				sym[0].b("flb_output_log_check") != tt.log20 || sym[0].b("flb_output_get_cmt_instance") != tt.cmetrics ||
+				sym[0].b("cmt_counter_create") != tt.cmetrics || sym[0].b("cmt_histogram_create") != tt.cmetrics {
+				t.Errorf("exported symbols %v", sym[0])
+			}
+		})
+	}
+}
+
+// Fluent Bit 1.9's exit: every instance's ExitCtx gets the context of the
+// instance initialised last, and the first exit unregisters the plugin.
+func TestHostExitOf19(t *testing.T) {
+	r := runProbe(t, []string{"PROBE_DEF5=1"}, "--flb-version", "1.9",
+		"-o", "probe", "-m", "*", "-p", "probe.label=a", "-o", "probe", "-m", "*", "-p", "probe.label=b",
+		"-i", reference.Chunk())
+	r.RequireOK(t)
+	want := "register init:a init:b exitctx:b unregister SUMMARY SUMMARY"
+	if got := strings.Join(evSeq(r), " "); got != want {
+		t.Errorf("1.9 exit order\n got %s\nwant %s", got, want)
+	}
+	if r.CountLogs("warn", "would run the exit callback of a destroyed proxy") != 1 {
+		t.Errorf("no warning for probe.1's exit\n%s", r.Dump())
 	}
 }

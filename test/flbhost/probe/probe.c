@@ -118,7 +118,9 @@ EXPORT int FLBPluginPreRegister(int hot_reloading)
 EXPORT int FLBPluginRegister(struct flb_plugin_proxy_def *def)
 {
     const char *names[] = {"flb_output_net_default", "flb_sds_create", "flb_sds_destroy",
-                           "flb_output_name", NULL};
+                           "flb_output_name", "flb_log_print", "flb_worker_get",
+                           "flb_output_log_check", "flb_output_get_cmt_instance",
+                           "cmt_counter_create", "cmt_histogram_create", NULL};
     char esc[512];
     char line[2048];
     size_t n = 0;
@@ -127,9 +129,13 @@ EXPORT int FLBPluginRegister(struct flb_plugin_proxy_def *def)
     const char *name = getenv("PROBE_NAME");
     const char *bc = getenv("PROBE_BUILTIN_CHECK");
 
-    zeroed = def->type == 0 && def->proxy == 0 && def->flags == 0 && def->name == NULL &&
-             def->description == NULL && def->event_type == 0 && def->config_map == NULL;
-    emit("{\"ev\":\"register\",\"zeroed\":%s,\"tid\":%ld}", zeroed ? "true" : "false", tid());
+    /* 5.x: flb_calloc'ed 7 fields, only type set (flb_plugin_proxy_create);
+     * PROBE_DEF5 reads only the 5 fields of the releases before 5.0 */
+    zeroed = def->proxy == 0 && def->flags == 0 && def->name == NULL &&
+             def->description == NULL &&
+             (getenv("PROBE_DEF5") || (def->event_type == 0 && def->config_map == NULL));
+    emit("{\"ev\":\"register\",\"zeroed\":%s,\"type\":%d,\"tid\":%ld}",
+         zeroed ? "true" : "false", def->type, tid());
 
     n += (size_t) snprintf(line + n, sizeof(line) - n, "{\"ev\":\"symbols\"");
     for (i = 0; names[i]; i++) {
@@ -158,7 +164,9 @@ EXPORT int FLBPluginRegister(struct flb_plugin_proxy_def *def)
     def->flags = envint("PROBE_FLAGS", 0);
     def->name = strdup(name && *name ? name : "probe");
     def->description = strdup("flbhost probe plugin");
-    def->event_type = envint("PROBE_EVENT_TYPE", 0);
+    if (!getenv("PROBE_DEF5")) {
+        def->event_type = envint("PROBE_EVENT_TYPE", 0);
+    }
     return 0;
 }
 
