@@ -66,7 +66,16 @@ func newClient(cfg connConfig, log logger, stop context.Context) *client {
 		closeWait: closeWait,
 		stop:      stop,
 	}
-	c.unwatch = context.AfterFunc(stop, c.Close)
+	c.unwatch = context.AfterFunc(stop, func() {
+		// Under mu: once Close (FLBPluginExitCtx) is done, Fluent Bit frees
+		// the logger's instance, and nothing may log.
+		c.mu.Lock()
+		if !c.closed {
+			c.log.Infof("Fluent Bit is stopping: what is still in flight to %s is cut, and flushes return RETRY at once", cfg.LogURL)
+		}
+		c.mu.Unlock()
+		c.Close()
+	})
 	return c
 }
 

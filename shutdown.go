@@ -64,7 +64,7 @@ import (
 // once (FLB_RETRY: the chunk stays Fluent Bit's). Fluent Bit counts its
 // grace period only from when its engine is free: with Workers 0 a flush
 // holds the engine, so whatever a flush takes after the signal comes on
-// top of Grace (see the README's Connections).
+// top of Grace (see Shutdown in the README).
 const stopWait = 500 * time.Millisecond
 
 // errStopping fails what runs, or would start, once stopWait is over.
@@ -112,16 +112,15 @@ func watchStopSignals(log logger) {
 			}
 		}
 		stopPipe = [2]*os.File{r, w}
+		// Nothing is logged here: this outlives the instance whose logger
+		// Init gave (a hot reload frees it); each client says it stops.
 		go func() {
 			var b [1]byte
-			for first := true; ; first = false {
+			for {
 				if _, err := r.Read(b[:]); err != nil {
 					return
 				}
-				if first {
-					log.Infof("Fluent Bit is stopping (%v): connections get %v more, then flushes return RETRY at once", syscall.Signal(b[0]), stopWait)
-					beginStop()
-				}
+				beginStop()
 			}
 		}()
 	})

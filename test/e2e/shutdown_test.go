@@ -81,6 +81,9 @@ func TestShutdownWithinGrace(t *testing.T) {
 				if busy != nil && r.CountLogs("warn", "cannot reach") != 0 {
 					t.Errorf("a connect cut short by the stop is logged as the server unreachable")
 				}
+				if r.CountLogs("info", "Fluent Bit is stopping") != 1 {
+					t.Errorf("the plugin did not say once that it stops")
+				}
 				if r.CountLogs("info", "service has stopped") != 1 {
 					t.Errorf("the host did not go through its shutdown")
 				}
