@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,4 +250,88 @@ func (c *client) Close() {
 	}
 	wg.Wait()
 	c.closing.Wait()
+}
+
+// nodes sends the chunks of one instance to its endpoints: with an
+// upstream file, each flush starts at the next node, round-robin (as
+// Fluent Bit's out_forward picks a node per flush), and a node that fails
+// the chunk hands it, whole, to the next within the flush. Each node is a
+// client: its own connections, and its own backoff when it cannot be
+// reached, during which it is skipped at once.
+type nodes struct {
+	clients []*client
+	log     logger
+	next    atomic.Uint64
+}
+
+// nodesFailed is a chunk that every node failed; Quiet when each failure
+// was already logged (a node down, Fluent Bit stopping).
+type nodesFailed struct {
+	errs  []error
+	quiet bool
+}
+
+func (e nodesFailed) Error() string {
+	msgs := make([]string, len(e.errs))
+	for i, err := range e.errs {
+		msgs[i] = err.Error()
+	}
+	return "every node failed: " + strings.Join(msgs, "; ")
+}
+
+func (e nodesFailed) Unwrap() []error { return e.errs }
+
+// Send sends one chunk to one node, trying the nodes in turn until one
+// takes it (see nodes).
+func (ns *nodes) Send(messageType int, messages messageStream) error {
+	n := len(ns.clients)
+	if n == 1 {
+		return ns.clients[0].Send(messageType, messages)
+	}
+	start := int((ns.next.Add(1) - 1) % uint64(n))
+	failed := nodesFailed{quiet: true}
+	for i := range n {
+		c := ns.clients[(start+i)%n]
+		err := c.Send(messageType, messages)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, errStopping) || errors.Is(err, errClientClosed) {
+			return err
+		}
+		failed.errs = append(failed.errs, err)
+		quiet := quietFailure(err)
+		failed.quiet = failed.quiet && quiet
+		if i == n-1 {
+			break
+		}
+		next := ns.clients[(start+i+1)%n].cfg.LogURL
+		if quiet {
+			ns.log.Debugf("%v; the chunk goes to %s", err, next)
+		} else {
+			ns.log.Warnf("%v; the chunk goes to %s", err, next)
+		}
+	}
+	return failed
+}
+
+// quietFailure tells a failed Send that was logged where it happened (the
+// backoff says once that a server is down; the client once that Fluent
+// Bit stops) from one a flush must report.
+func quietFailure(err error) bool {
+	var nf nodesFailed
+	if errors.As(err, &nf) {
+		return nf.quiet
+	}
+	return errors.Is(err, errServerDown) || errors.Is(err, errConnect) || errors.Is(err, errStopping) || errors.Is(err, errClientClosed)
+}
+
+// Close closes every node's connections at once: each may wait for its
+// server's close frames.
+func (ns *nodes) Close() {
+	var wg sync.WaitGroup
+	for _, c := range ns.clients {
+		wg.Go(c.Close)
+	}
+	wg.Wait()
 }

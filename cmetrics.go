@@ -106,18 +106,18 @@ func histogramsExported() (bool, string) {
 
 // cmtMetrics registers the plugin's metrics in the output instance's
 // cmetrics context, the one Fluent Bit serves at /api/v2/metrics, each
-// series labelled with the instance name.
+// series labelled with the instance name, and the connection metrics
+// (see cmtNodeMetrics) with the node too.
 type cmtMetrics struct {
 	fn cmtFuncs
 
 	mu     sync.Mutex
 	closed bool // the instance, and its cmetrics context, are going away
-	open   int
 
-	name      **C.char            // label values {instance}
-	lostBy    map[string]**C.char // {instance, cause}
-	cstrings  []unsafe.Pointer    // C memory freed at Close
-	conns     unsafe.Pointer      // gauge
+	instance  string
+	name      **C.char         // label values {instance}
+	cstrings  []unsafe.Pointer // C memory freed at Close
+	conns     unsafe.Pointer   // gauge
 	handshake unsafe.Pointer
 	failed    unsafe.Pointer
 	lost      unsafe.Pointer
@@ -125,6 +125,18 @@ type cmtMetrics struct {
 	bytes     unsafe.Pointer
 	confirmed unsafe.Pointer
 	rtt       unsafe.Pointer // histogram; nil without one
+}
+
+// cmtNodeMetrics counts one node's connections under the label values
+// {instance, node}. Every instance has the label `node`, the host:port of
+// its one endpoint without upstream: cmetrics fixes a metric's label
+// names at creation, and Fluent Bit's endpoint merges the same metric of
+// every instance (cmt_cat.c) by name, so they must not differ.
+type cmtNodeMetrics struct {
+	*cmtMetrics
+	labels **C.char            // {instance, node}
+	lostBy map[string]**C.char // {instance, node, cause}
+	open   int                 // under mu
 }
 
 // newCmtMetrics registers the metrics of the instance being initialised.
@@ -142,9 +154,9 @@ func newCmtMetrics(plugin unsafe.Pointer, instance string) (*cmtMetrics, error) 
 	if cmt == nil {
 		return nil, errors.New("the output instance has no cmetrics context")
 	}
-	m := &cmtMetrics{fn: fn, lostBy: map[string]**C.char{}}
+	m := &cmtMetrics{fn: fn, instance: instance}
 	m.name = m.strings(instance)
-	nameKey, causeKeys := m.strings("name"), m.strings("name", "cause")
+	nameKey, nodeKeys, causeKeys := m.strings("name"), m.strings("name", "node"), m.strings("name", "node", "cause")
 
 	counter := func(name, help string, keys **C.char, n int) unsafe.Pointer {
 		if err != nil {
@@ -156,9 +168,9 @@ func newCmtMetrics(plugin unsafe.Pointer, instance string) (*cmtMetrics, error) 
 		}
 		return c
 	}
-	m.handshake = counter("handshakes_total", "WebSocket connections opened (handshake completed).", nameKey, 1)
-	m.failed = counter("connect_failures_total", "Failed attempts to open a WebSocket connection (TCP, proxy, TLS or handshake).", nameKey, 1)
-	m.lost = counter("connections_lost_total", "WebSocket connections lost, by cause: server_close, network_error, ping_timeout, idle_replaced.", causeKeys, 2)
+	m.handshake = counter("handshakes_total", "WebSocket connections opened (handshake completed), by node.", nodeKeys, 2)
+	m.failed = counter("connect_failures_total", "Failed attempts to open a WebSocket connection (TCP, proxy, TLS or handshake), by node.", nodeKeys, 2)
+	m.lost = counter("connections_lost_total", "WebSocket connections lost, by node and cause: server_close, network_error, ping_timeout, idle_replaced.", causeKeys, 3)
 	m.messages = counter("messages_total", "WebSocket messages sent.", nameKey, 1)
 	m.bytes = counter("payload_bytes_total", "Payload bytes of the WebSocket messages sent, before framing and compression.", nameKey, 1)
 	m.confirmed = counter("confirmations_total", "Chunks whose reading the server confirmed (the pong after them).", nameKey, 1)
@@ -166,7 +178,7 @@ func newCmtMetrics(plugin unsafe.Pointer, instance string) (*cmtMetrics, error) 
 		m.Close()
 		return nil, err
 	}
-	m.conns = C.flbws_cmt_create(fn.gaugeCreate, cmt, m.cstr(metricsSubsystem), m.cstr("connections"), m.cstr("Open WebSocket connections."), 1, nameKey)
+	m.conns = C.flbws_cmt_create(fn.gaugeCreate, cmt, m.cstr(metricsSubsystem), m.cstr("connections"), m.cstr("Open WebSocket connections, by node."), 2, nodeKeys)
 	if m.conns == nil {
 		m.Close()
 		return nil, errors.New("cmt_gauge_create failed for connections")
@@ -180,23 +192,40 @@ func newCmtMetrics(plugin unsafe.Pointer, instance string) (*cmtMetrics, error) 
 			m.cstr("Seconds from the ping sent after a chunk to its pong: the server's confirmation round trip."), 1, nameKey)
 	}
 
-	// Every series exists from the start, at 0, as Fluent Bit's own do.
+	// Every series exists from the start, at 0, as Fluent Bit's own do
+	// (a node's from its Node).
 	now := timestamp()
-	for _, c := range []unsafe.Pointer{m.handshake, m.failed, m.messages, m.bytes, m.confirmed} {
+	for _, c := range []unsafe.Pointer{m.messages, m.bytes, m.confirmed} {
 		C.flbws_cmt_update(fn.counterSet, c, now, 0, 1, m.name)
 	}
-	for _, cause := range lostCauses {
-		m.lostBy[cause] = m.strings(instance, cause)
-		C.flbws_cmt_update(fn.counterSet, m.lost, now, 0, 2, m.lostBy[cause])
-	}
-	C.flbws_cmt_update(fn.gaugeSet, m.conns, now, 0, 1, m.name)
 	return m, nil
+}
+
+// Node makes the series of one node, at 0.
+func (m *cmtMetrics) Node(node string) metricsSink {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := &cmtNodeMetrics{cmtMetrics: m, lostBy: map[string]**C.char{}}
+	if m.closed {
+		return n
+	}
+	n.labels = m.strings(m.instance, node)
+	now := timestamp()
+	for _, c := range []unsafe.Pointer{m.handshake, m.failed} {
+		C.flbws_cmt_update(m.fn.counterSet, c, now, 0, 2, n.labels)
+	}
+	for _, cause := range lostCauses {
+		n.lostBy[cause] = m.strings(m.instance, node, cause)
+		C.flbws_cmt_update(m.fn.counterSet, m.lost, now, 0, 3, n.lostBy[cause])
+	}
+	C.flbws_cmt_update(m.fn.gaugeSet, m.conns, now, 0, 2, n.labels)
+	return n
 }
 
 // pluginMetrics are the metrics of the instance being initialised, or
 // none where this Fluent Bit cannot take them; an info line says what is
 // left out.
-func pluginMetrics(plugin unsafe.Pointer, instance string, log logger) metricsSink {
+func pluginMetrics(plugin unsafe.Pointer, instance string, log logger) instanceMetrics {
 	m, err := newCmtMetrics(plugin, instance)
 	if err != nil {
 		log.Infof("running without metrics: %v", err)
@@ -237,27 +266,27 @@ func (m *cmtMetrics) update(fn, metric unsafe.Pointer, v float64, labels **C.cha
 	}
 }
 
-// setOpen moves the open-connections gauge by delta.
-func (m *cmtMetrics) setOpen(delta int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.open += delta
-	if !m.closed {
-		C.flbws_cmt_update(m.fn.gaugeSet, m.conns, timestamp(), C.double(m.open), 1, m.name)
+// setOpen moves the node's open-connections gauge by delta.
+func (n *cmtNodeMetrics) setOpen(delta int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.open += delta
+	if !n.closed {
+		C.flbws_cmt_update(n.fn.gaugeSet, n.conns, timestamp(), C.double(n.open), 2, n.labels)
 	}
 }
 
-func (m *cmtMetrics) Handshake() {
-	m.update(m.fn.counterAdd, m.handshake, 1, m.name, 1)
-	m.setOpen(1)
+func (n *cmtNodeMetrics) Handshake() {
+	n.update(n.fn.counterAdd, n.handshake, 1, n.labels, 2)
+	n.setOpen(1)
 }
 
-func (m *cmtMetrics) ConnectFailed() { m.update(m.fn.counterAdd, m.failed, 1, m.name, 1) }
+func (n *cmtNodeMetrics) ConnectFailed() { n.update(n.fn.counterAdd, n.failed, 1, n.labels, 2) }
 
-func (m *cmtMetrics) Ended(cause error) {
-	m.setOpen(-1)
+func (n *cmtNodeMetrics) Ended(cause error) {
+	n.setOpen(-1)
 	if c, lost := lossCause(cause); lost {
-		m.update(m.fn.counterAdd, m.lost, 1, m.lostBy[c], 2)
+		n.update(n.fn.counterAdd, n.lost, 1, n.lostBy[c], 3)
 	}
 }
 

@@ -42,6 +42,9 @@ type config struct {
 	Endpoint *url.URL
 	Encoder  encoder.Options
 	Conn     connConfig
+	// Upstream, set by the `upstream` key, replaces Endpoint: each node
+	// has a connConfig of its own (Conn with the node's endpoint keys).
+	Upstream *upstreamConfig
 	// Warnings are logged once at start: settings that work but deserve a
 	// word (an insecure switch, an endpoint that could not be read).
 	Warnings []string
@@ -66,6 +69,40 @@ type connConfig struct {
 	// ConfirmDelivery makes a chunk count as sent only once the server
 	// answered a ping sent after it, i.e. read it.
 	ConfirmDelivery bool
+}
+
+// upstreamConfig is an Upstream file's group, its nodes in round-robin
+// order.
+type upstreamConfig struct {
+	Name, Path string
+	Nodes      []nodeConfig
+}
+
+// nodeConfig is one endpoint: the single one of an [OUTPUT], or an
+// upstream node (Name set).
+type nodeConfig struct {
+	Name string
+	Conn connConfig
+}
+
+// label names the node in the metrics: its name, or for the one endpoint
+// of an [OUTPUT] without upstream, its host:port.
+func (n nodeConfig) label() string {
+	if n.Name != "" {
+		return n.Name
+	}
+	if u, err := url.Parse(n.Conn.URL); err == nil {
+		return u.Host
+	}
+	return ""
+}
+
+// nodes are the endpoints the instance sends to.
+func (c *config) nodes() []nodeConfig {
+	if c.Upstream != nil {
+		return c.Upstream.Nodes
+	}
+	return []nodeConfig{{Conn: c.Conn}}
 }
 
 // Defaults a user of the built-in websocket output expects, and ours.
@@ -205,24 +242,60 @@ func (r *keyReader) list(key string) []string {
 	return out
 }
 
-// loadConfig reads and validates every key of one instance.
-func loadConfig(src configSource, core coreEndpoint) (*config, error) {
+// loadConfig reads and validates every key of one instance. confDir is
+// the main config file's directory, where a relative upstream file is
+// looked for.
+func loadConfig(src configSource, core coreEndpoint, confDir string) (*config, error) {
 	r := &keyReader{src: src}
 	cfg := &config{}
 
 	cfg.Encoder = loadEncoderOptions(r)
+	loadConnOptions(r, &cfg.Conn)
+	if file := r.string("upstream", ""); file != "" {
+		cfg.Upstream = loadUpstream(r, file, core, confDir, cfg.Conn, &cfg.Warnings)
+	} else {
+		cfg.Endpoint = loadEndpoint(r, core, &cfg.Conn, &cfg.Warnings)
+	}
 
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+	return cfg, nil
+}
+
+// loadConnOptions reads the connection settings every endpoint of an
+// instance shares.
+func loadConnOptions(r *keyReader, c *connConfig) {
+	c.Subprotocols = r.list("subprotocols")
+	c.RequireSubprotocol = r.bool("subprotocol_required", false)
+	if c.RequireSubprotocol && len(c.Subprotocols) == 0 {
+		r.errs = append(r.errs, errors.New("key 'subprotocol_required' is on but 'subprotocols' lists none"))
+	}
+	c.Compression = r.bool("compress", false)
+	c.ConnectTimeout = r.timeout("connect_timeout", defaultConnectTimeout)
+	c.WriteTimeout = r.timeout("write_timeout", defaultWriteTimeout)
+	c.IdleInterval = r.seconds("idle_interval", defaultIdleInterval)
+	c.PingInterval = r.seconds("ping_interval", 0)
+	if c.PingInterval > 0 && c.PingInterval < minPingInterval {
+		r.fail("ping_interval", r.src.Get("ping_interval"), fmt.Sprintf("allowed: 0 (off), or a number of seconds from %v to 1000000", minPingInterval.Seconds()))
+	}
+	c.PingTimeout = r.timeout("ping_timeout", defaultPingTimeout)
+	c.ConfirmDelivery = r.bool("confirm_delivery", true)
+}
+
+// loadEndpoint reads the keys that say where and how to connect (uri,
+// ws_tls*, headers and auth, proxy) into c, with the Host and Port of
+// core, and returns the endpoint.
+func loadEndpoint(r *keyReader, core coreEndpoint, c *connConfig, warnings *[]string) *url.URL {
 	useTLS := r.bool("ws_tls", false)
 	endpoint, warn, err := resolveEndpoint(r.string("uri", ""), useTLS, core)
 	if err != nil {
 		r.errs = append(r.errs, err)
 	}
 	if warn != "" {
-		cfg.Warnings = append(cfg.Warnings, warn)
+		*warnings = append(*warnings, warn)
 	}
-	cfg.Endpoint = endpoint
 
-	c := &cfg.Conn
 	c.Header = loadHeaders(r)
 	if endpoint != nil {
 		if endpoint.User != nil {
@@ -240,35 +313,17 @@ func loadConfig(src configSource, core coreEndpoint) (*config, error) {
 	if err := checkReservedHeaders(c.Header, r.src.Get("subprotocols") != ""); err != nil {
 		r.errs = append(r.errs, err)
 	}
-	c.Subprotocols = r.list("subprotocols")
-	c.RequireSubprotocol = r.bool("subprotocol_required", false)
-	if c.RequireSubprotocol && len(c.Subprotocols) == 0 {
-		r.errs = append(r.errs, errors.New("key 'subprotocol_required' is on but 'subprotocols' lists none"))
-	}
-	c.Compression = r.bool("compress", false)
-	c.ConnectTimeout = r.timeout("connect_timeout", defaultConnectTimeout)
-	c.WriteTimeout = r.timeout("write_timeout", defaultWriteTimeout)
-	c.IdleInterval = r.seconds("idle_interval", defaultIdleInterval)
-	c.PingInterval = r.seconds("ping_interval", 0)
-	if c.PingInterval > 0 && c.PingInterval < minPingInterval {
-		r.fail("ping_interval", src.Get("ping_interval"), fmt.Sprintf("allowed: 0 (off), or a number of seconds from %v to 1000000", minPingInterval.Seconds()))
-	}
-	c.PingTimeout = r.timeout("ping_timeout", defaultPingTimeout)
 	c.Proxy = loadProxy(r)
-	c.ConfirmDelivery = r.bool("confirm_delivery", true)
 
+	c.TLS = nil
 	if endpoint != nil && endpoint.Scheme == "wss" {
 		tc, warns := loadTLS(r, endpoint.Hostname())
 		c.TLS = tc
-		cfg.Warnings = append(cfg.Warnings, warns...)
-	} else if tlsKeysSet(src) {
+		*warnings = append(*warnings, warns...)
+	} else if tlsKeysSet(r.src) {
 		r.errs = append(r.errs, errors.New("ws_tls.* keys are set but the endpoint is not wss:// (set 'ws_tls on' or use a wss:// URI)"))
 	}
-
-	if len(r.errs) > 0 {
-		return nil, errors.Join(r.errs...)
-	}
-	return cfg, nil
+	return endpoint
 }
 
 func loadEncoderOptions(r *keyReader) encoder.Options {
@@ -538,7 +593,19 @@ func loadTLS(r *keyReader, host string) (*tls.Config, []string) {
 // values are left out: they often hold credentials.
 func (c *config) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "endpoint %s, format %s", c.Conn.LogURL, c.Encoder.Format)
+	if u := c.Upstream; u != nil {
+		fmt.Fprintf(&b, "upstream %s (%s):", u.Name, u.Path)
+		for i, n := range u.Nodes {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(&b, "%s %s", sep, n.Conn.LogURL)
+		}
+		fmt.Fprintf(&b, "; format %s", c.Encoder.Format)
+	} else {
+		fmt.Fprintf(&b, "endpoint %s, format %s", c.Conn.LogURL, c.Encoder.Format)
+	}
 	if f := c.Encoder.Format; f == encoder.JSON || f == encoder.JSONStream || f == encoder.JSONLines {
 		key := c.Encoder.DateKey
 		if key == "" {

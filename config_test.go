@@ -83,7 +83,7 @@ func TestResolveEndpoint(t *testing.T) {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	cfg, err := loadConfig(mapSource{}, coreEndpoint{})
+	cfg, err := loadConfig(mapSource{}, coreEndpoint{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestLoadConfigValues(t *testing.T) {
 		"header.7": "X-Two again", "http_user": "u", "http_passwd": "p", "origin": "https://o.test",
 		"subprotocols": "a, b", "subprotocol_required": "on", "compress": "true",
 		"ws_tls": "on", "ws_tls.verify": "off", "ws_tls.min_version": "1.3", "ws_tls.vhost": "v.test",
-	}, coreEndpoint{Host: "h", Port: 1})
+	}, coreEndpoint{Host: "h", Port: 1}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestLoadConfigErrors(t *testing.T) {
 			if strings.HasPrefix(tt.key, "ws_tls.") {
 				src["ws_tls"] = "on"
 			}
-			_, err := loadConfig(src, coreEndpoint{})
+			_, err := loadConfig(src, coreEndpoint{}, "")
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -185,14 +185,14 @@ func TestLoadConfigErrors(t *testing.T) {
 }
 
 func TestLoadConfigReportsEveryError(t *testing.T) {
-	_, err := loadConfig(mapSource{"format": "xml", "idle_interval": "x"}, coreEndpoint{})
+	_, err := loadConfig(mapSource{"format": "xml", "idle_interval": "x"}, coreEndpoint{}, "")
 	if err == nil || !strings.Contains(err.Error(), "'format'") || !strings.Contains(err.Error(), "'idle_interval'") {
 		t.Fatalf("error %v, want both keys named", err)
 	}
 }
 
 func TestTLSKeysNeedWSS(t *testing.T) {
-	_, err := loadConfig(mapSource{"ws_tls.verify": "off"}, coreEndpoint{})
+	_, err := loadConfig(mapSource{"ws_tls.verify": "off"}, coreEndpoint{}, "")
 	if err == nil || !strings.Contains(err.Error(), "not wss://") {
 		t.Fatalf("error %v", err)
 	}
@@ -222,7 +222,7 @@ func TestLoadConfigHardening(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(tt.src, coreEndpoint{})
+			_, err := loadConfig(tt.src, coreEndpoint{}, "")
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatal(err)
@@ -233,7 +233,7 @@ func TestLoadConfigHardening(t *testing.T) {
 			}
 		})
 	}
-	cfg, err := loadConfig(mapSource{"uri": "ws://user:p%40ss@h:1/x?token=SECRET"}, coreEndpoint{})
+	cfg, err := loadConfig(mapSource{"uri": "ws://user:p%40ss@h:1/x?token=SECRET"}, coreEndpoint{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

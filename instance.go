@@ -14,18 +14,22 @@ import (
 type instance struct {
 	cfg         *config
 	log         logger
-	metrics     metricsSink
-	client      *client
+	metrics     instanceMetrics
+	nodes       *nodes
 	messageType int // websocket.BinaryMessage for msgpack, else TextMessage
 	encoders    sync.Pool
 }
 
-func newInstance(cfg *config, log logger, metrics metricsSink) (*instance, error) {
+func newInstance(cfg *config, log logger, metrics instanceMetrics) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, metrics: metrics, client: newClient(cfg.Conn, log, stopping), messageType: websocket.TextMessage}
-	in.client.metrics = metrics
+	in := &instance{cfg: cfg, log: log, metrics: metrics, nodes: &nodes{log: log}, messageType: websocket.TextMessage}
+	for _, n := range cfg.nodes() {
+		c := newClient(n.Conn, log, stopping)
+		c.metrics = metrics.Node(n.label())
+		in.nodes.clients = append(in.nodes.clients, c)
+	}
 	if cfg.Encoder.Format.Binary() {
 		in.messageType = websocket.BinaryMessage
 	}
@@ -49,7 +53,7 @@ func (in *instance) flush(chunk []byte, tag string) int {
 	var res encoder.Result
 	var decodeErr *encoder.DecodeError
 	messages := 0
-	err := in.client.Send(in.messageType, func(write func([]byte) error) error {
+	err := in.nodes.Send(in.messageType, func(write func([]byte) error) error {
 		var err error
 		messages = 0
 		res, err = enc.EncodeEach(chunk, func(m []byte) error {
@@ -66,7 +70,7 @@ func (in *instance) flush(chunk []byte, tag string) int {
 		// The backoff says once that the server cannot be reached, and
 		// the client once that Fluent Bit stops; a line per flush would
 		// bury that.
-		if errors.Is(err, errServerDown) || errors.Is(err, errConnect) || errors.Is(err, errStopping) || errors.Is(err, errClientClosed) {
+		if quietFailure(err) {
 			in.log.Debugf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
 		} else {
 			in.log.Warnf("chunk with tag '%s' not sent, Fluent Bit will retry it: %v", tag, err)
@@ -106,7 +110,7 @@ func (in *instance) logDropped(res encoder.Result, tag string) {
 // close ends the connections, then the metrics: Fluent Bit frees the
 // instance's metrics context right after.
 func (in *instance) close() {
-	in.client.Close()
+	in.nodes.Close()
 	in.metrics.Close()
 }
 

@@ -43,7 +43,7 @@ func TestInstanceFlush(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(mapSource{"uri": tt.url, "format": "json_lines"}, coreEndpoint{})
+			cfg, err := loadConfig(mapSource{"uri": tt.url, "format": "json_lines"}, coreEndpoint{}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +73,7 @@ func TestInstanceFlush(t *testing.T) {
 func TestInstanceCloseLeavesNothing(t *testing.T) {
 	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	before := runtime.NumGoroutine()
-	cfg, err := loadConfig(mapSource{"uri": srv.URL(), "ping_interval": "0.05"}, coreEndpoint{})
+	cfg, err := loadConfig(mapSource{"uri": srv.URL(), "ping_interval": "0.05"}, coreEndpoint{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func BenchmarkInstanceFlush(b *testing.B) {
 						io.Copy(io.Discard, r)
 					}
 				}})
-				cfg, err := loadConfig(mapSource{"uri": srv.URL(), "format": format, "confirm_delivery": confirm}, coreEndpoint{})
+				cfg, err := loadConfig(mapSource{"uri": srv.URL(), "format": format, "confirm_delivery": confirm}, coreEndpoint{}, "")
 				if err != nil {
 					b.Fatal(err)
 				}

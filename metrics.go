@@ -8,9 +8,17 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// metricsSink counts what happens to an output's connections and chunks; in
-// Fluent Bit it feeds the metrics endpoint (cmtMetrics), in tests a
-// recorder. Its methods are called from any goroutine.
+// instanceMetrics are the metrics of one output instance: in Fluent Bit its
+// cmetrics (cmtMetrics), else none.
+type instanceMetrics interface {
+	// Node is the sink of one endpoint's connections, labelled with it.
+	Node(label string) metricsSink
+	// Close: the output is going away; nothing reaches Fluent Bit after it.
+	Close()
+}
+
+// metricsSink counts what happens to one endpoint's connections and
+// chunks. Its methods are called from any goroutine.
 type metricsSink interface {
 	// Handshake: a connection was opened (TCP, TLS, handshake all done).
 	Handshake()
@@ -23,8 +31,6 @@ type metricsSink interface {
 	// Confirmed: the server acknowledged a chunk (the pong after it) rtt
 	// after the ping was sent.
 	Confirmed(rtt time.Duration)
-	// Close: the output is going away; nothing reaches Fluent Bit after it.
-	Close()
 }
 
 // Why a connection was lost, as the label `cause` of
@@ -87,4 +93,5 @@ func (noMetrics) ConnectFailed()          {}
 func (noMetrics) Ended(error)             {}
 func (noMetrics) Sent(int, int)           {}
 func (noMetrics) Confirmed(time.Duration) {}
+func (noMetrics) Node(string) metricsSink { return noMetrics{} }
 func (noMetrics) Close()                  {}

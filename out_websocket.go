@@ -68,7 +68,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	defer recoverPanic(log, "FLBPluginInit", &ret, output.FLB_ERROR)
 	watchStopSignals(log)
 
-	cfg, err := loadConfig(instanceSource{plugin}, readCoreEndpoint(plugin))
+	cfg, err := loadConfig(instanceSource{plugin}, readCoreEndpoint(plugin), mainConfigDir())
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			log.Errorf("configuration: %s", line)

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+)
+
+// upstreamFile is a Fluent Bit Upstream file: a group name and its nodes,
+// in file order (the round-robin order).
+type upstreamFile struct {
+	Name  string
+	Path  string // as opened
+	Nodes []upstreamNode
+}
+
+// upstreamNode is one [NODE] section: its keys lower-cased, values with
+// ${VAR} expanded from the environment.
+type upstreamNode struct {
+	Name  string
+	Where string // file:line, or file:nodes[i] in YAML, for messages
+	Keys  map[string]string
+}
+
+// Get reads one key of the node.
+func (n upstreamNode) Get(key string) string { return n.Keys[strings.ToLower(key)] }
+
+// resolveUpstreamPath finds the file the way Fluent Bit's
+// flb_upstream_ha_from_file does: as written when it exists (relative to
+// the working directory), else, if relative, in the main config file's
+// directory (config->conf_path).
+func resolveUpstreamPath(file, confDir string) string {
+	_, err := os.Stat(file)
+	if !errors.Is(err, fs.ErrNotExist) || filepath.IsAbs(file) || confDir == "" {
+		return file
+	}
+	return filepath.Join(confDir, file)
+}
+
+// configFileArg is the main config file Fluent Bit was started with
+// (`-c FILE`, `-cFILE`, `--config FILE`, `--config=FILE`), or "". Fluent
+// Bit shows a plugin no config->conf_path; its command line has it.
+func configFileArg(args []string) string {
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case (a == "-c" || a == "--config") && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(a, "--config="):
+			return strings.TrimPrefix(a, "--config=")
+		case strings.HasPrefix(a, "-c") && !strings.HasPrefix(a, "--"):
+			return a[2:]
+		}
+	}
+	return ""
+}
+
+// mainConfigDir is the directory of the main config file, as Fluent Bit's
+// conf_path (the real path of -c's directory), or "" when there is none.
+func mainConfigDir() string {
+	raw, err := os.ReadFile("/proc/self/cmdline")
+	if err != nil {
+		return ""
+	}
+	file := configFileArg(strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00"))
+	if file == "" {
+		return ""
+	}
+	real, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		return ""
+	}
+	abs, err := filepath.Abs(real)
+	if err != nil {
+		return ""
+	}
+	return filepath.Dir(abs)
+}
+
+// readUpstreamFile reads an Upstream file, classic or (by its .yaml/.yml
+// name, as Fluent Bit's flb_cf_create_from_file decides) YAML.
+func readUpstreamFile(path string) (*upstreamFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("key 'upstream': %w", err)
+	}
+	var up *upstreamFile
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		up, err = parseUpstreamYAML(path, data)
+	default:
+		up, err = parseUpstreamClassic(path, data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if up.Name == "" {
+		return nil, fmt.Errorf("upstream file %s: the upstream has no 'name'", path)
+	}
+	if len(up.Nodes) == 0 {
+		return nil, fmt.Errorf("upstream file %s: no nodes defined", path)
+	}
+	seen := map[string]string{}
+	for i, n := range up.Nodes {
+		for _, k := range []string{"name", "host", "port"} {
+			if n.Keys[k] == "" {
+				return nil, fmt.Errorf("upstream file %s: no '%s' has been set on node #%d (%s)", path, k, i+1, n.Where)
+			}
+		}
+		n.Name = n.Keys["name"]
+		if strings.IndexFunc(n.Name, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
+			return nil, fmt.Errorf("upstream file %s: node name %q at %s: a name has no spaces or control characters", path, n.Name, n.Where)
+		}
+		up.Nodes[i] = n
+		if w, ok := seen[n.Name]; ok {
+			return nil, fmt.Errorf("upstream file %s: node name '%s' at %s is taken by the node at %s: names must differ (they name the node in the log and the metrics)", path, n.Name, n.Where, w)
+		}
+		seen[n.Name] = n.Where
+	}
+	up.Path = path
+	return up, nil
+}
+
+// parseUpstreamClassic reads the classic format by flb_cf_fluentbit.c's
+// rules: [SECTION] headers, indented `key value` lines split at the first
+// space, # comments, no empty value. [UPSTREAM] gives the name, each
+// [NODE] a node; other sections are ignored, as Fluent Bit does.
+func parseUpstreamClassic(path string, data []byte) (*upstreamFile, error) {
+	up := &upstreamFile{}
+	var upstream map[string]string // the [UPSTREAM] section's keys
+	var keys map[string]string     // the section being read; nil: ignored
+	var indent string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for lineno := 1; sc.Scan(); lineno++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		where := fmt.Sprintf("%s:%d", path, lineno)
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "" || strings.HasPrefix(trimmed, "#"):
+			continue
+		case strings.HasPrefix(line, "@"):
+			return nil, fmt.Errorf("upstream file %s: %s is not supported in an upstream file here: put the nodes in the file itself", where, strings.Fields(line)[0])
+		case strings.HasPrefix(line, "["):
+			end := strings.IndexByte(line, ']')
+			if end < 2 {
+				return nil, fmt.Errorf("upstream file %s: bad header definition", where)
+			}
+			keys = nil
+			switch name := strings.TrimSpace(line[1:end]); {
+			case strings.EqualFold(name, "UPSTREAM"):
+				if upstream != nil {
+					return nil, fmt.Errorf("upstream file %s: a second [UPSTREAM] section: one upstream per file", where)
+				}
+				upstream = map[string]string{}
+				keys = upstream
+			case strings.EqualFold(name, "NODE"):
+				keys = map[string]string{}
+				up.Nodes = append(up.Nodes, upstreamNode{Where: where, Keys: keys})
+			}
+			continue
+		}
+		lead := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		if indent == "" {
+			indent = lead
+		}
+		if lead == "" || lead != indent {
+			return nil, fmt.Errorf("upstream file %s: invalid indentation level (keys are indented, the same way in the whole file)", where)
+		}
+		key, value, _ := strings.Cut(trimmed, " ")
+		value = strings.TrimSpace(value)
+		if value == "" {
+			return nil, fmt.Errorf("upstream file %s: key '%s' has an empty value", where, key)
+		}
+		if keys != nil {
+			if err := addNodeKey(keys, key, value, where); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("upstream file %s: %w", path, err)
+	}
+	if upstream == nil {
+		return nil, fmt.Errorf("upstream file %s: section name 'upstream' could not be found", path)
+	}
+	up.Name = upstream["name"]
+	return up, nil
+}
+
+// upstreamYAML is Fluent Bit's YAML form (3.2 and later):
+//
+//	upstream_servers:
+//	  - name: group
+//	    nodes:
+//	      - name: n1
+//	        host: ...
+type upstreamYAML struct {
+	Servers []struct {
+		Name  string                   `yaml:"name"`
+		Nodes []map[string]interface{} `yaml:"nodes"`
+	} `yaml:"upstream_servers"`
+}
+
+func parseUpstreamYAML(path string, data []byte) (*upstreamFile, error) {
+	var doc upstreamYAML
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("upstream file %s: %w", path, err)
+	}
+	if len(doc.Servers) != 1 {
+		return nil, fmt.Errorf("upstream file %s: %d entries under upstream_servers: one upstream per file", path, len(doc.Servers))
+	}
+	s := doc.Servers[0]
+	up := &upstreamFile{Name: s.Name}
+	for i, m := range s.Nodes {
+		where := fmt.Sprintf("%s:nodes[%d]", path, i)
+		keys := map[string]string{}
+		for k, v := range m {
+			switch v.(type) {
+			case map[string]interface{}, []interface{}, nil:
+				return nil, fmt.Errorf("upstream file %s: key '%s' is not a single value", where, k)
+			}
+			if err := addNodeKey(keys, k, fmt.Sprint(v), where); err != nil {
+				return nil, err
+			}
+		}
+		up.Nodes = append(up.Nodes, upstreamNode{Where: where, Keys: keys})
+	}
+	return up, nil
+}
+
+// addNodeKey keeps a key, lower-cased as Fluent Bit stores a node's keys,
+// with ${VAR} expanded (Fluent Bit does from 3.1.7).
+func addNodeKey(keys map[string]string, key, value, where string) error {
+	key = strings.ToLower(key)
+	if _, dup := keys[key]; dup {
+		return fmt.Errorf("upstream file %s: key '%s' is set twice", where, key)
+	}
+	keys[key] = expandEnv(value)
+	return nil
+}
+
+// expandEnv replaces each ${VAR} with the environment's value, "" when
+// unset, as Fluent Bit's flb_env_var_translate; a lone $ stays (a
+// password may hold one).
+func expandEnv(s string) string {
+	var b strings.Builder
+	for {
+		start := strings.Index(s, "${")
+		if start < 0 {
+			break
+		}
+		end := strings.IndexByte(s[start:], '}')
+		if end < 0 {
+			break
+		}
+		b.WriteString(s[:start])
+		b.WriteString(os.Getenv(s[start+2 : start+end]))
+		s = s[start+end+1:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// nodeKeys are the keys a [NODE] may set besides name, host and port:
+// those that say where and how to connect. A node without one takes the
+// [OUTPUT]'s; every other key is the [OUTPUT]'s alone.
+var nodeKeys = append([]string{"uri", "ws_tls", "header", "http_user", "http_passwd", "bearer_token", "origin", "proxy"}, tlsKeys...)
+
+// nodeSource reads a node's keys, and the [OUTPUT]'s where the node has
+// none.
+type nodeSource struct {
+	node   upstreamNode
+	output configSource
+}
+
+func (s nodeSource) Get(key string) string {
+	if v, ok := s.node.Keys[strings.ToLower(key)]; ok {
+		return v
+	}
+	return s.output.Get(key)
+}
+
+// checkNodeKey says why key cannot be set in a [NODE], or nil.
+func checkNodeKey(key string) error {
+	switch {
+	case key == "name" || key == "host" || key == "port" || slices.Contains(nodeKeys, key) || strings.HasPrefix(key, headerKeyPrefix):
+		return nil
+	case key == "tls" || strings.HasPrefix(key, "tls."):
+		return fmt.Errorf("key '%s' does nothing for this plugin: use 'ws_%s', as in the [OUTPUT]", key, key)
+	}
+	return fmt.Errorf("key '%s' cannot be set per node (a node takes name, host, port, %s and header.N): set it in the [OUTPUT]", key, strings.Join(nodeKeys, ", "))
+}
+
+// loadUpstream reads the upstream file and makes each node's connection
+// settings: shared's, with the node's endpoint keys read by loadEndpoint
+// as those of an [OUTPUT] are.
+func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, shared connConfig, warnings *[]string) *upstreamConfig {
+	if core.Host != "" || core.Port != 0 || core.Path != "" || r.src.Get("uri") != "" {
+		r.errs = append(r.errs, errors.New("key 'upstream' conflicts with Host, Port or URI in the [OUTPUT] (or its -o name://host:port form): each [NODE] of the upstream file names its own host, port and uri"))
+		return nil
+	}
+	path := resolveUpstreamPath(file, confDir)
+	up, err := readUpstreamFile(path)
+	if err != nil {
+		r.errs = append(r.errs, err)
+		return nil
+	}
+	u := &upstreamConfig{Name: up.Name, Path: path}
+	for _, n := range up.Nodes {
+		nr := &keyReader{src: nodeSource{node: n, output: r.src}}
+		for k := range n.Keys {
+			if err := checkNodeKey(k); err != nil {
+				nr.errs = append(nr.errs, err)
+			}
+		}
+		port, err := strconv.Atoi(n.Keys["port"])
+		if err != nil || port < 1 || port > 65535 {
+			nr.fail("port", n.Keys["port"], "allowed: 1 to 65535")
+		}
+		conn := shared
+		var warns []string
+		loadEndpoint(nr, coreEndpoint{Host: n.Keys["host"], Port: port}, &conn, &warns)
+		conn.LogURL += " (node " + n.Name + ")"
+		for _, err := range nr.errs {
+			r.errs = append(r.errs, fmt.Errorf("upstream node '%s' (%s): %w", n.Name, n.Where, err))
+		}
+		for _, w := range warns {
+			*warnings = append(*warnings, fmt.Sprintf("upstream node '%s': %s", n.Name, w))
+		}
+		u.Nodes = append(u.Nodes, nodeConfig{Name: n.Name, Conn: conn})
+	}
+	return u
+}
