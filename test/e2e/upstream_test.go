@@ -1,0 +1,296 @@
+package e2e
+
+// Upstream tests: one [OUTPUT] over an Upstream file of three in-process
+// servers, in the test host: round-robin, a node killed mid-stream, every
+// node down then one back, a node with a wrong certificate, and SIGTERM.
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/wstest"
+)
+
+// upstreamNodeSpec is one [NODE]: the server's host and port and more
+// `key value` lines.
+type upstreamNodeSpec struct {
+	addr  string // host:port
+	extra []string
+}
+
+// upstreamSetup writes an Upstream file of nodes n1, n2, ... and a config
+// whose one [OUTPUT] uses it (by a path relative to the config, as Fluent
+// Bit resolves it), with unlimited retries; it returns the config's path.
+func upstreamSetup(t *testing.T, nodes []upstreamNodeSpec, format string, workers int, extra ...string) string {
+	t.Helper()
+	var up strings.Builder
+	up.WriteString("[UPSTREAM]\n    name receivers\n")
+	for i, n := range nodes {
+		host, port, _ := strings.Cut(n.addr, ":")
+		fmt.Fprintf(&up, "\n[NODE]\n    name n%d\n    host %s\n    port %s\n", i+1, host, port)
+		for _, e := range n.extra {
+			fmt.Fprintf(&up, "    %s\n", e)
+		}
+	}
+	hosttest.WriteConfig(t, "upstream.conf", up.String())
+	var out strings.Builder
+	fmt.Fprintf(&out, "[OUTPUT]\n    Name        websocket_go\n    Match       *\n    Upstream    upstream.conf\n    Format      %s\n    Workers     %d\n    Retry_Limit no_limits\n", format, workers)
+	for _, e := range extra {
+		fmt.Fprintf(&out, "    %s\n", e)
+	}
+	return hosttest.WriteConfig(t, "fluent-bit.conf", out.String())
+}
+
+// addrOf is a server's host:port.
+func addrOf(s *wstest.WSServer) string {
+	host, port := s.HostPort()
+	return fmt.Sprintf("%s:%d", host, port)
+}
+
+// allMessages is what every server read.
+func allMessages(srvs ...*wstest.WSServer) []wstest.WSMessage {
+	var all []wstest.WSMessage
+	for _, s := range srvs {
+		all = append(all, s.Messages()...)
+	}
+	return all
+}
+
+// Workers 3 over three nodes: each flush starts at the next node, so every
+// server gets connections and chunks, every record arrives once, and the
+// connection metrics are counted per node.
+func TestUpstreamRoundRobin(t *testing.T) {
+	t.Parallel()
+	const records, perChunk = 3_000, 10
+	var srvs []*wstest.WSServer
+	var nodes []upstreamNodeSpec
+	for range 3 {
+		s := wstest.StartWSServer(t, wstest.WSOptions{})
+		srvs = append(srvs, s)
+		nodes = append(nodes, upstreamNodeSpec{addr: addrOf(s)})
+	}
+	conf := upstreamSetup(t, nodes, "json_lines", 3)
+	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 50})
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	r.RequireOK(t)
+	s := r.Summary(t, "websocket_go.0")
+	if s.OK != len(chunks) || s.Retried != 0 || s.Dropped != 0 {
+		t.Errorf("summary %+v, want every chunk OK at once", s)
+	}
+	for _, srv := range srvs {
+		srv.Stop(1000)
+	}
+	tally := checkSeq(allMessages(srvs...), "json_lines", 0, records)
+	tally.requireAll(t, "three nodes")
+	if d := tally.Duplicates(); d != 0 {
+		t.Errorf("%d records twice, though no node failed", d)
+	}
+	handshakes := 0.0
+	for i, srv := range srvs {
+		node := fmt.Sprintf("n%d", i+1)
+		n := len(srv.Messages())
+		// Round-robin per flush: a third of the chunks each, give or take
+		// what the overlap of 3 workers shifts.
+		if n < len(chunks)/6 || srv.Handshakes() == 0 {
+			t.Errorf("node %s got %d of %d chunks on %d connections", node, n, len(chunks), srv.Handshakes())
+		}
+		h := r.Metric(t, "websocket_go.0", "fluentbit_websocket_handshakes_total", "node", node).Value
+		if int(h) != srv.Handshakes() {
+			t.Errorf("handshakes_total{node=%s} = %v, the server saw %d", node, h, srv.Handshakes())
+		}
+		handshakes += h
+		t.Logf("node %s: %d chunks, %d connections", node, n, srv.Handshakes())
+	}
+	if c := r.Metric(t, "websocket_go.0", "fluentbit_websocket_confirmations_total").Value; int(c) != len(chunks) {
+		t.Errorf("confirmations_total = %v, want %d", c, len(chunks))
+	}
+	if !strings.Contains(r.Stderr, "upstream receivers (") {
+		t.Errorf("the startup line does not name the upstream\n%s", tail(r.Stderr, 20))
+	}
+}
+
+// A node is killed mid-stream (its connections reset, what its sockets
+// held lost, its port closed): the flushes it failed go, whole, to the
+// other nodes within the same flush, none returns RETRY, every record
+// arrives, and the log says once that the node is down, naming it.
+func TestUpstreamNodeKilled(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"msgpack", "json_lines"} {
+		t.Run(format, func(t *testing.T) {
+			const records, perChunk = 20_000, 20
+			var srvs []*wstest.WSServer
+			for range 3 {
+				srvs = append(srvs, wstest.StartWSServer(t, wstest.WSOptions{}))
+			}
+			px := startCrashProxy(t, srvs[1])
+			pxHost := strings.TrimPrefix(strings.TrimSuffix(px.URL(), "/"), "ws://")
+			nodes := []upstreamNodeSpec{{addr: addrOf(srvs[0])}, {addr: pxHost}, {addr: addrOf(srvs[2])}}
+			conf := upstreamSetup(t, nodes, format, 2)
+			chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 100})
+			h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+			px.Hold(h)
+			if !waitMessagesOrExit(h, srvs[1], 50, 20*time.Second) {
+				t.Fatalf("the stream ended before node n2 got 50 chunks")
+			}
+			px.Crash(true)
+			atKill := []int{srvs[0].MessageCount(), srvs[2].MessageCount()}
+			r := h.Wait()
+			r.RequireOK(t)
+			s := r.Summary(t, "websocket_go.0")
+			if s.OK != len(chunks) || s.Retried != 0 || s.Dropped != 0 {
+				t.Errorf("summary %+v, want every chunk OK without a retry", s)
+			}
+			px.Close()
+			for _, srv := range srvs {
+				srv.Stop(1000)
+			}
+			tally := checkSeq(allMessages(srvs...), format, 0, records)
+			tally.requireAll(t, "a node killed")
+			lost, cut := px.Lost()
+			t.Logf("%d records, %d duplicates; the kill took %d bytes from %d connections; n1 %d->%d, n3 %d->%d chunks",
+				tally.Records, tally.Duplicates(), lost, cut, atKill[0], srvs[0].MessageCount(), atKill[1], srvs[2].MessageCount())
+			if srvs[0].MessageCount() == atKill[0] || srvs[2].MessageCount() == atKill[1] {
+				t.Errorf("the other nodes did not take the killed node's share")
+			}
+			if n := r.CountLogs("warn", "cannot reach ws://"+pxHost+"/ (node n2)"); n != 1 {
+				t.Errorf("%d lines say node n2 is down, want 1\n%s", n, tail(r.Stderr, 30))
+			}
+			if n := r.CountLogs("warn", "cannot reach"); n != 1 {
+				t.Errorf("%d 'cannot reach' lines, want 1 (n2's)", n)
+			}
+		})
+	}
+}
+
+// Every node is down at start: flushes return RETRY, the log says once per
+// node that it is down; one node comes back: delivery resumes there, and
+// the log says once that it is back.
+func TestUpstreamAllDownOneBack(t *testing.T) {
+	t.Parallel()
+	const records, perChunk = 1_000, 20
+	var srvs []*wstest.WSServer
+	var nodes []upstreamNodeSpec
+	for range 3 {
+		s := wstest.StartWSServer(t, wstest.WSOptions{})
+		s.Stop(0) // keeps its port for Start
+		srvs = append(srvs, s)
+		nodes = append(nodes, upstreamNodeSpec{addr: addrOf(s)})
+	}
+	conf := upstreamSetup(t, nodes, "json_lines", 2)
+	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 50})
+	h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	if !h.WaitFor("failed to flush chunk", 10*time.Second) {
+		t.Fatalf("no RETRY while every node is down")
+	}
+	time.Sleep(time.Second)
+	srvs[1].Start()
+	r := h.Wait()
+	requireDelivered(t, r, "websocket_go.0", len(chunks), srvs[1], "json_lines", 0, records)
+	for i, srv := range srvs {
+		node := fmt.Sprintf("(node n%d)", i+1)
+		if n := r.CountLogs("warn", "cannot reach ws://"+addrOf(srv)+"/ "+node); n != 1 {
+			t.Errorf("%d lines say %s is down, want 1", n, node)
+		}
+	}
+	if n := r.CountLogs("info", "(node n2) is reachable again"); n != 1 {
+		t.Errorf("%d lines say n2 is back, want 1\n%s", n, tail(r.Stderr, 30))
+	}
+	if n := r.CountLogs("info", "is reachable again"); n != 1 {
+		t.Errorf("%d 'reachable again' lines, want 1 (n2's)", n)
+	}
+}
+
+// Per-node keys over the [OUTPUT]'s: n1 a whole wss:// URL and a header of
+// its own, n2 ws_tls on with a path and its own bearer_token, n3 a server
+// whose certificate no configured CA signed. n3 is skipped with a warning
+// naming it and the certificate problem; n1 and n2 take every chunk, with
+// their own headers, and no flush fails.
+func TestUpstreamNodeKeysAndWrongCertificate(t *testing.T) {
+	t.Parallel()
+	const records, perChunk = 600, 10
+	ca, other := wstest.NewTestCA(t), wstest.NewTestCA(t)
+	good1 := wstest.StartWSServer(t, wstest.WSOptions{TLS: ca.ServerTLS(t, "127.0.0.1"), Path: "/one"})
+	good2 := wstest.StartWSServer(t, wstest.WSOptions{TLS: ca.ServerTLS(t, "127.0.0.1"), Path: "/two"})
+	bad := wstest.StartWSServer(t, wstest.WSOptions{TLS: other.ServerTLS(t, "127.0.0.1")})
+	nodes := []upstreamNodeSpec{
+		{addr: addrOf(good1), extra: []string{"uri " + good1.URL(), "header.1 X-Node one"}},
+		{addr: addrOf(good2), extra: []string{"ws_tls on", "uri /two", "bearer_token node-two-token"}},
+		{addr: addrOf(bad), extra: []string{"ws_tls on"}},
+	}
+	conf := upstreamSetup(t, nodes, "json_lines", 1, "ws_tls.ca_file "+ca.File, "bearer_token output-token", "connect_timeout 2")
+	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 50})
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	r.RequireOK(t)
+	s := r.Summary(t, "websocket_go.0")
+	if s.OK != len(chunks) || s.Retried != 0 || s.Dropped != 0 {
+		t.Errorf("summary %+v, want every chunk OK without a retry\n%s", s, tail(r.Stderr, 30))
+	}
+	good1.Stop(1000)
+	good2.Stop(1000)
+	checkSeq(allMessages(good1, good2), "json_lines", 0, records).requireAll(t, "n1 and n2")
+	if n := len(bad.Messages()) + bad.Handshakes(); n != 0 {
+		t.Errorf("%d messages and handshakes reached the node with a wrong certificate", n)
+	}
+	if n := r.CountLogs("warn", "(node n3): connect to"); n != 1 || r.CountLogs("warn", "not signed by a CA this system trusts") != 1 {
+		t.Errorf("%d warnings name node n3, want 1 saying its certificate is not trusted\n%s", n, tail(r.Stderr, 30))
+	}
+	for _, c := range []struct {
+		srv                *wstest.WSServer
+		name, header, want string
+	}{
+		{good1, "n1", "X-Node", "one"},
+		{good1, "n1", "Authorization", "Bearer output-token"},
+		{good2, "n2", "Authorization", "Bearer node-two-token"},
+	} {
+		hs := c.srv.Headers()
+		if len(hs) == 0 || hs[0].Get(c.header) != c.want {
+			t.Errorf("node %s: header %s, want %q; handshakes' headers %v", c.name, c.header, c.want, hs)
+		}
+	}
+	if strings.Contains(r.Stderr, "node-two-token") || strings.Contains(r.Stderr, "output-token") {
+		t.Errorf("a token reached the log")
+	}
+}
+
+// SIGTERM while every node hangs (the handshake never answered): the host
+// still exits within Grace + 1 s, and each node says once that it stops.
+func TestUpstreamShutdownWithinGrace(t *testing.T) {
+	t.Parallel()
+	const grace = 5 * time.Second
+	var nodes []upstreamNodeSpec
+	var busy []<-chan struct{}
+	for range 3 {
+		url, took := hangingServer(t, false)
+		nodes = append(nodes, upstreamNodeSpec{addr: strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")})
+		busy = append(busy, took)
+	}
+	conf := upstreamSetup(t, nodes, "msgpack", 2, "connect_timeout 1")
+	chunks := seqChunks(0, 32, 4, seqSpec{LogLen: 1 << 20})
+	h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	for _, b := range busy {
+		select {
+		case <-b:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("the plugin never tried every node")
+		}
+	}
+	signalled := time.Now()
+	h.Signal(syscall.SIGTERM)
+	r := h.Wait()
+	if took := time.Since(signalled); took > grace+time.Second {
+		t.Errorf("the host exited %v after SIGTERM, more than Grace %v + 1 s", took.Round(time.Millisecond), grace)
+	}
+	if r.ExitCode != 0 || strings.Contains(r.Stderr, "panic") {
+		t.Errorf("exit %d, signal %q", r.ExitCode, r.Signal)
+	}
+	if s := r.Summary(t, "websocket_go.0"); s.OK != 0 {
+		t.Errorf("%d chunks reported OK that no node read: %+v", s.OK, s)
+	}
+	if n := r.CountLogs("info", "Fluent Bit is stopping"); n != len(nodes) {
+		t.Errorf("%d lines say the plugin stops, want one per node (%d)\n%s", n, len(nodes), tail(r.Stderr, 30))
+	}
+}
