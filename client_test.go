@@ -181,3 +181,112 @@ func BenchmarkClientSend(b *testing.B) {
 		})
 	}
 }
+
+// newTestNodes makes the nodes of one instance over urls, each a client
+// closed when the test ends, sharing one log.
+func newTestNodes(t *testing.T, urls ...string) (*nodes, *recLogger) {
+	log := &recLogger{}
+	ns := &nodes{log: log}
+	for i, u := range urls {
+		cfg := testConfig(u)
+		cfg.LogURL += fmt.Sprintf(" (node n%d)", i+1)
+		c := newClient(cfg, log, context.Background())
+		c.closeWait = 200 * time.Millisecond
+		ns.clients = append(ns.clients, c)
+	}
+	t.Cleanup(func() {
+		ns.Close()
+		if t.Failed() {
+			t.Logf("nodes log:\n%s", strings.Join(log.all(), "\n"))
+		}
+	})
+	return ns, log
+}
+
+// Each Send starts at the next node; a node that cannot be reached is
+// skipped within the Send, with its own backoff, and said once to be down;
+// only when every node fails does Send fail, quietly (the backoffs said it).
+func TestNodesRoundRobinAndFailover(t *testing.T) {
+	var srvs []*wstest.WSServer
+	var urls []string
+	for range 3 {
+		s := wstest.StartWSServer(t, wstest.WSOptions{})
+		srvs = append(srvs, s)
+		urls = append(urls, s.URL())
+	}
+	ns, log := newTestNodes(t, urls...)
+	for i := range 6 {
+		if err := ns.Send(websocket.TextMessage, each([][]byte{[]byte(fmt.Sprint(i))})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, s := range srvs {
+		msgs := s.WaitMessages(2, testTimeout)
+		if string(msgs[0].Data) != fmt.Sprint(i) || string(msgs[1].Data) != fmt.Sprint(i+3) || s.Handshakes() != 1 {
+			t.Errorf("node n%d got %q, %q on %d connections; want %d and %d on one", i+1, msgs[0].Data, msgs[1].Data, s.Handshakes(), i, i+3)
+		}
+	}
+
+	srvs[1].Stop(0) // n2 is down; the next Send starts at n1
+	for i := range 6 {
+		if err := ns.Send(websocket.TextMessage, each([][]byte{[]byte("after")})); err != nil {
+			t.Fatalf("Send %d with one node down: %v", i, err)
+		}
+	}
+	if n := len(srvs[0].Messages()) + len(srvs[2].Messages()); n != 4+6 {
+		t.Errorf("n1 and n3 hold %d messages, want 10", n)
+	}
+	if n := log.count("warn", "(node n2)"); n != 1 || log.count("warn", "cannot reach") != 1 {
+		t.Errorf("%d warnings name n2, want one saying it is down", n)
+	}
+
+	srvs[0].Stop(0)
+	srvs[2].Stop(0)
+	err := ns.Send(websocket.TextMessage, each([][]byte{[]byte("lost")}))
+	if err == nil || !quietFailure(err) || !strings.Contains(err.Error(), "every node failed") {
+		t.Fatalf("Send with every node down: %v (quiet %v)", err, quietFailure(err))
+	}
+	srvs[2].Start()
+	if err := sendWithin(ns, testTimeout); err != nil {
+		t.Fatalf("n3 came back, yet: %v", err)
+	}
+	if n := log.count("info", "(node n3) is reachable again"); n != 1 {
+		t.Errorf("%d lines say n3 is back, want 1", n)
+	}
+}
+
+// sendWithin retries a Send until a node takes it (the backoff of a node
+// that came back may still be waiting).
+func sendWithin(ns *nodes, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := ns.Send(websocket.TextMessage, each([][]byte{[]byte("back")}))
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A chunk whose confirmation fails on one node (the server reads it, then
+// drops the connection before its pong) goes whole to the next node within
+// the same Send, with a warning naming the first.
+func TestNodesResendWholeChunk(t *testing.T) {
+	dropper := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(c *wstest.Conn) {
+		c.ReadMessage()
+		c.ReadMessage()
+		c.UnderlyingConn().Close()
+	}})
+	good := wstest.StartWSServer(t, wstest.WSOptions{})
+	ns, log := newTestNodes(t, dropper.URL(), good.URL())
+	if err := ns.Send(websocket.TextMessage, each([][]byte{[]byte("a"), []byte("b")})); err != nil {
+		t.Fatal(err)
+	}
+	msgs := good.WaitMessages(2, testTimeout)
+	if string(msgs[0].Data) != "a" || string(msgs[1].Data) != "b" {
+		t.Errorf("the second node got %q, %q; want the whole chunk", msgs[0].Data, msgs[1].Data)
+	}
+	if log.count("warn", "(node n1)") != 1 || log.count("warn", "the chunk goes to "+good.URL()+" (node n2)") != 1 {
+		t.Errorf("no warning naming n1 and saying the chunk went to n2")
+	}
+}

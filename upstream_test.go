@@ -1,0 +1,273 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeUpstream writes an upstream file into dir and returns its path.
+func writeUpstream(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const classicUpstream = `# receivers
+[UPSTREAM]
+    name  fleet
+
+[NODE]
+    Name  a
+    Host  127.0.0.1
+    Port  8700
+    URI   /logs
+    header.1 X-Node a
+
+[NODE]
+    name  b
+    host  example.test
+    port  443
+    ws_tls on
+    bearer_token ${UPSTREAM_TEST_TOKEN}
+
+[OTHER]
+    ignored yes
+`
+
+const yamlUpstream = `upstream_servers:
+  - name: fleet
+    nodes:
+      - name: a
+        host: 127.0.0.1
+        port: 8700
+        uri: /logs
+        header.1: X-Node a
+      - name: b
+        host: example.test
+        port: 443
+        ws_tls: on
+        bearer_token: ${UPSTREAM_TEST_TOKEN}
+`
+
+// Both of Fluent Bit's formats read to the same upstream: its name, the
+// nodes in file order, keys lower-cased, ${VAR} from the environment.
+func TestReadUpstreamFile(t *testing.T) {
+	t.Setenv("UPSTREAM_TEST_TOKEN", "t0k$n")
+	dir := t.TempDir()
+	for _, f := range []struct{ name, content string }{{"up.conf", classicUpstream}, {"up.yaml", yamlUpstream}, {"up.yml", yamlUpstream}} {
+		t.Run(f.name, func(t *testing.T) {
+			up, err := readUpstreamFile(writeUpstream(t, dir, f.name, f.content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if up.Name != "fleet" || len(up.Nodes) != 2 {
+				t.Fatalf("upstream %+v", up)
+			}
+			a, b := up.Nodes[0], up.Nodes[1]
+			if a.Name != "a" || a.Get("Host") != "127.0.0.1" || a.Get("port") != "8700" || a.Get("uri") != "/logs" || a.Get("header.1") != "X-Node a" {
+				t.Errorf("node a %+v", a)
+			}
+			if b.Name != "b" || b.Get("ws_tls") != "on" || b.Get("bearer_token") != "t0k$n" {
+				t.Errorf("node b %+v", b)
+			}
+		})
+	}
+}
+
+// A file Fluent Bit would refuse, or that could never work, is an error
+// naming the file and what is wrong.
+func TestReadUpstreamFileErrors(t *testing.T) {
+	node := "\n[NODE]\n    name a\n    host h\n    port 1\n"
+	tests := []struct {
+		name, file, content, want string
+	}{
+		{"no upstream section", "u.conf", node, "section name 'upstream' could not be found"},
+		{"no upstream name", "u.conf", "[UPSTREAM]\n    x y\n" + node, "has no 'name'"},
+		{"no nodes", "u.conf", "[UPSTREAM]\n    name u\n", "no nodes defined"},
+		{"no port", "u.conf", "[UPSTREAM]\n    name u\n[NODE]\n    name a\n    host h\n", "no 'port' has been set on node #1"},
+		{"no host", "u.conf", "[UPSTREAM]\n    name u\n[NODE]\n    name a\n    port 1\n", "no 'host'"},
+		{"same name twice", "u.conf", "[UPSTREAM]\n    name u\n" + node + node, "names must differ"},
+		{"key twice", "u.conf", "[UPSTREAM]\n    name u\n" + node + "    port 2\n", "'port' is set twice"},
+		{"unindented key", "u.conf", "[UPSTREAM]\nname u\n" + node, "invalid indentation"},
+		{"empty value", "u.conf", "[UPSTREAM]\n    name\n" + node, "empty value"},
+		{"include", "u.conf", "@INCLUDE other.conf\n[UPSTREAM]\n    name u\n" + node, "@INCLUDE is not supported"},
+		{"two upstreams", "u.conf", "[UPSTREAM]\n    name u\n[UPSTREAM]\n    name v\n" + node, "one upstream per file"},
+		{"name with a space", "u.yaml", "upstream_servers:\n  - name: u\n    nodes:\n      - {name: 'a b', host: h, port: 1}\n", "no spaces"},
+		{"yaml two servers", "u.yaml", "upstream_servers:\n  - name: u\n  - name: v\n", "one upstream per file"},
+		{"yaml nested value", "u.yaml", "upstream_servers:\n  - name: u\n    nodes:\n      - {name: a, host: h, port: 1, uri: [x]}\n", "not a single value"},
+		{"yaml syntax", "u.yaml", "upstream_servers: [\n", "u.yaml"},
+		{"missing file", "", "", "key 'upstream'"},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, "missing.conf")
+			if tt.file != "" {
+				path = writeUpstream(t, dir, tt.file, tt.content)
+			}
+			_, err := readUpstreamFile(path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), filepath.Base(path)) {
+				t.Fatalf("error %v, want one naming %s and saying %q", err, filepath.Base(path), tt.want)
+			}
+		})
+	}
+}
+
+// Fluent Bit opens the file as written when it exists, else a relative
+// one in the main config file's directory (flb_upstream_ha_from_file).
+func TestResolveUpstreamPath(t *testing.T) {
+	conf := t.TempDir()
+	writeUpstream(t, conf, "nodes.conf", classicUpstream)
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	writeUpstream(t, cwd, "here.conf", classicUpstream)
+	tests := []struct{ file, confDir, want string }{
+		{"nodes.conf", conf, filepath.Join(conf, "nodes.conf")},
+		{"here.conf", conf, "here.conf"},
+		{"nodes.conf", "", "nodes.conf"},
+		{"/abs/nodes.conf", conf, "/abs/nodes.conf"},
+	}
+	for _, tt := range tests {
+		if got := resolveUpstreamPath(tt.file, tt.confDir); got != tt.want {
+			t.Errorf("resolveUpstreamPath(%q, %q) = %q, want %q", tt.file, tt.confDir, got, tt.want)
+		}
+	}
+}
+
+// The main config file is found on Fluent Bit's command line as getopt
+// reads it.
+func TestConfigFileArg(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fluent-bit", "-c", "/etc/fb.conf"}, "/etc/fb.conf"},
+		{[]string{"fluent-bit", "-e", "p.so", "-cfb.conf"}, "fb.conf"},
+		{[]string{"fluent-bit", "--config", "a.yaml"}, "a.yaml"},
+		{[]string{"fluent-bit", "--config=a.yaml", "-c", "b.conf"}, "a.yaml"},
+		{[]string{"fluent-bit", "-i", "dummy", "-o", "stdout"}, ""},
+		{[]string{"fluent-bit", "--", "-c", "x"}, ""},
+		{[]string{"fluent-bit", "-c"}, ""},
+	}
+	for _, tt := range tests {
+		if got := configFileArg(tt.args); got != tt.want {
+			t.Errorf("configFileArg(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+// expandEnv replaces ${VAR} only, as Fluent Bit does.
+func TestExpandEnv(t *testing.T) {
+	t.Setenv("UPSTREAM_TEST_A", "x")
+	for in, want := range map[string]string{
+		"${UPSTREAM_TEST_A}/y": "x/y", "$UPSTREAM_TEST_A": "$UPSTREAM_TEST_A", "a${UPSTREAM_TEST_UNSET}b": "ab",
+		"p$ss": "p$ss", "${open": "${open", "": "",
+	} {
+		if got := expandEnv(in); got != want {
+			t.Errorf("expandEnv(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// An [OUTPUT] with `upstream`: each node's endpoint from its own keys and
+// the [OUTPUT]'s where it has none; the rest shared; mistakes named with
+// the node.
+func TestLoadConfigUpstream(t *testing.T) {
+	dir := t.TempDir()
+	writeUpstream(t, dir, "nodes.conf", `[UPSTREAM]
+    name fleet
+[NODE]
+    name a
+    host 127.0.0.1
+    port 8700
+    uri /a
+    header.1 X-Node a
+[NODE]
+    name b
+    host b.test
+    port 9443
+    uri wss://b.test:9443/b
+    bearer_token node-secret
+`)
+	cfg, err := loadConfig(mapSource{"upstream": "nodes.conf", "bearer_token": "output-secret", "format": "json", "write_timeout": "3"}, coreEndpoint{}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := cfg.nodes()
+	if cfg.Upstream == nil || cfg.Upstream.Name != "fleet" || len(nodes) != 2 || cfg.Endpoint != nil {
+		t.Fatalf("config %+v", cfg)
+	}
+	a, b := nodes[0], nodes[1]
+	if a.Conn.URL != "ws://127.0.0.1:8700/a" || a.Conn.LogURL != "ws://127.0.0.1:8700/a (node a)" || a.Conn.TLS != nil ||
+		a.Conn.Header.Get("X-Node") != "a" || a.Conn.Header.Get("Authorization") != "Bearer output-secret" || a.label() != "a" {
+		t.Errorf("node a %+v", a.Conn)
+	}
+	if b.Conn.URL != "wss://b.test:9443/b" || b.Conn.TLS == nil || b.Conn.TLS.ServerName != "b.test" ||
+		b.Conn.Header.Get("Authorization") != "Bearer node-secret" || b.Conn.Header.Get("X-Node") != "" {
+		t.Errorf("node b %+v", b.Conn)
+	}
+	for _, n := range nodes {
+		if n.Conn.WriteTimeout != 3e9 || !n.Conn.ConfirmDelivery {
+			t.Errorf("node %s does not share the [OUTPUT]'s settings: %+v", n.Name, n.Conn)
+		}
+	}
+	if s := cfg.String(); !strings.Contains(s, "upstream fleet (") || !strings.Contains(s, "(node b)") || strings.Contains(s, "secret") {
+		t.Errorf("startup line %q", s)
+	}
+
+	single, err := loadConfig(mapSource{"uri": "ws://h:81/x"}, coreEndpoint{}, "")
+	if err != nil || len(single.nodes()) != 1 || single.nodes()[0].label() != "h:81" {
+		t.Errorf("without upstream: %+v, %v", single, err)
+	}
+}
+
+func TestLoadConfigUpstreamErrors(t *testing.T) {
+	dir := t.TempDir()
+	node := func(extra string) string {
+		return "[UPSTREAM]\n    name u\n[NODE]\n    name n1\n    host 127.0.0.1\n    port 8700\n" + extra
+	}
+	tests := []struct {
+		name    string
+		file    string
+		src     mapSource
+		core    coreEndpoint
+		want    []string
+		noWords []string
+	}{
+		{"uri in the output", node(""), mapSource{"uri": "/x"}, coreEndpoint{}, []string{"'upstream' conflicts with Host, Port or URI"}, nil},
+		{"host in the output", node(""), mapSource{}, coreEndpoint{Host: "h"}, []string{"'upstream' conflicts"}, nil},
+		{"-o form", node(""), mapSource{}, coreEndpoint{Host: "h", Port: 1, Path: "/p"}, []string{"'upstream' conflicts"}, nil},
+		{"tls key", node("    tls on\n"), mapSource{}, coreEndpoint{}, []string{"node 'n1'", "'tls'", "'ws_tls'"}, nil},
+		{"tls.ca_file key", node("    tls.ca_file /x\n"), mapSource{}, coreEndpoint{}, []string{"'ws_tls.ca_file'"}, nil},
+		{"output-wide key", node("    format json\n"), mapSource{}, coreEndpoint{}, []string{"node 'n1'", "'format' cannot be set per node", "[OUTPUT]"}, nil},
+		{"bad port", "[UPSTREAM]\n    name u\n[NODE]\n    name n1\n    host h\n    port http\n", mapSource{}, coreEndpoint{}, []string{"node 'n1'", "'port'", "1 to 65535"}, nil},
+		{"url names another host", node("    uri ws://other:8700/x\n"), mapSource{}, coreEndpoint{}, []string{"node 'n1'", "keys 'host' and 'uri' conflict"}, nil},
+		{"bad node value, secret kept out", node("    header.1 Authorization:SECRET\n"), mapSource{}, coreEndpoint{}, []string{"node 'n1'", "'header.1'"}, []string{"SECRET"}},
+		{"ws_tls keys without tls", node("    ws_tls.verify off\n"), mapSource{}, coreEndpoint{}, []string{"node 'n1'", "not wss://"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			writeUpstream(t, dir, "u.conf", tt.file)
+			tt.src["upstream"] = filepath.Join(dir, "u.conf")
+			_, err := loadConfig(tt.src, tt.core, "")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			for _, w := range tt.noWords {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error %q contains %q", err, w)
+				}
+			}
+		})
+	}
+}
