@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,6 +21,13 @@ type confEndpoint struct {
 	header     [2]string // a request header the example sets
 }
 
+// upstreamEndpoints are the nodes of conf/upstream-nodes.conf and .yaml.
+var upstreamEndpoints = []confEndpoint{
+	{addr: "127.0.0.1:8700", path: "/ingest", header: [2]string{"X-Source", "fluent-bit"}},
+	{addr: "127.0.0.1:8701", path: "/ingest", header: [2]string{"X-Receiver", "b"}},
+	{addr: "127.0.0.1:8702", path: "/ingest"},
+}
+
 // Every file in conf/ runs in the test host unchanged and delivers where it
 // says; this is the one test that runs them. A new example needs a case
 // here.
@@ -30,6 +38,7 @@ func TestConfExamples(t *testing.T) {
 		plugin    bool     // -e on the command line (else the example's plugins_file)
 		env       []string // values for the example's ${VAR}s
 		tls       bool
+		repeat    int // sends of the chunk, when more than one
 	}{
 		"fluent-bit.conf": {endpoints: []confEndpoint{{addr: "127.0.0.1:8700", path: "/something"}}, plugin: true},
 		"fluent-bit.yaml": {endpoints: []confEndpoint{{addr: "127.0.0.1:8700", path: "/something"}}, plugin: true},
@@ -41,6 +50,15 @@ func TestConfExamples(t *testing.T) {
 			endpoints: []confEndpoint{{addr: "127.0.0.1:8743", path: "/ingest", header: [2]string{"Authorization", "Bearer s3cret"}}},
 			plugin:    true, tls: true, env: []string{"WS_CA_FILE=" + ca.File, "WS_TOKEN=s3cret"},
 		},
+		// Three chunks, round-robin: one to each node.
+		"upstream.conf": {endpoints: upstreamEndpoints, plugin: true, repeat: 3},
+		"upstream.yaml": {endpoints: upstreamEndpoints, plugin: true, repeat: 3},
+	}
+	// Files that are not pipelines, and the example that uses each.
+	support := map[string]string{
+		"plugins.conf":        "multi-output.conf",
+		"upstream-nodes.conf": "upstream.conf",
+		"upstream-nodes.yaml": "upstream.yaml",
 	}
 
 	files, err := filepath.Glob(filepath.Join(hosttest.RepoRoot, "conf", "*"))
@@ -50,11 +68,10 @@ func TestConfExamples(t *testing.T) {
 	chunk := hosttest.WriteFile(t, "sample.msgpack", chunktest.SampleChunk(10, 1))
 	for _, file := range files {
 		name := filepath.Base(file)
-		if name == "plugins.conf" {
-			// Not a pipeline: multi-output.conf loads the plugin through it.
-			multi, err := os.ReadFile(filepath.Join(hosttest.RepoRoot, "conf", "multi-output.conf"))
-			if err != nil || !bytes.Contains(multi, []byte("plugins_file plugins.conf")) {
-				t.Errorf("plugins.conf is used by no example")
+		if user, ok := support[name]; ok {
+			example, err := os.ReadFile(filepath.Join(hosttest.RepoRoot, "conf", user))
+			if err != nil || !bytes.Contains(example, []byte(" "+name+"\n")) {
+				t.Errorf("%s is not used by %s", name, user)
 			}
 			continue
 		}
@@ -73,6 +90,9 @@ func TestConfExamples(t *testing.T) {
 				servers = append(servers, wstest.StartWSServer(t, opts))
 			}
 			args := []string{"-c", file, "-i", chunk}
+			if tt.repeat > 1 {
+				args = append(args, "-n", strconv.Itoa(tt.repeat))
+			}
 			if tt.plugin {
 				args = append(args, "-e", hosttest.PluginSO(t))
 			} else {

@@ -125,6 +125,8 @@ func TestHostHiddenCoreKeys(t *testing.T) {
 		"URI": "/something", "Format": "json", "json_date_key": "@timestamp",
 		"json_date_format": "iso8601", "idle_interval": "21", "header": "X-A a",
 		"unknown.key": "v", "tlsx": "y", "network": "z",
+		// out_forward's key: Fluent Bit's core never takes it.
+		"Upstream": "upstream.conf",
 	}
 	var conf strings.Builder
 	var keys []string
