@@ -131,7 +131,8 @@ type cmtMetrics struct {
 // {instance, node}. Every instance has the label `node`, the host:port of
 // its one endpoint without upstream: cmetrics fixes a metric's label
 // names at creation, and Fluent Bit's endpoint merges the same metric of
-// every instance (cmt_cat.c) by name, so they must not differ.
+// every instance by name (cmt_cat.c, 3.2.10 and 5.1.1), so they must not
+// differ between instances.
 type cmtNodeMetrics struct {
 	*cmtMetrics
 	labels **C.char            // {instance, node}
