@@ -20,7 +20,6 @@ import (
 // in file order (the round-robin order).
 type upstreamFile struct {
 	Name  string
-	Path  string // as opened
 	Nodes []upstreamNode
 }
 
@@ -115,11 +114,11 @@ func readUpstreamFile(path string) (*upstreamFile, error) {
 	seen := map[string]string{}
 	for i, n := range up.Nodes {
 		for _, k := range []string{"name", "host", "port"} {
-			if n.Keys[k] == "" {
+			if n.Get(k) == "" {
 				return nil, fmt.Errorf("upstream file %s: no '%s' has been set on node #%d (%s)", path, k, i+1, n.Where)
 			}
 		}
-		n.Name = n.Keys["name"]
+		n.Name = n.Get("name")
 		if strings.IndexFunc(n.Name, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) >= 0 {
 			return nil, fmt.Errorf("upstream file %s: node name %q at %s: a name has no spaces or control characters", path, n.Name, n.Where)
 		}
@@ -129,7 +128,6 @@ func readUpstreamFile(path string) (*upstreamFile, error) {
 		}
 		seen[n.Name] = n.Where
 	}
-	up.Path = path
 	return up, nil
 }
 
@@ -325,13 +323,13 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 				nr.errs = append(nr.errs, err)
 			}
 		}
-		port, err := strconv.Atoi(n.Keys["port"])
+		port, err := strconv.Atoi(n.Get("port"))
 		if err != nil || port < 1 || port > 65535 {
-			nr.fail("port", n.Keys["port"], "allowed: 1 to 65535")
+			nr.fail("port", n.Get("port"), "allowed: 1 to 65535")
 		}
 		conn := shared
 		var warns []string
-		loadEndpoint(nr, coreEndpoint{Host: n.Keys["host"], Port: port}, &conn, &warns)
+		loadEndpoint(nr, coreEndpoint{Host: n.Get("host"), Port: port}, &conn, &warns)
 		conn.LogURL += " (node " + n.Name + ")"
 		for _, err := range nr.errs {
 			r.errs = append(r.errs, fmt.Errorf("upstream node '%s' (%s): %w", n.Name, n.Where, err))

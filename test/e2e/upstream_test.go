@@ -51,6 +51,18 @@ func addrOf(s *wstest.WSServer) string {
 	return fmt.Sprintf("%s:%d", host, port)
 }
 
+// startNodes starts n servers and gives the [NODE]s for them.
+func startNodes(t *testing.T, n int) ([]*wstest.WSServer, []upstreamNodeSpec) {
+	var srvs []*wstest.WSServer
+	var nodes []upstreamNodeSpec
+	for range n {
+		s := wstest.StartWSServer(t, wstest.WSOptions{})
+		srvs = append(srvs, s)
+		nodes = append(nodes, upstreamNodeSpec{addr: addrOf(s)})
+	}
+	return srvs, nodes
+}
+
 // allMessages is what every server read.
 func allMessages(srvs ...*wstest.WSServer) []wstest.WSMessage {
 	var all []wstest.WSMessage
@@ -60,19 +72,21 @@ func allMessages(srvs ...*wstest.WSServer) []wstest.WSMessage {
 	return all
 }
 
+// wantLogs fails the test unless n log lines of level contain text.
+func wantLogs(t *testing.T, r hosttest.HostResult, level, text string, n int) {
+	t.Helper()
+	if got := r.CountLogs(level, text); got != n {
+		t.Errorf("%d %s lines with %q, want %d\n%s", got, level, text, n, tail(r.Stderr, 30))
+	}
+}
+
 // Workers 3 over three nodes: each flush starts at the next node, so every
 // server gets connections and chunks, every record arrives once, and the
 // connection metrics are counted per node.
 func TestUpstreamRoundRobin(t *testing.T) {
 	t.Parallel()
 	const records, perChunk = 3_000, 10
-	var srvs []*wstest.WSServer
-	var nodes []upstreamNodeSpec
-	for range 3 {
-		s := wstest.StartWSServer(t, wstest.WSOptions{})
-		srvs = append(srvs, s)
-		nodes = append(nodes, upstreamNodeSpec{addr: addrOf(s)})
-	}
+	srvs, nodes := startNodes(t, 3)
 	conf := upstreamSetup(t, nodes, "json_lines", 3)
 	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 50})
 	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
@@ -156,12 +170,8 @@ func TestUpstreamNodeKilled(t *testing.T) {
 			if srvs[0].MessageCount() == atKill[0] || srvs[2].MessageCount() == atKill[1] {
 				t.Errorf("the other nodes did not take the killed node's share")
 			}
-			if n := r.CountLogs("warn", "cannot reach ws://"+pxHost+"/ (node n2)"); n != 1 {
-				t.Errorf("%d lines say node n2 is down, want 1\n%s", n, tail(r.Stderr, 30))
-			}
-			if n := r.CountLogs("warn", "cannot reach"); n != 1 {
-				t.Errorf("%d 'cannot reach' lines, want 1 (n2's)", n)
-			}
+			wantLogs(t, r, "warn", "cannot reach ws://"+pxHost+"/ (node n2)", 1)
+			wantLogs(t, r, "warn", "cannot reach", 1)
 		})
 	}
 }
@@ -172,13 +182,9 @@ func TestUpstreamNodeKilled(t *testing.T) {
 func TestUpstreamAllDownOneBack(t *testing.T) {
 	t.Parallel()
 	const records, perChunk = 1_000, 20
-	var srvs []*wstest.WSServer
-	var nodes []upstreamNodeSpec
-	for range 3 {
-		s := wstest.StartWSServer(t, wstest.WSOptions{})
+	srvs, nodes := startNodes(t, 3)
+	for _, s := range srvs {
 		s.Stop(0) // keeps its port for Start
-		srvs = append(srvs, s)
-		nodes = append(nodes, upstreamNodeSpec{addr: addrOf(s)})
 	}
 	conf := upstreamSetup(t, nodes, "json_lines", 2)
 	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 50})
@@ -191,17 +197,10 @@ func TestUpstreamAllDownOneBack(t *testing.T) {
 	r := h.Wait()
 	requireDelivered(t, r, "websocket_go.0", len(chunks), srvs[1], "json_lines", 0, records)
 	for i, srv := range srvs {
-		node := fmt.Sprintf("(node n%d)", i+1)
-		if n := r.CountLogs("warn", "cannot reach ws://"+addrOf(srv)+"/ "+node); n != 1 {
-			t.Errorf("%d lines say %s is down, want 1", n, node)
-		}
+		wantLogs(t, r, "warn", fmt.Sprintf("cannot reach ws://%s/ (node n%d)", addrOf(srv), i+1), 1)
 	}
-	if n := r.CountLogs("info", "(node n2) is reachable again"); n != 1 {
-		t.Errorf("%d lines say n2 is back, want 1\n%s", n, tail(r.Stderr, 30))
-	}
-	if n := r.CountLogs("info", "is reachable again"); n != 1 {
-		t.Errorf("%d 'reachable again' lines, want 1 (n2's)", n)
-	}
+	wantLogs(t, r, "info", "(node n2) is reachable again", 1)
+	wantLogs(t, r, "info", "is reachable again", 1)
 }
 
 // Per-node keys over the [OUTPUT]'s: n1 a whole wss:// URL and a header of
@@ -235,9 +234,8 @@ func TestUpstreamNodeKeysAndWrongCertificate(t *testing.T) {
 	if n := len(bad.Messages()) + bad.Handshakes(); n != 0 {
 		t.Errorf("%d messages and handshakes reached the node with a wrong certificate", n)
 	}
-	if n := r.CountLogs("warn", "(node n3): connect to"); n != 1 || r.CountLogs("warn", "not signed by a CA this system trusts") != 1 {
-		t.Errorf("%d warnings name node n3, want 1 saying its certificate is not trusted\n%s", n, tail(r.Stderr, 30))
-	}
+	wantLogs(t, r, "warn", "(node n3): connect to", 1)
+	wantLogs(t, r, "warn", "not signed by a CA this system trusts", 1)
 	for _, c := range []struct {
 		srv                *wstest.WSServer
 		name, header, want string
@@ -290,7 +288,5 @@ func TestUpstreamShutdownWithinGrace(t *testing.T) {
 	if s := r.Summary(t, "websocket_go.0"); s.OK != 0 {
 		t.Errorf("%d chunks reported OK that no node read: %+v", s.OK, s)
 	}
-	if n := r.CountLogs("info", "Fluent Bit is stopping"); n != len(nodes) {
-		t.Errorf("%d lines say the plugin stops, want one per node (%d)\n%s", n, len(nodes), tail(r.Stderr, 30))
-	}
+	wantLogs(t, r, "info", "Fluent Bit is stopping", len(nodes)) // one per node
 }
