@@ -24,10 +24,12 @@ var errServerDown = errors.New("server down")
 // do not storm the server, and the log says once that it went down and
 // once that it came back instead of once per flush.
 type backoff struct {
-	url      string
-	log      logger
-	min, max time.Duration
-	now      func() time.Time
+	url string
+	log logger
+	// meanwhile says what flushes do while the server is down.
+	meanwhile string
+	min, max  time.Duration
+	now       func() time.Time
 	// jitter returns a random duration in [0, d]; tests make it fixed.
 	jitter func(d time.Duration) time.Duration
 
@@ -41,7 +43,7 @@ type backoff struct {
 
 func newBackoff(url string, log logger) *backoff {
 	return &backoff{
-		url: url, log: log, min: minBackoff, max: maxBackoff, now: time.Now,
+		url: url, log: log, meanwhile: "flushes fail at once meanwhile", min: minBackoff, max: maxBackoff, now: time.Now,
 		jitter: func(d time.Duration) time.Duration { return rand.N(d + 1) },
 	}
 }
@@ -79,7 +81,7 @@ func (b *backoff) failure(err error) {
 	b.lastErr = err
 	if b.failures == 1 {
 		b.downSince = now
-		b.log.Warnf("cannot reach %s: %v; trying again with backoff (up to %v), flushes fail at once meanwhile", b.url, err, b.max)
+		b.log.Warnf("cannot reach %s: %v; trying again with backoff (up to %v), %s", b.url, err, b.max, b.meanwhile)
 	}
 	wait := b.delay()
 	b.next = now.Add(wait)

@@ -264,6 +264,21 @@ type nodes struct {
 	next    atomic.Uint64
 }
 
+// newNodes makes a client for each endpoint, its connection metrics
+// labelled with the endpoint, that closes when stop is done.
+func newNodes(endpoints []nodeConfig, log logger, metrics instanceMetrics, stop context.Context) *nodes {
+	ns := &nodes{log: log}
+	for _, n := range endpoints {
+		c := newClient(n.Conn, log, stop)
+		c.metrics = metrics.Node(n.label())
+		if len(endpoints) > 1 {
+			c.backoff.meanwhile = "flushes skip it meanwhile"
+		}
+		ns.clients = append(ns.clients, c)
+	}
+	return ns
+}
+
 // nodesFailed is a chunk that every node failed; Quiet when each failure
 // was already logged (a node down, Fluent Bit stopping).
 type nodesFailed struct {

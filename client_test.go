@@ -186,13 +186,15 @@ func BenchmarkClientSend(b *testing.B) {
 // closed when the test ends, sharing one log.
 func newTestNodes(t *testing.T, urls ...string) (*nodes, *recLogger) {
 	log := &recLogger{}
-	ns := &nodes{log: log}
+	var endpoints []nodeConfig
 	for i, u := range urls {
-		cfg := testConfig(u)
-		cfg.LogURL += fmt.Sprintf(" (node n%d)", i+1)
-		c := newClient(cfg, log, context.Background())
+		n := nodeConfig{Name: fmt.Sprintf("n%d", i+1), Conn: testConfig(u)}
+		n.Conn.LogURL += " (node " + n.Name + ")"
+		endpoints = append(endpoints, n)
+	}
+	ns := newNodes(endpoints, log, noMetrics{}, context.Background())
+	for _, c := range ns.clients {
 		c.closeWait = 200 * time.Millisecond
-		ns.clients = append(ns.clients, c)
 	}
 	t.Cleanup(func() {
 		ns.Close()
@@ -236,8 +238,8 @@ func TestNodesRoundRobinAndFailover(t *testing.T) {
 	if n := len(srvs[0].Messages()) + len(srvs[2].Messages()); n != 4+6 {
 		t.Errorf("n1 and n3 hold %d messages, want 10", n)
 	}
-	if n := log.count("warn", "(node n2)"); n != 1 || log.count("warn", "cannot reach") != 1 {
-		t.Errorf("%d warnings name n2, want one saying it is down", n)
+	if n := log.count("warn", "(node n2)"); n != 1 || log.count("warn", "cannot reach") != 1 || log.count("warn", "flushes skip it meanwhile") != 1 {
+		t.Errorf("%d warnings name n2, want one saying it is down and skipped", n)
 	}
 
 	srvs[0].Stop(0)

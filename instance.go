@@ -24,12 +24,7 @@ func newInstance(cfg *config, log logger, metrics instanceMetrics) (*instance, e
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, metrics: metrics, nodes: &nodes{log: log}, messageType: websocket.TextMessage}
-	for _, n := range cfg.nodes() {
-		c := newClient(n.Conn, log, stopping)
-		c.metrics = metrics.Node(n.label())
-		in.nodes.clients = append(in.nodes.clients, c)
-	}
+	in := &instance{cfg: cfg, log: log, metrics: metrics, nodes: newNodes(cfg.nodes(), log, metrics, stopping), messageType: websocket.TextMessage}
 	if cfg.Encoder.Format.Binary() {
 		in.messageType = websocket.BinaryMessage
 	}
