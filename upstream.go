@@ -276,6 +276,11 @@ func expandEnv(s string) string {
 // [OUTPUT]'s; every other key is the [OUTPUT]'s alone.
 var nodeKeys = append([]string{"uri", "ws_tls", "header", "http_user", "http_passwd", "bearer_token", "origin", "proxy"}, tlsKeys...)
 
+// authKeys make the Authorization header together, with a user:password@
+// in uri: a node that sets one has its own credentials, and takes none of
+// the [OUTPUT]'s.
+var authKeys = []string{"http_user", "http_passwd", "bearer_token"}
+
 // nodeSource reads a node's keys, and the [OUTPUT]'s where the node has
 // none.
 type nodeSource struct {
@@ -284,10 +289,26 @@ type nodeSource struct {
 }
 
 func (s nodeSource) Get(key string) string {
-	if v, ok := s.node.Keys[strings.ToLower(key)]; ok {
+	key = strings.ToLower(key)
+	if v, ok := s.node.Keys[key]; ok {
 		return v
 	}
+	if slices.Contains(authKeys, key) && s.ownAuth() {
+		return ""
+	}
 	return s.output.Get(key)
+}
+
+// ownAuth tells whether the node sets credentials of its own.
+func (s nodeSource) ownAuth() bool {
+	for _, k := range authKeys {
+		if _, ok := s.node.Keys[k]; ok {
+			return true
+		}
+	}
+	_, rest, isURL := strings.Cut(s.node.Keys["uri"], "://")
+	authority, _, _ := strings.Cut(rest, "/")
+	return isURL && strings.Contains(authority, "@")
 }
 
 // checkNodeKey says why key cannot be set in a [NODE], or nil.

@@ -192,14 +192,20 @@ func TestLoadConfigUpstream(t *testing.T) {
     host b.test
     port 9443
     uri wss://b.test:9443/b
-    bearer_token node-secret
+    http_user node
+    http_passwd node-secret
+[NODE]
+    name c
+    host c.test
+    port 80
+    uri ws://u:node-secret@c.test/c
 `)
 	cfg, err := loadConfig(mapSource{"upstream": "nodes.conf", "bearer_token": "output-secret", "format": "json", "write_timeout": "3"}, coreEndpoint{}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nodes := cfg.nodes()
-	if cfg.Upstream == nil || cfg.Upstream.Name != "fleet" || len(nodes) != 2 || cfg.Endpoint != nil {
+	if cfg.Upstream == nil || cfg.Upstream.Name != "fleet" || len(nodes) != 3 || cfg.Endpoint != nil {
 		t.Fatalf("config %+v", cfg)
 	}
 	a, b := nodes[0], nodes[1]
@@ -208,8 +214,12 @@ func TestLoadConfigUpstream(t *testing.T) {
 		t.Errorf("node a %+v", a.Conn)
 	}
 	if b.Conn.URL != "wss://b.test:9443/b" || b.Conn.TLS == nil || b.Conn.TLS.ServerName != "b.test" ||
-		b.Conn.Header.Get("Authorization") != "Bearer node-secret" || b.Conn.Header.Get("X-Node") != "" {
+		b.Conn.Header.Get("Authorization") != "Basic bm9kZTpub2RlLXNlY3JldA==" || b.Conn.Header.Get("X-Node") != "" {
 		t.Errorf("node b %+v", b.Conn)
+	}
+	// A node's own credentials replace the [OUTPUT]'s, whatever their form.
+	if c := nodes[2].Conn; c.URL != "ws://c.test/c" || c.Header.Get("Authorization") != "Basic dTpub2RlLXNlY3JldA==" {
+		t.Errorf("node c %+v", c)
 	}
 	for _, n := range nodes {
 		if n.Conn.WriteTimeout != 3e9 || !n.Conn.ConfirmDelivery {

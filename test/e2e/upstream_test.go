@@ -290,3 +290,66 @@ func TestUpstreamShutdownWithinGrace(t *testing.T) {
 	}
 	wantLogs(t, r, "info", "Fluent Bit is stopping", len(nodes)) // one per node
 }
+
+// An upstream that could never work stops Fluent Bit at start (exit 255)
+// with a line naming the node, its place in the file and the key, never a
+// secret.
+func TestUpstreamBadConfigStopsInit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		extra  []string // [OUTPUT] lines
+		node   []string // the node's lines
+		want   string
+		wantAt bool // the line names the node and its place
+	}{
+		{"URI in the output too", []string{"URI /x"}, nil, "key 'upstream' conflicts with Host, Port or URI", false},
+		{"Host in the output too", []string{"Host 127.0.0.1"}, nil, "key 'upstream' conflicts", false},
+		{"tls in a node", nil, []string{"tls on"}, "use 'ws_tls'", true},
+		{"output key in a node", nil, []string{"Format json"}, "'format' cannot be set per node", true},
+		{"bad header in a node", nil, []string{"header.1 Authorization:SECRET"}, "'header.1'", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conf := upstreamSetup(t, []upstreamNodeSpec{{addr: closedPort(t), extra: tt.node}}, "json", 0, tt.extra...)
+			r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-c", conf)
+			if r.ExitCode != 255 || r.CountLogs("error", tt.want) != 1 {
+				t.Fatalf("exit %d, want 255 and an error saying %q\n%s", r.ExitCode, tt.want, r.Dump())
+			}
+			if tt.wantAt && r.CountLogs("error", "upstream node 'n1' (") != 1 {
+				t.Errorf("the error does not name node n1 and its place\n%s", r.Stderr)
+			}
+			if strings.Contains(r.Stderr, "SECRET") {
+				t.Errorf("a secret reached the log\n%s", r.Stderr)
+			}
+		})
+	}
+}
+
+// A node's credentials (userinfo and query of its uri, bearer_token,
+// http_passwd) never reach the log, though the node is named in every
+// line about it.
+func TestUpstreamSecretsNeverLogged(t *testing.T) {
+	t.Parallel()
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	down := closedPort(t)
+	nodes := []upstreamNodeSpec{
+		{addr: down, extra: []string{"uri ws://user:SECRET1@" + down + "/x?token=SECRET2", "header.1 X-Api-Key SECRET3"}},
+		{addr: addrOf(srv), extra: []string{"http_user u", "http_passwd SECRET4"}},
+	}
+	conf := upstreamSetup(t, nodes, "json_lines", 1, "bearer_token SECRET5")
+	chunks := seqChunks(0, 40, 10, seqSpec{LogLen: 20})
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 30 * time.Second},
+		faultArgs(t, conf, "--log-level", "debug", "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	r.RequireOK(t)
+	if s := r.Summary(t, "websocket_go.0"); s.OK != len(chunks) || s.Retried != 0 {
+		t.Errorf("summary %+v, want every chunk OK on node n2", s)
+	}
+	wantLogs(t, r, "warn", "cannot reach ws://"+down+"/x?token=xxxxx (node n1)", 1)
+	if strings.Contains(r.Stderr, "SECRET") {
+		t.Errorf("a secret reached the log:\n%s", r.Stderr)
+	}
+	if got := srv.Headers()[0].Get("Authorization"); !strings.HasPrefix(got, "Basic ") {
+		t.Errorf("node n2 sent Authorization %q, want its own Basic credentials over the output's bearer_token", got)
+	}
+}
