@@ -315,7 +315,6 @@ func loadEndpoint(r *keyReader, core coreEndpoint, c *connConfig, warnings *[]st
 	}
 	c.Proxy = loadProxy(r)
 
-	c.TLS = nil
 	if endpoint != nil && endpoint.Scheme == "wss" {
 		tc, warns := loadTLS(r, endpoint.Hostname())
 		c.TLS = tc

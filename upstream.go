@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,15 +207,20 @@ func parseUpstreamClassic(path string, data []byte) (*upstreamFile, error) {
 //	        host: ...
 type upstreamYAML struct {
 	Servers []struct {
-		Name  string                   `yaml:"name"`
-		Nodes []map[string]interface{} `yaml:"nodes"`
+		Name  string           `yaml:"name"`
+		Nodes []map[string]any `yaml:"nodes"`
 	} `yaml:"upstream_servers"`
 }
+
+// yamlValue is a value as yaml.v3's errors quote it.
+var yamlValue = regexp.MustCompile("`[^`]*`")
 
 func parseUpstreamYAML(path string, data []byte) (*upstreamFile, error) {
 	var doc upstreamYAML
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("upstream file %s: %w", path, err)
+		// yaml.v3 quotes the values it could not take; one may be a secret.
+		msg := yamlValue.ReplaceAllString(err.Error(), "a value")
+		return nil, fmt.Errorf("upstream file %s: %s (the YAML form is upstream_servers: a list of one entry with name and nodes)", path, msg)
 	}
 	if len(doc.Servers) != 1 {
 		return nil, fmt.Errorf("upstream file %s: %d entries under upstream_servers: one upstream per file", path, len(doc.Servers))
@@ -226,7 +232,7 @@ func parseUpstreamYAML(path string, data []byte) (*upstreamFile, error) {
 		keys := map[string]string{}
 		for k, v := range m {
 			switch v.(type) {
-			case map[string]interface{}, []interface{}, nil:
+			case map[string]any, []any, nil:
 				return nil, fmt.Errorf("upstream file %s: key '%s' is not a single value", where, k)
 			}
 			if err := addNodeKey(keys, k, fmt.Sprint(v), where); err != nil {

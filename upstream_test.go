@@ -101,6 +101,7 @@ func TestReadUpstreamFileErrors(t *testing.T) {
 		{"yaml two servers", "u.yaml", "upstream_servers:\n  - name: u\n  - name: v\n", "one upstream per file"},
 		{"yaml nested value", "u.yaml", "upstream_servers:\n  - name: u\n    nodes:\n      - {name: a, host: h, port: 1, uri: [x]}\n", "not a single value"},
 		{"yaml syntax", "u.yaml", "upstream_servers: [\n", "u.yaml"},
+		{"yaml value of the wrong kind, unquoted", "u.yaml", "upstream_servers:\n  - name: u\n    nodes: SECRET\n", "cannot unmarshal"},
 		{"missing file", "", "", "key 'upstream'"},
 	}
 	dir := t.TempDir()
@@ -111,8 +112,8 @@ func TestReadUpstreamFileErrors(t *testing.T) {
 				path = writeUpstream(t, dir, tt.file, tt.content)
 			}
 			_, err := readUpstreamFile(path)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), filepath.Base(path)) {
-				t.Fatalf("error %v, want one naming %s and saying %q", err, filepath.Base(path), tt.want)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), filepath.Base(path)) || strings.Contains(err.Error(), "SECRET") {
+				t.Fatalf("error %v, want one naming %s and saying %q, without a secret", err, filepath.Base(path), tt.want)
 			}
 		})
 	}
