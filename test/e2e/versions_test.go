@@ -51,6 +51,7 @@ func TestVersions(t *testing.T) {
 			t.Run("formats", func(t *testing.T) { versionFormats(t, ver) })
 			t.Run("server restarts", func(t *testing.T) { versionServerRestarts(t, v, ver) })
 			t.Run("workers 2", func(t *testing.T) { versionWorkers(t, v, ver) })
+			t.Run("upstream", func(t *testing.T) { versionUpstream(t, v, ver) })
 			t.Run("log_level", func(t *testing.T) { versionLogLevel(t, v, ver) })
 			if hasHotReload(v) {
 				t.Run("hot reload", func(t *testing.T) { versionHotReload(t, v, ver) })
@@ -185,6 +186,32 @@ func versionWorkers(t *testing.T, v string, ver []string) {
 	}
 	srv.WaitMessages(chunks, 5*time.Second)
 	checkSeq(srv.Messages(), "msgpack", 0, chunks*perChunk).requireAll(t, "Workers 2")
+}
+
+// An Upstream file of two nodes: the chunks alternate between them, and
+// where the release has metrics each node has its own connection series.
+func versionUpstream(t *testing.T, v string, ver []string) {
+	const chunks, perChunk = 10, 5
+	srvs, nodes := startNodes(t, 2)
+	conf := upstreamSetup(t, nodes, "msgpack", 0)
+	in := hosttest.WriteChunks(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, chunkSpec(v, 20))...)
+	r := hosttest.RunHost(t, append(ver, "-c", conf, "-I", in)...)
+	r.RequireOK(t)
+	if s := r.Summary(t, "websocket_go.0"); s.OK != chunks || s.Retried != 0 {
+		t.Errorf("summary %+v", s)
+	}
+	for i, srv := range srvs {
+		srv.WaitMessages(chunks/2, 5*time.Second)
+		if n := len(srv.Messages()); n != chunks/2 {
+			t.Errorf("node n%d got %d chunks, want %d (round-robin)", i+1, n, chunks/2)
+		}
+		if hasMetrics(v) {
+			if h := r.Metric(t, "websocket_go.0", "fluentbit_websocket_handshakes_total", "node", fmt.Sprintf("n%d", i+1)).Value; h != 1 {
+				t.Errorf("handshakes_total{node=n%d} = %v, want 1", i+1, h)
+			}
+		}
+	}
+	checkSeq(allMessages(srvs...), "msgpack", 0, chunks*perChunk).requireAll(t, "upstream")
 }
 
 // Log_Level: the instance's own from 2.0; in 1.9 a plugin can only know
