@@ -51,9 +51,10 @@ func newDialer(cfg connConfig) *websocket.Dialer {
 type netConnKey struct{}
 
 // connect opens a new connection: TCP (through the proxy, if any), TLS
-// for wss://, and the WebSocket handshake, all within ConnectTimeout.
-func (c *client) connect() (*conn, error) {
-	ctx, cancel := context.WithTimeout(c.stop, c.cfg.ConnectTimeout)
+// for wss://, and the WebSocket handshake, all within ConnectTimeout, and
+// cut when stop is done (Fluent Bit stopping).
+func (c *client) connect(stop context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(stop, c.cfg.ConnectTimeout)
 	defer cancel()
 	var mu sync.Mutex
 	var dialed []net.Conn
@@ -61,11 +62,11 @@ func (c *client) connect() (*conn, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		dialed = append(dialed, nc)
-		if c.stop.Err() != nil {
+		if stop.Err() != nil {
 			nc.Close()
 		}
 	})
-	cut := context.AfterFunc(c.stop, func() {
+	cut := context.AfterFunc(stop, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, nc := range dialed {
@@ -75,11 +76,13 @@ func (c *client) connect() (*conn, error) {
 	ws, resp, err := c.dialer.DialContext(ctx, c.cfg.URL, c.cfg.Header)
 	if !cut() && err == nil {
 		ws.Close()
-		err = context.Cause(c.stop)
+		err = context.Cause(stop)
 	}
 	if err != nil {
-		if c.stop.Err() != nil {
-			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, context.Cause(c.stop))
+		// A dial cut by stop's deadline (a flush's own bound once Fluent
+		// Bit is stopping) can fail a moment before stop says it is done.
+		if d, ok := stop.Deadline(); stop.Err() != nil || ok && !time.Now().Before(d) {
+			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, errStopping)
 		}
 		return nil, handshakeError(c.cfg, resp, err)
 	}
