@@ -45,10 +45,15 @@ type client struct {
 	backoff   *backoff
 	closeWait time.Duration
 	connected atomic.Bool // a connection was ever made
-	// stop is done when Fluent Bit stops (see shutdown.go): what is in
-	// flight is cut, idle connections closed, and Sends fail at once.
+	// stop is done stopWait after Fluent Bit was told to stop (see
+	// shutdown.go): what is in flight is cut, and each later Send gets
+	// stopWait of its own (flushBound).
 	stop    context.Context
 	unwatch func() bool
+	// stopCut is set once a flush was cut for Fluent Bit stopping: the
+	// server hangs, and later flushes fail at once instead of each taking
+	// stopWait while Fluent Bit waits to join its workers.
+	stopCut atomic.Bool
 
 	mu      sync.Mutex
 	idle    []*conn // the most recently used last
@@ -72,10 +77,9 @@ func newClient(cfg connConfig, log logger, stop context.Context) *client {
 		// the logger's instance, and nothing may log.
 		c.mu.Lock()
 		if !c.closed {
-			c.log.Infof("Fluent Bit is stopping: what is still in flight to %s is cut, and flushes return RETRY at once", cfg.LogURL)
+			c.log.Infof("Fluent Bit is stopping: what is still in flight to %s is cut, and each flush now gets %v, then returns RETRY", cfg.LogURL, stopWait)
 		}
 		c.mu.Unlock()
-		c.Close()
 	})
 	return c
 }
@@ -96,13 +100,26 @@ type messageStream func(write func([]byte) error) error
 // reused connection is tried once more on a new one, so the server may see
 // a chunk twice (at least once delivery).
 func (c *client) Send(messageType int, messages messageStream) error {
-	cn, err := c.send(messageType, messages, c.take)
+	ctx, cancel := flushBound(c.stop)
+	defer cancel()
+	return c.sendWithin(ctx, messageType, messages)
+}
+
+// sendWithin is Send under the bound ctx of one flush.
+func (c *client) sendWithin(ctx context.Context, messageType int, messages messageStream) error {
+	if c.stopCut.Load() {
+		return errStopping
+	}
+	cn, err := c.send(ctx, messageType, messages, c.take)
 	// A reused connection may have died unseen while idle (a server
 	// restart, a proxy's idle timeout); a new one deserves a try. A timeout
 	// is a server that stopped reading, which a new connection won't fix.
 	if err != nil && cn != nil && cn.reused && !isTimeout(err) {
 		c.log.Debugf("%v; sending the chunk again on a new connection", err)
-		cn, err = c.send(messageType, messages, c.dial)
+		cn, err = c.send(ctx, messageType, messages, c.dial)
+	}
+	if errors.Is(err, errStopping) {
+		c.stopCut.Store(true)
 	}
 	if err != nil {
 		return err
@@ -113,10 +130,22 @@ func (c *client) Send(messageType int, messages messageStream) error {
 	return nil
 }
 
+// flushBound is what a flush runs under: stop, or, once Fluent Bit is
+// stopping, stopWait of its own. Fluent Bit goes on flushing what it holds
+// during its grace period (a healthy server takes a chunk well within
+// stopWait, so nothing is refused that could be delivered), and a flush
+// that hangs is cut in time for Fluent Bit to exit within Grace + 1 s.
+func flushBound(stop context.Context) (context.Context, context.CancelFunc) {
+	if stop.Err() == nil {
+		return stop, func() {}
+	}
+	return context.WithTimeoutCause(context.Background(), stopWait, errStopping)
+}
+
 // send writes the chunk's messages on a connection that get gives at the
-// first message, and has the server confirm them. It returns that
-// connection, if there was one.
-func (c *client) send(messageType int, messages messageStream, get func() (*conn, error)) (*conn, error) {
+// first message, and has the server confirm them, all cut when ctx is
+// done. It returns that connection, if there was one.
+func (c *client) send(ctx context.Context, messageType int, messages messageStream, get func(context.Context) (*conn, error)) (*conn, error) {
 	var cn *conn
 	release := func() {}
 	defer func() { release() }()
@@ -124,10 +153,10 @@ func (c *client) send(messageType int, messages messageStream, get func() (*conn
 	err := messages(func(m []byte) error {
 		if cn == nil {
 			var err error
-			if cn, err = get(); err != nil {
+			if cn, err = get(ctx); err != nil {
 				return err
 			}
-			release = cn.carry(c.stop)
+			release = cn.carry(ctx)
 		}
 		n++
 		return cn.writeMessage(messageType, m, n, c.cfg.WriteTimeout)
@@ -145,7 +174,7 @@ func (c *client) send(messageType int, messages messageStream, get func() (*conn
 // longer than IdleInterval, or a new one. The others are closed first, so
 // a connection a middlebox may have dropped is replaced before the write
 // instead of failing it.
-func (c *client) take() (*conn, error) {
+func (c *client) take(ctx context.Context) (*conn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -187,18 +216,15 @@ func (c *client) take() (*conn, error) {
 		cn.reused = true
 		return cn, nil
 	}
-	return c.dial()
+	return c.dial(ctx)
 }
 
 // dial connects unless the backoff says the server is down.
-func (c *client) dial() (*conn, error) {
-	if c.stop.Err() != nil {
-		return nil, context.Cause(c.stop)
-	}
+func (c *client) dial(ctx context.Context) (*conn, error) {
 	if err := c.backoff.allow(); err != nil {
 		return nil, err
 	}
-	cn, err := c.connect()
+	cn, err := c.connect(ctx)
 	if errors.Is(err, errStopping) {
 		return nil, err // Fluent Bit stopping says nothing of the server
 	}
@@ -261,13 +287,14 @@ func (c *client) Close() {
 type nodes struct {
 	clients []*client
 	log     logger
+	stop    context.Context
 	next    atomic.Uint64
 }
 
 // newNodes makes a client for each endpoint, its connection metrics
 // labelled with the endpoint, that closes when stop is done.
 func newNodes(endpoints []nodeConfig, log logger, metrics instanceMetrics, stop context.Context) *nodes {
-	ns := &nodes{log: log}
+	ns := &nodes{log: log, stop: stop}
 	for _, n := range endpoints {
 		c := newClient(n.Conn, log, stop)
 		c.metrics = metrics.Node(n.label())
@@ -297,21 +324,27 @@ func (e nodesFailed) Error() string {
 func (e nodesFailed) Unwrap() []error { return e.errs }
 
 // Send sends one chunk to one node, trying the nodes in turn until one
-// takes it (see nodes).
+// takes it (see nodes). Once Fluent Bit stops, all the nodes it tries
+// share the one bound of a flush.
 func (ns *nodes) Send(messageType int, messages messageStream) error {
 	n := len(ns.clients)
 	if n == 1 {
 		return ns.clients[0].Send(messageType, messages)
 	}
+	ctx, cancel := flushBound(ns.stop)
+	defer cancel()
 	start := int((ns.next.Add(1) - 1) % uint64(n))
 	failed := nodesFailed{quiet: true}
 	for i := range n {
 		c := ns.clients[(start+i)%n]
-		err := c.Send(messageType, messages)
+		cutBefore := c.stopCut.Load()
+		err := c.sendWithin(ctx, messageType, messages)
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, errStopping) || errors.Is(err, errClientClosed) {
+		// A node cut by an earlier flush fails at once, and the next may
+		// still take the chunk; one cut now has spent the flush's bound.
+		if errors.Is(err, errClientClosed) || errors.Is(err, errStopping) && !cutBefore || ctx.Err() != nil {
 			return err
 		}
 		failed.errs = append(failed.errs, err)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -182,9 +184,68 @@ func BenchmarkClientSend(b *testing.B) {
 	}
 }
 
+// TestClientStopping: once Fluent Bit is stopping, a healthy server still
+// gets every chunk (Fluent Bit flushes what it holds during its grace
+// period), while a Send to a server that hangs is cut within stopWait and
+// says so, and the next fails at once.
+func TestClientStopping(t *testing.T) {
+	hang := func(handshake bool) string { return hangingURL(t, handshake) }
+	healthy := wstest.StartWSServer(t, wstest.WSOptions{})
+	for _, tc := range []struct {
+		name    string
+		url     string
+		message []byte
+		wantErr error
+	}{
+		{"healthy server", healthy.URL(), []byte("after the signal"), nil},
+		{"never answers the handshake", hang(false), []byte("x"), errStopping},
+		{"stops reading after the handshake", hang(true), make([]byte, 32<<20), errStopping},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stop, cancel := context.WithCancelCause(context.Background())
+			c := newClient(testConfig(tc.url), &recLogger{}, stop)
+			c.closeWait = 200 * time.Millisecond
+			t.Cleanup(c.Close)
+			cancel(errStopping)
+			start := time.Now()
+			err := c.Send(websocket.BinaryMessage, func(write func([]byte) error) error { return write(tc.message) })
+			if took := time.Since(start); took > stopWait+time.Second {
+				t.Errorf("Send took %v once stopping, more than stopWait %v + 1 s", took, stopWait)
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Send: %v, want %v", err, tc.wantErr)
+			}
+			start = time.Now()
+			err = c.Send(websocket.BinaryMessage, func(write func([]byte) error) error { return write(tc.message) })
+			if took := time.Since(start); !errors.Is(err, tc.wantErr) || err != nil && took > 100*time.Millisecond {
+				t.Errorf("second Send: %v after %v, want %v (at once when the first was cut)", err, took, tc.wantErr)
+			}
+		})
+	}
+	if m := healthy.WaitMessages(1, testTimeout); string(m[0].Data) != "after the signal" {
+		t.Errorf("the healthy server got %q", m[0].Data)
+	}
+}
+
+// hangingURL is a server that, until the test ends, takes connections and
+// never answers the handshake, or answers it and never reads.
+func hangingURL(t *testing.T, handshake bool) string {
+	end := make(chan struct{})
+	url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if handshake {
+			if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
+				return
+			}
+		}
+		<-end
+	})
+	t.Cleanup(func() { close(end) })
+	return url
+}
+
 // newTestNodes makes the nodes of one instance over urls, each a client
-// closed when the test ends, sharing one log.
-func newTestNodes(t *testing.T, urls ...string) (*nodes, *recLogger) {
+// closed when the test ends, sharing one log; stop is Fluent Bit stopping.
+func newTestNodes(t *testing.T, stop context.Context, urls ...string) (*nodes, *recLogger) {
 	log := &recLogger{}
 	var endpoints []nodeConfig
 	for i, u := range urls {
@@ -192,7 +253,7 @@ func newTestNodes(t *testing.T, urls ...string) (*nodes, *recLogger) {
 		n.Conn.LogURL += " (node " + n.Name + ")"
 		endpoints = append(endpoints, n)
 	}
-	ns := newNodes(endpoints, log, noMetrics{}, context.Background())
+	ns := newNodes(endpoints, log, noMetrics{}, stop)
 	for _, c := range ns.clients {
 		c.closeWait = 200 * time.Millisecond
 	}
@@ -216,7 +277,7 @@ func TestNodesRoundRobinAndFailover(t *testing.T) {
 		srvs = append(srvs, s)
 		urls = append(urls, s.URL())
 	}
-	ns, log := newTestNodes(t, urls...)
+	ns, log := newTestNodes(t, context.Background(), urls...)
 	for i := range 6 {
 		if err := ns.Send(websocket.TextMessage, each([][]byte{[]byte(fmt.Sprint(i))})); err != nil {
 			t.Fatal(err)
@@ -280,7 +341,7 @@ func TestNodesResendWholeChunk(t *testing.T) {
 		c.UnderlyingConn().Close()
 	}})
 	good := wstest.StartWSServer(t, wstest.WSOptions{})
-	ns, log := newTestNodes(t, dropper.URL(), good.URL())
+	ns, log := newTestNodes(t, context.Background(), dropper.URL(), good.URL())
 	if err := ns.Send(websocket.TextMessage, each([][]byte{[]byte("a"), []byte("b")})); err != nil {
 		t.Fatal(err)
 	}
@@ -290,5 +351,34 @@ func TestNodesResendWholeChunk(t *testing.T) {
 	}
 	if log.count("warn", "(node n1)") != 1 || log.count("warn", "the chunk goes to "+good.URL()+" (node n2)") != 1 {
 		t.Errorf("no warning naming n1 and saying the chunk went to n2")
+	}
+}
+
+// Once Fluent Bit stops, a flush over nodes that hang is cut within one
+// stopWait however many nodes it tries, a node cut before is skipped at
+// once, and a healthy node still takes the chunk.
+func TestNodesStopping(t *testing.T) {
+	healthy := wstest.StartWSServer(t, wstest.WSOptions{})
+	stop, cancel := context.WithCancelCause(context.Background())
+	ns, _ := newTestNodes(t, stop, hangingURL(t, false), hangingURL(t, true), healthy.URL())
+	cancel(errStopping)
+	for i, tc := range []struct {
+		cut  bool          // the flush hangs and is cut
+		took time.Duration // at most
+	}{
+		{true, stopWait + time.Second},  // starts at n1, which hangs
+		{true, stopWait + time.Second},  // starts at n2, which hangs
+		{false, time.Second},            // starts at n3
+		{false, 100 * time.Millisecond}, // n1 and n2 skipped at once, n3
+	} {
+		start := time.Now()
+		err := ns.Send(websocket.BinaryMessage, each([][]byte{make([]byte, 32<<20)}))
+		took := time.Since(start)
+		if tc.cut != errors.Is(err, errStopping) || !tc.cut && err != nil || took > tc.took {
+			t.Errorf("flush %d: %v after %v; want cut %v, within %v", i+1, err, took, tc.cut, tc.took)
+		}
+	}
+	if n := len(healthy.WaitMessages(2, testTimeout)); n != 2 {
+		t.Errorf("the healthy node got %d chunks, want 2", n)
 	}
 }

@@ -48,6 +48,9 @@ type config struct {
 	// Warnings are logged once at start: settings that work but deserve a
 	// word (an insecure switch, an endpoint that could not be read).
 	Warnings []string
+	// Secrets are the credentials the instance sends, which no log line
+	// may carry (see scrubbing).
+	Secrets []string
 }
 
 // connConfig holds the connection settings of one instance.
@@ -252,9 +255,10 @@ func loadConfig(src configSource, core coreEndpoint, confDir string) (*config, e
 	cfg.Encoder = loadEncoderOptions(r)
 	loadConnOptions(r, &cfg.Conn)
 	if file := r.string("upstream", ""); file != "" {
-		cfg.Upstream = loadUpstream(r, file, core, confDir, cfg.Conn, &cfg.Warnings)
+		loadUpstream(r, file, core, confDir, cfg)
 	} else {
 		cfg.Endpoint = loadEndpoint(r, core, &cfg.Conn, &cfg.Warnings)
+		cfg.Secrets = secretValues(cfg.Conn, src.Get("proxy"))
 	}
 
 	if len(r.errs) > 0 {

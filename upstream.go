@@ -328,19 +328,20 @@ func checkNodeKey(key string) error {
 	return fmt.Errorf("key '%s' cannot be set per node (a node takes name, host, port, %s and header.N): set it in the [OUTPUT]", key, strings.Join(nodeKeys, ", "))
 }
 
-// loadUpstream reads the upstream file and makes each node's connection
-// settings: shared's, with the node's endpoint keys read by loadEndpoint
-// as those of an [OUTPUT] are.
-func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, shared connConfig, warnings *[]string) *upstreamConfig {
+// loadUpstream reads the upstream file into cfg.Upstream, each node's
+// connection settings cfg.Conn's with the node's endpoint keys read by
+// loadEndpoint as those of an [OUTPUT] are, and the credentials of every
+// node into cfg.Secrets.
+func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, cfg *config) {
 	if core.Host != "" || core.Port != 0 || core.Path != "" || r.src.Get("uri") != "" {
 		r.errs = append(r.errs, errors.New("key 'upstream' conflicts with Host, Port or URI in the [OUTPUT] (or its -o name://host:port form): each [NODE] of the upstream file names its own host, port and uri"))
-		return nil
+		return
 	}
 	path := resolveUpstreamPath(file, confDir)
 	up, err := readUpstreamFile(path)
 	if err != nil {
 		r.errs = append(r.errs, err)
-		return nil
+		return
 	}
 	u := &upstreamConfig{Name: up.Name, Path: path}
 	for _, n := range up.Nodes {
@@ -354,7 +355,7 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 		if err != nil || port < 1 || port > 65535 {
 			nr.fail("port", n.Get("port"), "allowed: 1 to 65535")
 		}
-		conn := shared
+		conn := cfg.Conn
 		var warns []string
 		loadEndpoint(nr, coreEndpoint{Host: n.Get("host"), Port: port}, &conn, &warns)
 		conn.LogURL += " (node " + n.Name + ")"
@@ -362,9 +363,13 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 			r.errs = append(r.errs, fmt.Errorf("upstream node '%s' (%s): %w", n.Name, n.Where, err))
 		}
 		for _, w := range warns {
-			*warnings = append(*warnings, fmt.Sprintf("upstream node '%s': %s", n.Name, w))
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("upstream node '%s': %s", n.Name, w))
 		}
+		cfg.Secrets = append(cfg.Secrets, secretValues(conn, nr.src.Get("proxy"))...)
 		u.Nodes = append(u.Nodes, nodeConfig{Name: n.Name, Conn: conn})
 	}
-	return u
+	// Longest first, as secretValues gives them: a secret that holds
+	// another is replaced whole.
+	slices.SortStableFunc(cfg.Secrets, func(a, b string) int { return len(b) - len(a) })
+	cfg.Upstream = u
 }
