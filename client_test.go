@@ -257,12 +257,7 @@ func newTestNodes(t *testing.T, stop context.Context, urls ...string) (*nodes, *
 	for _, c := range ns.clients {
 		c.closeWait = 200 * time.Millisecond
 	}
-	t.Cleanup(func() {
-		ns.Close()
-		if t.Failed() {
-			t.Logf("nodes log:\n%s", strings.Join(log.all(), "\n"))
-		}
-	})
+	closeAtEnd(t, log, ns.Close)
 	return ns, log
 }
 

@@ -38,13 +38,18 @@ func newTestClient(t *testing.T, cfg connConfig) (*client, *recLogger) {
 	log := &recLogger{}
 	c := newClient(cfg, log, context.Background())
 	c.closeWait = 200 * time.Millisecond
+	closeAtEnd(t, log, c.Close)
+	return c, log
+}
+
+// closeAtEnd calls close when the test ends, and prints log if it failed.
+func closeAtEnd(t *testing.T, log *recLogger, close func()) {
 	t.Cleanup(func() {
-		c.Close()
+		close()
 		if t.Failed() {
-			t.Logf("client log:\n%s", strings.Join(log.all(), "\n"))
+			t.Logf("log:\n%s", strings.Join(log.all(), "\n"))
 		}
 	})
-	return c, log
 }
 
 // recLogger keeps every line logged, prefixed with its level.
