@@ -172,6 +172,14 @@ func TestUpstreamNodeKilled(t *testing.T) {
 			}
 			wantLogs(t, r, "warn", "cannot reach ws://"+pxHost+"/ (node n2)", 1)
 			wantLogs(t, r, "warn", "cannot reach", 1)
+			// The kill shows in n2's connection series only.
+			for _, node := range []string{"n1", "n2", "n3"} {
+				lost := r.Metric(t, "websocket_go.0", "fluentbit_websocket_connections_lost_total", "node", node, "cause", "network_error").Value
+				failed := r.Metric(t, "websocket_go.0", "fluentbit_websocket_connect_failures_total", "node", node).Value
+				if killed := node == "n2"; killed != (lost > 0) || killed != (failed > 0) {
+					t.Errorf("node %s: %v connections lost, %v connect failures", node, lost, failed)
+				}
+			}
 		})
 	}
 }
