@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -346,7 +347,7 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 	u := &upstreamConfig{Name: up.Name, Path: path}
 	for _, n := range up.Nodes {
 		nr := &keyReader{src: nodeSource{node: n, output: r.src}}
-		for k := range n.Keys {
+		for _, k := range slices.Sorted(maps.Keys(n.Keys)) {
 			if err := checkNodeKey(k); err != nil {
 				nr.errs = append(nr.errs, err)
 			}
