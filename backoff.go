@@ -67,6 +67,14 @@ func (b *backoff) allow() error {
 	return nil
 }
 
+// waiting tells, without claiming an attempt, whether allow would refuse
+// now: the server is down and its wait not over, or another Send tries.
+func (b *backoff) waiting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failures > 0 && (b.probing || b.now().Before(b.next))
+}
+
 // failure records a failed attempt and sets the wait before the next one.
 func (b *backoff) failure(err error) {
 	b.mu.Lock()

@@ -74,14 +74,23 @@ func TestBackoffStates(t *testing.T) {
 	}
 	for i := range 5 {
 		for range 3 { // flushes during the wait fail without dialing
+			if !b.waiting() {
+				t.Fatalf("round %d: not waiting during the wait", i)
+			}
 			if err := b.allow(); !errors.Is(err, errServerDown) {
 				t.Fatalf("round %d, during the wait: %v, want errServerDown", i, err)
 			}
 			clock.add(b.delay() / 4)
 		}
 		clock.add(b.next.Sub(clock.now()))
+		if b.waiting() {
+			t.Fatalf("round %d: waiting after the wait", i)
+		}
 		if err := b.allow(); err != nil {
 			t.Fatalf("round %d, after the wait: %v", i, err)
+		}
+		if !b.waiting() {
+			t.Fatalf("round %d: not waiting while a Send probes", i)
 		}
 		if err := b.allow(); !errors.Is(err, errServerDown) {
 			t.Fatalf("round %d, a second probe: %v, want errServerDown", i, err)
@@ -94,8 +103,8 @@ func TestBackoffStates(t *testing.T) {
 	}
 	b.success()
 	b.success()
-	if err := b.allow(); err != nil {
-		t.Fatalf("back up: %v", err)
+	if err := b.allow(); err != nil || b.waiting() {
+		t.Fatalf("back up: %v, waiting %v", err, b.waiting())
 	}
 	if n := log.count("warn", "cannot reach ws://logs/: connection refused"); n != 1 {
 		t.Errorf("%d warnings that the server is down, want 1", n)

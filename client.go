@@ -333,7 +333,7 @@ func (ns *nodes) Send(messageType int, messages messageStream) error {
 	}
 	ctx, cancel := flushBound(ns.stop)
 	defer cancel()
-	start := int((ns.next.Add(1) - 1) % uint64(n))
+	start := ns.pick()
 	failed := nodesFailed{quiet: true}
 	for i := range n {
 		c := ns.clients[(start+i)%n]
@@ -361,6 +361,21 @@ func (ns *nodes) Send(messageType int, messages messageStream) error {
 		}
 	}
 	return failed
+}
+
+// pick is the node a flush starts at: the next in turn whose backoff does
+// not refuse it, so that the share of a node that is down is spread over
+// the others rather than all taken by the node after it. When every node
+// waits, the last one looked at (each then fails at once).
+func (ns *nodes) pick() int {
+	n := uint64(len(ns.clients))
+	var i uint64
+	for range n {
+		if i = (ns.next.Add(1) - 1) % n; !ns.clients[i].backoff.waiting() {
+			break
+		}
+	}
+	return int(i)
 }
 
 // quietFailure tells a failed Send that was logged where it happened (the

@@ -285,14 +285,18 @@ func TestNodesRoundRobinAndFailover(t *testing.T) {
 		}
 	}
 
-	srvs[1].Stop(0) // n2 is down; the next Send starts at n1
+	// n2 is down (and stays so for this test, its backoff long); the next
+	// Send starts at n1. Its share goes to n1 and n3 alike: n3 takes the
+	// Send that found n2 down, then flushes skip it in turn.
+	srvs[1].Stop(0)
+	ns.clients[1].backoff.min = 10 * time.Second
 	for i := range 6 {
 		if err := ns.Send(websocket.TextMessage, each([][]byte{[]byte("after")})); err != nil {
 			t.Fatalf("Send %d with one node down: %v", i, err)
 		}
 	}
-	if n := len(srvs[0].Messages()) + len(srvs[2].Messages()); n != 4+6 {
-		t.Errorf("n1 and n3 hold %d messages, want 10", n)
+	if n1, n3 := len(srvs[0].Messages()), len(srvs[2].Messages()); n1 != 2+3 || n3 != 2+3 {
+		t.Errorf("n1 and n3 hold %d and %d messages, want 5 each", n1, n3)
 	}
 	if n := log.count("warn", "(node n2)"); n != 1 || log.count("warn", "cannot reach") != 1 || log.count("warn", "flushes skip it meanwhile") != 1 {
 		t.Errorf("%d warnings name n2, want one saying it is down and skipped", n)
