@@ -23,8 +23,9 @@ type upstreamNodeSpec struct {
 }
 
 // upstreamSetup writes an Upstream file of nodes n1, n2, ... and a config
-// whose one [OUTPUT] uses it (by a path relative to the config, as Fluent
-// Bit resolves it), with unlimited retries; it returns the config's path.
+// whose one [OUTPUT] uses it (by a relative path; TestConfExamples has one
+// found next to the config from another directory), with unlimited
+// retries; it returns the config's path.
 func upstreamSetup(t *testing.T, nodes []upstreamNodeSpec, format string, workers int, extra ...string) string {
 	t.Helper()
 	var up strings.Builder
