@@ -362,3 +362,26 @@ func TestUpstreamSecretsNeverLogged(t *testing.T) {
 		t.Errorf("node n2 sent Authorization %q, want its own Basic credentials over the output's bearer_token", got)
 	}
 }
+
+// A hot reload makes the instance again: it reads the upstream file again
+// (found as at start), and its nodes take the chunks after the reload.
+func TestUpstreamHotReload(t *testing.T) {
+	t.Parallel()
+	const chunks, perChunk = 6, 10
+	srvs, nodes := startNodes(t, 2)
+	conf := upstreamSetup(t, nodes, "json_lines", 0)
+	in := hosttest.WriteChunks(t, "chunks.bin", seqChunks(0, chunks*perChunk, perChunk, seqSpec{LogLen: 20})...)
+	r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-c", conf, "--reload-after", "3", "-I", in)
+	r.RequireOK(t)
+	if s := r.Summary(t, "websocket_go.0"); r.Reloads != 1 || s.OK != chunks || s.Retried != 0 {
+		t.Fatalf("%d reloads, summary %+v\n%s", r.Reloads, s, r.Dump())
+	}
+	wantLogs(t, r, "info", "upstream receivers (", 2) // the startup line of each pipeline
+	for i := range srvs {
+		node := fmt.Sprintf("n%d", i+1)
+		if h := r.Metric(t, "websocket_go.0", "fluentbit_websocket_handshakes_total", "node", node).Value; h != 1 {
+			t.Errorf("after the reload, handshakes_total{node=%s} = %v, want 1", node, h)
+		}
+	}
+	checkSeq(allMessages(srvs...), "json_lines", 0, chunks*perChunk).requireAll(t, "a hot reload")
+}
