@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,13 @@ import (
 	"github.com/out-websocket/out_websocket/encoder"
 	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
+
+// TestMain lets the test binary be the bare client, as the benchmark's
+// own binary is, when the benchmark runs it as one (see runBare).
+func TestMain(m *testing.M) {
+	bareChild()
+	os.Exit(m.Run())
+}
 
 // TestQuick runs the whole benchmark with -quick sizes against the plugin
 // and host built from this tree, and checks that the server counted every
@@ -41,9 +49,9 @@ func TestQuick(t *testing.T) {
 				t.Errorf("%v, Workers %d: %d records (want %d), cpu %v, peak RSS %d, elapsed %v",
 					f, w, r.records, want, r.cpu, r.maxRSS, r.elapsed)
 			}
-		}
-		if c := rep.find(ceilingRow, w); c.records != want {
-			t.Errorf("ceiling, Workers %d: %d records, want %d", w, c.records, want)
+			if c := rep.bareOf(f, w); c.records != want || c.cpu <= 0 {
+				t.Errorf("bare client, %v, Workers %d: %d records (want %d), cpu %v", f, w, c.records, want, c.cpu)
+			}
 		}
 		if n := rep.nullOf(w); n.cpu <= 0 || n.maxRSS <= 0 {
 			t.Errorf("out_null, Workers %d: cpu %v, peak RSS %d", w, n.cpu, n.maxRSS)
@@ -53,7 +61,7 @@ func TestQuick(t *testing.T) {
 		t.Errorf("%d RSS checks, want %d", got, want)
 	}
 	doc := rep.document("go test ./test/bench")
-	for _, s := range []string{"| 0 | msgpack |", "| 2 | gelf |", "Targets:", "Workers 2, json_lines"} {
+	for _, s := range []string{"| 0 | msgpack |", "| 2 | gelf |", "Targets:", "Workers 2, json_lines", "× the bare client's, Workers 0"} {
 		if !strings.Contains(doc, s) {
 			t.Errorf("the report lacks %q:\n%s", s, doc)
 		}

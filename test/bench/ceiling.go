@@ -2,95 +2,269 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/out-websocket/out_websocket/encoder"
 )
 
-// ceilingWriteBuffer is the frame size of the ceiling client: the plugin's
+// ceilingWriteBuffer is the frame size of the bare client: the plugin's
 // own (64 KiB), so both put the same frames on the wire.
 const ceilingWriteBuffer = 64 << 10
 
-// sendCeiling writes the chunks, repeat times over, as BINARY messages from
-// plain gorilla clients to url: what the plugin's msgpack path would cost
-// with nothing of the plugin or the host in the way. conns connections
-// share the chunks like the host's workers share flushes.
-func sendCeiling(ctx context.Context, url string, chunks [][]byte, repeat, conns int, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, WriteBufferSize: ceilingWriteBuffer}
-	var wss []*websocket.Conn
-	defer func() {
-		for _, ws := range wss {
-			ws.Close()
+// bareEnv, set in the environment, makes this program the bare client:
+// its value is the bareJob, in JSON. The bare client runs in a process of
+// its own so that its CPU time is its own, as the host's is.
+const bareEnv = "OUT_WEBSOCKET_BENCH_BARE"
+
+// bareCPUPrefix starts the line on which the bare client reports the CPU
+// time of its sending.
+const bareCPUPrefix = "bench: bare client CPU ns "
+
+// bareJob is what one bare client run sends.
+type bareJob struct {
+	URL     string
+	File    string // the chunks, framed as for flbhost -I
+	Format  string
+	Props   []string // the plugin properties of the run it stands beside, key=value
+	Repeat  int
+	Conns   int
+	Timeout time.Duration
+}
+
+// bareOptions are the encoder options the plugin uses with props (its
+// defaults, and gelf_short_message_key), so that the bare client sends the
+// same bytes.
+func bareOptions(format string, props []string) (encoder.Options, error) {
+	f, err := encoder.ParseFormat(format)
+	if err != nil {
+		return encoder.Options{}, err
+	}
+	o := encoder.Options{Format: f, DateKey: "date", DateFormat: encoder.DateDouble, EscapeUnicode: true, MessageLimit: 64 << 20}
+	for _, p := range props {
+		k, v, _ := strings.Cut(p, "=")
+		switch k {
+		case "gelf_short_message_key":
+			o.GELF.ShortMessage = v
+		case "uri", "format", "workers":
+		default:
+			return o, fmt.Errorf("the bare client cannot stand beside a run with %s", p)
 		}
-	}()
-	for range conns {
-		ws, _, err := dialer.DialContext(ctx, url, nil)
+	}
+	return o, nil
+}
+
+// runBare runs the bare client in a child process (this program, with
+// bareEnv set) and returns the CPU time its sending took.
+func runBare(ctx context.Context, job bareJob) (time.Duration, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	spec, err := json.Marshal(job)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, job.Timeout+15*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = append(os.Environ(), bareEnv+"="+string(spec))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("bare client: %w\n%s", err, tail([]byte(stderr.String())))
+	}
+	for line := range strings.Lines(string(out)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), bareCPUPrefix); ok {
+			var ns int64
+			if _, err := fmt.Sscan(v, &ns); err != nil {
+				return 0, fmt.Errorf("bare client: %q: %w", line, err)
+			}
+			return time.Duration(ns), nil
+		}
+	}
+	return 0, fmt.Errorf("bare client reported no CPU time:\n%s%s", out, tail([]byte(stderr.String())))
+}
+
+// bareChild, in a process started by runBare, runs the bare client and
+// exits; elsewhere it returns at once.
+func bareChild() {
+	job, ok := os.LookupEnv(bareEnv)
+	if !ok {
+		return
+	}
+	if err := bareMain(job); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: bare client:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// bareMain is the bare client's process: it encodes the chunks as the
+// plugin would (not measured), then sends each chunk's messages on one of
+// Conns plain gorilla connections, each chunk followed by a ping and the
+// wait for its pong (the plugin's confirm_delivery), and prints the CPU
+// time of the sending alone.
+func bareMain(spec string) error {
+	var job bareJob
+	if err := json.Unmarshal([]byte(spec), &job); err != nil {
+		return err
+	}
+	opts, err := bareOptions(job.Format, job.Props)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(job.File)
+	if err != nil {
+		return err
+	}
+	chunks, err := unframe(data)
+	if err != nil {
+		return err
+	}
+	enc, err := encoder.New(opts)
+	if err != nil {
+		return err
+	}
+	var payloads [][][]byte // the messages of each chunk
+	for _, c := range chunks {
+		res, err := enc.Encode(c)
 		if err != nil {
 			return err
 		}
-		wss = append(wss, ws)
+		payloads = append(payloads, res.Messages)
+	}
+	typ := websocket.TextMessage
+	if opts.Format.Binary() {
+		typ = websocket.BinaryMessage
 	}
 
+	ctx, cancel := context.WithTimeout(context.Background(), job.Timeout)
+	defer cancel()
 	deadline, _ := ctx.Deadline()
-	work := make(chan []byte)
-	errs := make(chan error, conns)
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, WriteBufferSize: ceilingWriteBuffer}
+	var conns []*bareConn
+	for range job.Conns {
+		ws, _, err := dialer.DialContext(ctx, job.URL, nil)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, newBareConn(ws))
+	}
+
+	start := ownCPU()
+	work := make(chan [][]byte)
+	errs := make(chan error, len(conns))
 	var wg sync.WaitGroup
-	for _, ws := range wss {
+	for _, bc := range conns {
 		wg.Go(func() {
-			ws.SetWriteDeadline(deadline)
-			for chunk := range work {
-				if err := ws.WriteMessage(websocket.BinaryMessage, chunk); err != nil {
+			for msgs := range work {
+				if err := bc.sendChunk(typ, msgs, deadline); err != nil {
 					errs <- err
 					for range work { // let the feeder finish
 					}
 					return
 				}
 			}
-			errs <- closeAndWait(ws, deadline)
 		})
 	}
-feed:
-	for range repeat {
-		for _, c := range chunks {
-			select {
-			case work <- c:
-			case <-ctx.Done():
-				break feed
-			}
+	for range job.Repeat {
+		for _, msgs := range payloads {
+			work <- msgs
 		}
 	}
 	close(work)
 	wg.Wait()
+	cpu := ownCPU() - start
 	close(errs)
-	if err := ctx.Err(); err != nil {
+	if err := <-errs; err != nil {
 		return err
 	}
-	for err := range errs {
-		if err != nil {
+	for _, bc := range conns {
+		if err := closeAndWait(bc.ws, bc.done, deadline); err != nil {
 			return err
 		}
 	}
+	fmt.Printf("%s%d\n", bareCPUPrefix, cpu.Nanoseconds())
 	return nil
 }
 
-// closeAndWait sends a close frame and waits for the server's: once it
-// comes, the server has read every message, and closing the socket cannot
-// reset a connection that still holds unread data.
-func closeAndWait(ws *websocket.Conn, deadline time.Time) error {
+// bareConn is a gorilla connection with the one reader goroutine gorilla
+// needs to see pongs, as the plugin's connections have.
+type bareConn struct {
+	ws    *websocket.Conn
+	pongs chan struct{}
+	done  chan error // the reader's end
+}
+
+func newBareConn(ws *websocket.Conn) *bareConn {
+	bc := &bareConn{ws: ws, pongs: make(chan struct{}, 1), done: make(chan error, 1)}
+	ws.SetPongHandler(func(string) error {
+		bc.pongs <- struct{}{}
+		return nil
+	})
+	go func() {
+		for {
+			_, r, err := ws.NextReader()
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+			}
+			if err != nil {
+				bc.done <- err
+				return
+			}
+		}
+	}()
+	return bc
+}
+
+// sendChunk writes one chunk's messages, then a ping, and waits for its
+// pong: the server has read the chunk.
+func (bc *bareConn) sendChunk(typ int, msgs [][]byte, deadline time.Time) error {
+	bc.ws.SetWriteDeadline(deadline)
+	for _, m := range msgs {
+		if err := bc.ws.WriteMessage(typ, m); err != nil {
+			return err
+		}
+	}
+	if err := bc.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
+		return err
+	}
+	select {
+	case <-bc.pongs:
+		return nil
+	case err := <-bc.done:
+		return fmt.Errorf("connection ended before the pong: %w", err)
+	case <-time.After(time.Until(deadline)):
+		return errors.New("no pong before the deadline")
+	}
+}
+
+// closeAndWait sends a close frame and waits for the reader to see the
+// server's: once it comes, the server has read every message, and closing
+// the socket cannot reset a connection that still holds unread data.
+func closeAndWait(ws *websocket.Conn, done <-chan error, deadline time.Time) error {
+	defer ws.Close()
 	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 	if err := ws.WriteControl(websocket.CloseMessage, msg, deadline); err != nil {
 		return err
 	}
-	ws.SetReadDeadline(deadline)
-	for {
-		if _, _, err := ws.NextReader(); err != nil {
-			if websocket.IsCloseError(err, websocket.CloseNormalClosure) {
-				return nil
-			}
-			return err
+	select {
+	case err := <-done:
+		if websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+			return nil
 		}
+		return err
+	case <-time.After(time.Until(deadline)):
+		return errors.New("no close frame from the server before the deadline")
 	}
 }

@@ -70,6 +70,7 @@ func quickConfig() config {
 }
 
 func main() {
+	bareChild()
 	cfg, out, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
