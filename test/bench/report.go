@@ -47,7 +47,7 @@ func (rep *report) document(cmd string) string {
 
 	if load, err := strconv.ParseFloat(strings.Fields(rep.loadBefore + " x")[0], 64); err == nil && load > float64(runtime.NumCPU())/2 {
 		fmt.Fprintf(&b, "**The machine was busy** (load average %.2f at the start, %d CPUs): records/s and the ratios "+
-			"to the ceiling are unreliable; CPU per record suffers less.\n\n", load, runtime.NumCPU())
+			"to the bare client are unreliable; CPU per record suffers less.\n\n", load, runtime.NumCPU())
 	}
 	b.WriteString("| Workers | output | records/s | MB/s | of bare client | CPU s/M records | beyond out_null | × bare client CPU | peak RSS MiB | beyond out_null |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")

@@ -16,9 +16,9 @@ import (
 	"github.com/out-websocket/out_websocket/encoder"
 )
 
-// ceilingWriteBuffer is the frame size of the bare client: the plugin's
+// bareWriteBuffer is the frame size of the bare client: the plugin's
 // own (64 KiB), so both put the same frames on the wire.
-const ceilingWriteBuffer = 64 << 10
+const bareWriteBuffer = 64 << 10
 
 // bareEnv, set in the environment, makes this program the bare client:
 // its value is the bareJob, in JSON. The bare client runs in a process of
@@ -151,7 +151,7 @@ func bareMain(spec string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), job.Timeout)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
-	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, WriteBufferSize: ceilingWriteBuffer}
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, WriteBufferSize: bareWriteBuffer}
 	var conns []*bareConn
 	for range job.Conns {
 		ws, _, err := dialer.DialContext(ctx, job.URL, nil)
