@@ -44,10 +44,15 @@ type client struct {
 	backoff   *backoff
 	closeWait time.Duration
 	connected atomic.Bool // a connection was ever made
-	// stop is done when Fluent Bit stops (see shutdown.go): what is in
-	// flight is cut, idle connections closed, and Sends fail at once.
+	// stop is done stopWait after Fluent Bit was told to stop (see
+	// shutdown.go): what is in flight is cut, and each later Send gets
+	// stopWait of its own (flushBound).
 	stop    context.Context
 	unwatch func() bool
+	// stopCut is set once a flush was cut for Fluent Bit stopping: the
+	// server hangs, and later flushes fail at once instead of each taking
+	// stopWait while Fluent Bit waits to join its workers.
+	stopCut atomic.Bool
 
 	mu      sync.Mutex
 	idle    []*conn // the most recently used last
@@ -71,10 +76,9 @@ func newClient(cfg connConfig, log logger, stop context.Context) *client {
 		// the logger's instance, and nothing may log.
 		c.mu.Lock()
 		if !c.closed {
-			c.log.Infof("Fluent Bit is stopping: what is still in flight to %s is cut, and flushes return RETRY at once", cfg.LogURL)
+			c.log.Infof("Fluent Bit is stopping: what is still in flight to %s is cut, and each flush now gets %v, then returns RETRY", cfg.LogURL, stopWait)
 		}
 		c.mu.Unlock()
-		c.Close()
 	})
 	return c
 }
@@ -97,13 +101,21 @@ type messageStream func(write func(part []byte, last bool) error) error
 // reused connection is tried once more on a new one, so the server may see
 // a chunk twice (at least once delivery).
 func (c *client) Send(messageType int, messages messageStream) error {
-	cn, err := c.send(messageType, messages, c.take)
+	if c.stopCut.Load() {
+		return errStopping
+	}
+	ctx, cancel := c.flushBound()
+	defer cancel()
+	cn, err := c.send(ctx, messageType, messages, c.take)
 	// A reused connection may have died unseen while idle (a server
 	// restart, a proxy's idle timeout); a new one deserves a try. A timeout
 	// is a server that stopped reading, which a new connection won't fix.
 	if err != nil && cn != nil && cn.reused && !isTimeout(err) {
 		c.log.Debugf("%v; sending the chunk again on a new connection", err)
-		cn, err = c.send(messageType, messages, c.dial)
+		cn, err = c.send(ctx, messageType, messages, c.dial)
+	}
+	if errors.Is(err, errStopping) {
+		c.stopCut.Store(true)
 	}
 	if err != nil {
 		return err
@@ -114,20 +126,32 @@ func (c *client) Send(messageType int, messages messageStream) error {
 	return nil
 }
 
+// flushBound is what a Send runs under: c.stop, or, once Fluent Bit is
+// stopping, stopWait of its own. Fluent Bit goes on flushing what it holds
+// during its grace period (a healthy server takes a chunk well within
+// stopWait, so nothing is refused that could be delivered), and a flush
+// that hangs is cut in time for Fluent Bit to exit within Grace + 1 s.
+func (c *client) flushBound() (context.Context, context.CancelFunc) {
+	if c.stop.Err() == nil {
+		return c.stop, func() {}
+	}
+	return context.WithTimeoutCause(context.Background(), stopWait, errStopping)
+}
+
 // send writes the chunk's messages on a connection that get gives at the
-// first message, and has the server confirm them. It returns that
-// connection, if there was one.
-func (c *client) send(messageType int, messages messageStream, get func() (*conn, error)) (*conn, error) {
+// first message, and has the server confirm them, all cut when ctx is
+// done. It returns that connection, if there was one.
+func (c *client) send(ctx context.Context, messageType int, messages messageStream, get func(context.Context) (*conn, error)) (*conn, error) {
 	var cn *conn
 	release := func() {}
 	defer func() { release() }()
 	err := messages(func(part []byte, last bool) error {
 		if cn == nil {
 			var err error
-			if cn, err = get(); err != nil {
+			if cn, err = get(ctx); err != nil {
 				return err
 			}
-			release = cn.carry(c.stop)
+			release = cn.carry(ctx)
 		}
 		return cn.writePart(messageType, part, last, c.cfg.WriteTimeout)
 	})
@@ -144,7 +168,7 @@ func (c *client) send(messageType int, messages messageStream, get func() (*conn
 // longer than IdleInterval, or a new one. The others are closed first, so
 // a connection a middlebox may have dropped is replaced before the write
 // instead of failing it.
-func (c *client) take() (*conn, error) {
+func (c *client) take(ctx context.Context) (*conn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -186,18 +210,15 @@ func (c *client) take() (*conn, error) {
 		cn.reused = true
 		return cn, nil
 	}
-	return c.dial()
+	return c.dial(ctx)
 }
 
 // dial connects unless the backoff says the server is down.
-func (c *client) dial() (*conn, error) {
-	if c.stop.Err() != nil {
-		return nil, context.Cause(c.stop)
-	}
+func (c *client) dial(ctx context.Context) (*conn, error) {
 	if err := c.backoff.allow(); err != nil {
 		return nil, err
 	}
-	cn, err := c.connect()
+	cn, err := c.connect(ctx)
 	if errors.Is(err, errStopping) {
 		return nil, err // Fluent Bit stopping says nothing of the server
 	}

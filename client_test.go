@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -179,5 +181,60 @@ func BenchmarkClientSend(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestClientStopping: once Fluent Bit is stopping, a healthy server still
+// gets every chunk (Fluent Bit flushes what it holds during its grace
+// period), while a Send to a server that hangs is cut within stopWait and
+// says so, and the next fails at once.
+func TestClientStopping(t *testing.T) {
+	hang := func(handshake bool) string {
+		end := make(chan struct{})
+		url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+			if handshake {
+				if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
+					return
+				}
+			}
+			<-end
+		})
+		t.Cleanup(func() { close(end) })
+		return url
+	}
+	healthy := wstest.StartWSServer(t, wstest.WSOptions{})
+	for _, tc := range []struct {
+		name    string
+		url     string
+		message []byte
+		wantErr error
+	}{
+		{"healthy server", healthy.URL(), []byte("after the signal"), nil},
+		{"never answers the handshake", hang(false), []byte("x"), errStopping},
+		{"stops reading after the handshake", hang(true), make([]byte, 32<<20), errStopping},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stop, cancel := context.WithCancelCause(context.Background())
+			c := newClient(testConfig(tc.url), &recLogger{}, stop)
+			c.closeWait = 200 * time.Millisecond
+			t.Cleanup(c.Close)
+			cancel(errStopping)
+			start := time.Now()
+			err := c.Send(websocket.BinaryMessage, func(write func([]byte, bool) error) error { return write(tc.message, true) })
+			if took := time.Since(start); took > stopWait+time.Second {
+				t.Errorf("Send took %v once stopping, more than stopWait %v + 1 s", took, stopWait)
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Send: %v, want %v", err, tc.wantErr)
+			}
+			start = time.Now()
+			err = c.Send(websocket.BinaryMessage, func(write func([]byte, bool) error) error { return write(tc.message, true) })
+			if took := time.Since(start); !errors.Is(err, tc.wantErr) || err != nil && took > 100*time.Millisecond {
+				t.Errorf("second Send: %v after %v, want %v (at once when the first was cut)", err, took, tc.wantErr)
+			}
+		})
+	}
+	if m := healthy.WaitMessages(1, testTimeout); string(m[0].Data) != "after the signal" {
+		t.Errorf("the healthy server got %q", m[0].Data)
 	}
 }

@@ -45,6 +45,9 @@ type config struct {
 	// Warnings are logged once at start: settings that work but deserve a
 	// word (an insecure switch, an endpoint that could not be read).
 	Warnings []string
+	// Secrets are the credentials the instance sends, which no log line
+	// may carry (see scrubbing).
+	Secrets []string
 }
 
 // connConfig holds the connection settings of one instance.
@@ -268,6 +271,7 @@ func loadConfig(src configSource, core coreEndpoint) (*config, error) {
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
 	}
+	cfg.Secrets = secretValues(cfg.Conn, src.Get("proxy"))
 	return cfg, nil
 }
 

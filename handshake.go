@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,13 +38,51 @@ func newDialer(cfg connConfig) *websocket.Dialer {
 		WriteBufferPool:   &sync.Pool{},
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if report, ok := ctx.Value(netConnKey{}).(func(net.Conn)); ok && err == nil {
-				report(nc)
+			if err != nil {
+				return nil, err
 			}
-			return nc, err
+			lc := &limitedConn{Conn: nc}
+			lc.left.Store(handshakeLimit)
+			if report, ok := ctx.Value(netConnKey{}).(func(*limitedConn)); ok {
+				report(lc)
+			}
+			return lc, nil
 		},
 	}
 }
+
+// handshakeLimit bounds what a server (or proxy) may send before the
+// handshake is done: net/http reads response headers without a limit, so
+// one that sends headers without end would grow memory until
+// connect_timeout.
+const handshakeLimit = 1 << 20
+
+var errHandshakeTooLarge = fmt.Errorf("the server sent more than %d bytes without completing the handshake", handshakeLimit)
+
+// limitedConn is a TCP connection that fails reads past handshakeLimit
+// until unlimit is called, once the handshake is done.
+type limitedConn struct {
+	net.Conn
+	left atomic.Int64 // bytes still allowed; -1 once unlimited
+}
+
+func (c *limitedConn) Read(p []byte) (int, error) {
+	left := c.left.Load()
+	if left < 0 {
+		return c.Conn.Read(p)
+	}
+	if left == 0 {
+		return 0, errHandshakeTooLarge
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left.Add(-int64(n))
+	return n, err
+}
+
+func (c *limitedConn) unlimit() { c.left.Store(-1) }
 
 // netConnKey carries, in a connect's context, the function told of each
 // TCP connection the dial makes: gorilla heeds only the context's
@@ -51,21 +90,22 @@ func newDialer(cfg connConfig) *websocket.Dialer {
 type netConnKey struct{}
 
 // connect opens a new connection: TCP (through the proxy, if any), TLS
-// for wss://, and the WebSocket handshake, all within ConnectTimeout.
-func (c *client) connect() (*conn, error) {
-	ctx, cancel := context.WithTimeout(c.stop, c.cfg.ConnectTimeout)
+// for wss://, and the WebSocket handshake, all within ConnectTimeout, and
+// cut when stop is done (Fluent Bit stopping).
+func (c *client) connect(stop context.Context) (*conn, error) {
+	ctx, cancel := context.WithTimeout(stop, c.cfg.ConnectTimeout)
 	defer cancel()
 	var mu sync.Mutex
-	var dialed []net.Conn
-	ctx = context.WithValue(ctx, netConnKey{}, func(nc net.Conn) {
+	var dialed []*limitedConn
+	ctx = context.WithValue(ctx, netConnKey{}, func(nc *limitedConn) {
 		mu.Lock()
 		defer mu.Unlock()
 		dialed = append(dialed, nc)
-		if c.stop.Err() != nil {
+		if stop.Err() != nil {
 			nc.Close()
 		}
 	})
-	cut := context.AfterFunc(c.stop, func() {
+	cut := context.AfterFunc(stop, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, nc := range dialed {
@@ -75,11 +115,13 @@ func (c *client) connect() (*conn, error) {
 	ws, resp, err := c.dialer.DialContext(ctx, c.cfg.URL, c.cfg.Header)
 	if !cut() && err == nil {
 		ws.Close()
-		err = context.Cause(c.stop)
+		err = context.Cause(stop)
 	}
 	if err != nil {
-		if c.stop.Err() != nil {
-			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, context.Cause(c.stop))
+		// A dial cut by stop's deadline (a flush's own bound once Fluent
+		// Bit is stopping) can fail a moment before stop says it is done.
+		if d, ok := stop.Deadline(); stop.Err() != nil || ok && !time.Now().Before(d) {
+			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, errStopping)
 		}
 		return nil, handshakeError(c.cfg, resp, err)
 	}
@@ -93,6 +135,11 @@ func (c *client) connect() (*conn, error) {
 		ws.Close()
 		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.LogURL, err)
 	}
+	mu.Lock()
+	for _, nc := range dialed {
+		nc.unlimit()
+	}
+	mu.Unlock()
 	c.metrics.Handshake()
 	return newConn(ws, c.cfg, c.log, c.metrics), nil
 }

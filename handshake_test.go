@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,40 @@ func TestClientConnectTimeout(t *testing.T) {
 				t.Errorf("Send returned after %v, ConnectTimeout is %v", d, cfg.ConnectTimeout)
 			}
 		})
+	}
+}
+
+// TestClientHandshakeFlood: a server that sends handshake headers without
+// end is cut after handshakeLimit bytes, long before connect_timeout, so
+// the memory it can make the plugin take is bounded.
+func TestClientHandshakeFlood(t *testing.T) {
+	url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		http.ReadRequest(br)
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Flood: ")
+		flood := bytes.Repeat([]byte("a"), 64<<10)
+		for i := 0; i < 1000; i++ { // 64 MB at most
+			if _, err := c.Write(flood); err != nil {
+				return
+			}
+		}
+	})
+	cfg := testConfig(url)
+	cfg.ConnectTimeout = testTimeout
+	c, _ := newTestClient(t, cfg)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")}))
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, errHandshakeTooLarge) {
+		t.Fatalf("Send: %v, want %v", err, errHandshakeTooLarge)
+	}
+	if d := time.Since(start); d > testTimeout/2 {
+		t.Errorf("cut after %v, not at the limit", d)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 32*handshakeLimit {
+		t.Errorf("the handshake allocated %d MB", grew>>20)
 	}
 }
 

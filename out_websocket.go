@@ -64,17 +64,18 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	if !ok {
 		name = fmt.Sprintf("%s.%d", pluginName, id)
 	}
-	log := newFLBLogger(plugin, fmt.Sprintf("[output:%s:%s] ", pluginName, name))
-	defer recoverPanic(log, "FLBPluginInit", &ret, output.FLB_ERROR)
-	watchStopSignals(log)
+	flbLog := newFLBLogger(plugin, fmt.Sprintf("[output:%s:%s] ", pluginName, name))
+	defer recoverPanic(flbLog, "FLBPluginInit", &ret, output.FLB_ERROR)
+	watchStopSignals(flbLog)
 
 	cfg, err := loadConfig(instanceSource{plugin}, readCoreEndpoint(plugin))
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
-			log.Errorf("configuration: %s", line)
+			flbLog.Errorf("configuration: %s", line)
 		}
 		return output.FLB_ERROR
 	}
+	log := scrubbing(flbLog, cfg.Secrets)
 	metrics := pluginMetrics(plugin, name, log)
 	in, err := newInstance(cfg, log, metrics)
 	if err != nil {

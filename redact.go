@@ -1,6 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"sort"
 	"strings"
 )
 
@@ -102,3 +106,80 @@ func redactURL(s string) string {
 	}
 	return b.String()
 }
+
+// minSecret is the shortest credential scrubbed from log lines: a shorter
+// one would mangle ordinary words, and hides little anyway.
+const minSecret = 4
+
+// secretValues lists the credentials an instance sends (values of headers
+// whose names say they are credentials, with the token of a Bearer and the
+// password of a Basic one, the endpoint's query values, the proxy's
+// password), longest first, for scrubbing: a server's refusal or close
+// reason may quote the request it got.
+func secretValues(c connConfig, proxy string) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= minSecret {
+			out = append(out, s)
+		}
+	}
+	for name, values := range c.Header {
+		if !secretName(name) {
+			continue
+		}
+		for _, v := range values {
+			add(v)
+			scheme, cred, _ := strings.Cut(v, " ")
+			add(cred)
+			if strings.EqualFold(scheme, "Basic") {
+				if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
+					_, pass, _ := strings.Cut(string(b), ":")
+					add(pass)
+				}
+			}
+		}
+	}
+	for _, raw := range []string{c.URL, proxy} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		if pass, ok := u.User.Password(); ok {
+			add(pass)
+		}
+		for _, values := range u.Query() {
+			for _, v := range values {
+				add(v)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+// scrubbing wraps log so that no line it prints carries one of secrets,
+// whatever put it there.
+func scrubbing(log logger, secrets []string) logger {
+	if len(secrets) == 0 {
+		return log
+	}
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets {
+		pairs = append(pairs, s, redacted)
+	}
+	return scrubLogger{log, strings.NewReplacer(pairs...)}
+}
+
+type scrubLogger struct {
+	log logger
+	r   *strings.Replacer
+}
+
+func (s scrubLogger) line(format string, args []any) string {
+	return s.r.Replace(fmt.Sprintf(format, args...))
+}
+
+func (s scrubLogger) Errorf(format string, args ...any) { s.log.Errorf("%s", s.line(format, args)) }
+func (s scrubLogger) Warnf(format string, args ...any)  { s.log.Warnf("%s", s.line(format, args)) }
+func (s scrubLogger) Infof(format string, args ...any)  { s.log.Infof("%s", s.line(format, args)) }
+func (s scrubLogger) Debugf(format string, args ...any) { s.log.Debugf("%s", s.line(format, args)) }

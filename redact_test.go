@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
 
 func TestRedact(t *testing.T) {
 	tests := []struct{ key, value, want string }{
@@ -25,5 +29,36 @@ func TestRedact(t *testing.T) {
 		if got := redact(tt.key, tt.value); got != tt.want {
 			t.Errorf("redact(%q, %q) = %q, want %q", tt.key, tt.value, got, tt.want)
 		}
+	}
+}
+
+// TestScrubbing: a line that quotes a credential the instance sends (a
+// refusal echoing the request, say) reaches the log without it.
+func TestScrubbing(t *testing.T) {
+	cfg, err := loadConfig(mapSource{
+		"uri":             "ws://127.0.0.1:1/p?access_token=qs-secret&v=2",
+		"http_user":       "fluent",
+		"http_passwd":     "pw-secret",
+		"header.1":        "X-Api-Key key-secret",
+		"header.2":        "X-Request-Source fluent-bit",
+		"proxy":           "http://squid:px-secret@127.0.0.1:3128",
+		"connect_timeout": "1",
+	}, coreEndpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte("fluent:pw-secret"))
+	rec := &recLogger{}
+	log := scrubbing(rec, cfg.Secrets)
+	log.Warnf("refused: body %q", "GET /p?access_token=qs-secret Authorization: Basic "+basic+" X-Api-Key: key-secret via squid:px-secret")
+	log.Infof("v=%d from %s", 2, "fluent-bit")
+	got := strings.Join(rec.all(), "\n")
+	for _, s := range []string{"qs-secret", basic, "pw-secret", "key-secret", "px-secret"} {
+		if strings.Contains(got, s) {
+			t.Errorf("%q reached the log: %s", s, got)
+		}
+	}
+	if !strings.Contains(got, "v=2 from fluent-bit") || strings.Count(got, redacted) != 4 {
+		t.Errorf("scrubbed more or less than the secrets: %s", got)
 	}
 }

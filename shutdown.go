@@ -60,11 +60,14 @@ import (
 )
 
 // stopWait is how long connections may go on after Fluent Bit was told to
-// stop. Then every connection still in use is cut, and every flush fails at
-// once (FLB_RETRY: the chunk stays Fluent Bit's). Fluent Bit counts its
-// grace period only from when its engine is free: with Workers 0 a flush
-// holds the engine, so whatever a flush takes after the signal comes on
-// top of Grace (see Shutdown in the README).
+// stop. Then every connection still in use is cut, and each later flush
+// gets stopWait of its own (client.flushBound): Fluent Bit flushes what it
+// holds during its grace period, and a healthy server takes a chunk well
+// within that, while one that hangs is cut (FLB_RETRY: the chunk stays
+// Fluent Bit's), and after that cut the client fails flushes at once. Fluent Bit counts its grace period only from when its
+// engine is free: with Workers 0 a flush holds the engine, so whatever a
+// flush takes after the signal comes on top of Grace (see Shutdown in the
+// README).
 const stopWait = 500 * time.Millisecond
 
 // errStopping fails what runs, or would start, once stopWait is over.

@@ -1,21 +1,26 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/out-websocket/out_websocket/internal/hosttest"
 	"github.com/out-websocket/out_websocket/internal/reference"
 	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
 // No secret reaches the log, whatever happens: every secret-bearing key and
-// form gets a secret of its own, and four runs at Log_Level debug (records
-// delivered, server down, 401, bad configuration) must print none of them,
-// nor the base64 of a Basic credential, anywhere in the host's output.
+// form gets a secret of its own, and six runs at Log_Level debug (records
+// delivered, server down, 401, bad configuration, a refusal and a close
+// reason that quote the request back) must print none of them, nor the
+// base64 of a Basic credential, anywhere in the host's output.
 func TestSecretsNeverLogged(t *testing.T) {
 	t.Parallel()
 	secrets := map[string]string{
@@ -42,6 +47,24 @@ func TestSecretsNeverLogged(t *testing.T) {
 
 	srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/ingest"})
 	refusing := wstest.StartWSServer(t, wstest.WSOptions{Path: "/ingest", Status: 401})
+	// Servers and proxies that quote the request back: in a refusal's
+	// body, or in a close frame's reason.
+	echo := func(r *http.Request) string {
+		return r.RequestURI + " " + r.Header.Get("Authorization") + " " + r.Header.Get("X-Api-Key")
+	}
+	echoRefusal := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
+		r, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		body := "bad request: " + echo(r)
+		fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+	})
+	echoClose := wstest.StartWSServer(t, wstest.WSOptions{Path: "/ingest", Handle: func(c *wstest.Conn) {
+		reason := echo(c.Request)
+		c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, reason[:min(len(reason), 120)]), time.Now().Add(time.Second))
+		c.ReadMessages()
+	}})
 	closed := closedPort(t)
 	hostPort := func(s *wstest.WSServer) string {
 		return strings.TrimPrefix(strings.TrimSuffix(s.URL(), "/ingest"), "ws://")
@@ -84,6 +107,22 @@ func TestSecretsNeverLogged(t *testing.T) {
 		}, func(t *testing.T, r hosttest.HostResult) {
 			if r.CountLogs("warn", "401") == 0 {
 				t.Errorf("the refusal was not logged")
+			}
+		}},
+		{"refusal quotes the request", []string{
+			fmt.Sprintf("URI %s/ingest?access_token=%s", strings.TrimSuffix(echoRefusal, "/"), secrets["uri query"]),
+			"bearer_token " + secrets["bearer_token"],
+		}, func(t *testing.T, r hosttest.HostResult) {
+			if r.CountLogs("warn", "400") == 0 {
+				t.Errorf("the refusal was not logged")
+			}
+		}},
+		{"close reason quotes the request", []string{
+			fmt.Sprintf("URI ws://%s/ingest?token=%s", hostPort(echoClose), secrets["uri query"]),
+			"header X-Api-Key " + secrets["header"],
+		}, func(t *testing.T, r hosttest.HostResult) {
+			if r.CountLogs("warn", "close 1008") == 0 {
+				t.Errorf("the close was not logged")
 			}
 		}},
 		{"bad config", []string{
