@@ -61,13 +61,6 @@ const (
 	tExt32
 )
 
-// The fixstr type bytes as constants, for the hot loop of skipValue
-// (msgpcode's are variables); init checks them against msgpcode.
-const (
-	fixStrLow  = 0xa0
-	fixStrMask = 0x1f
-)
-
 // classOf is the class of every type byte.
 var classOf [256]typeClass
 
@@ -76,9 +69,6 @@ var classOf [256]typeClass
 var valueSize [256]uint8
 
 func init() {
-	if fixStrLow != msgpcode.FixedStrLow || fixStrMask != msgpcode.FixedStrMask || fixStrLow|fixStrMask != msgpcode.FixedStrHigh {
-		panic("encoder: fixstr constants differ from msgpcode")
-	}
 	for c := 0; c <= int(msgpcode.PosFixedNumHigh); c++ {
 		classOf[c] = tPosFix
 	}
@@ -282,14 +272,7 @@ func skipValue(b []byte, p, depth int) (int, error) {
 		// without a call. The rest, and any error, are left to skipValue.
 		if q < len(b) {
 			c := b[q]
-			// A fixstr (most keys) is sized from its byte alone, without
-			// the table's load on the path from one element to the next.
-			if c&^fixStrMask == fixStrLow {
-				if m := 1 + int(c&fixStrMask); m <= len(b)-q {
-					q += m
-					continue
-				}
-			} else if m := int(valueSize[c]); m != 0 && m <= len(b)-q {
+			if m := int(valueSize[c]); m != 0 && m <= len(b)-q {
 				q += m
 				continue
 			}
