@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -113,4 +114,14 @@ func findPlugin(t *testing.T, rep *report, f encoder.Format, workers int) result
 	}
 	t.Fatalf("no row for %v, Workers %d", f, workers)
 	return result{}
+}
+
+// bareOf returns the bare client row of format f measured for workers.
+func (rep *report) bareOf(f encoder.Format, workers int) result {
+	for _, r := range rep.rows {
+		if r.kind == bareRow && r.format == f && r.workers == workers {
+			return r
+		}
+	}
+	panic("no bare client row of " + f.String() + " for Workers " + strconv.Itoa(workers))
 }

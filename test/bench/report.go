@@ -62,8 +62,8 @@ func (rep *report) document(cmd string) string {
 				notMeasured, notMeasured, notMeasured, r.cpuPerM(), notMeasured, notMeasured, float64(r.maxRSS)/mib, notMeasured)
 		case pluginRow:
 			fmt.Fprintf(&b, "| %d | %v | %s | %.1f | %.0f%% | %.2f | %.2f | %.2f | %.1f | %.1f |\n", r.workers, r.format,
-				thousands(r.recordsPerSec()), r.mbPerSec(), 100*r.ofCeiling,
-				r.cpuPerM(), rep.beyondNull(r), rep.bareRatio(r), float64(r.maxRSS)/mib, rep.rssBeyondNull(r))
+				thousands(r.recordsPerSec()), r.mbPerSec(), 100*r.ofBare,
+				r.cpuPerM(), rep.beyondNull(r), r.bareCPU, float64(r.maxRSS)/mib, rep.rssBeyondNull(r))
 		}
 	}
 
@@ -87,11 +87,11 @@ func (rep *report) document(cmd string) string {
 		}
 		switch r.format {
 		case encoder.Msgpack:
-			x := rep.bareRatio(r)
+			x := r.bareCPU
 			fmt.Fprintf(&b, "- msgpack CPU beyond out_null at ≤ %.1f× the bare client's, Workers %d: %.2f×, %s\n",
 				targetMsgpackBareCPU, r.workers, x, verdict(x <= targetMsgpackBareCPU, fmt.Sprintf("%.2f×", x-targetMsgpackBareCPU)))
 		case encoder.JSONLines:
-			x := rep.bareRatio(r)
+			x := r.bareCPU
 			fmt.Fprintf(&b, "- json_lines CPU beyond out_null at ≤ %.1f× the bare client's, Workers %d: %.2f×, %s\n",
 				targetJSONLinesBare, r.workers, x, verdict(x <= targetJSONLinesBare, fmt.Sprintf("%.2f×", x-targetJSONLinesBare)))
 			limit := float64(targetRSSWorkers0MiB)
@@ -105,7 +105,7 @@ func (rep *report) document(cmd string) string {
 	}
 	for _, r := range rep.rows {
 		if r.kind == pluginRow && r.format == encoder.Msgpack {
-			ratio := r.ofCeiling
+			ratio := r.ofBare
 			fmt.Fprintf(&b, "- msgpack records/s at ≥ %.0f%% of the bare client's, Workers %d: %.0f%%, %s\n", 100*targetMsgpackRatio,
 				r.workers, 100*ratio, verdict(ratio >= targetMsgpackRatio, fmt.Sprintf("%.0f points", 100*(targetMsgpackRatio-ratio))))
 		}
@@ -133,8 +133,9 @@ func (rep *report) document(cmd string) string {
 		"The bare client is a plain gorilla/websocket client in a process of its own that sends the bytes the plugin sends "+
 		"in that format (encoded beforehand by the plugin's encoder, not measured), as the same messages in the same 64 KiB "+
 		"frames, one connection per worker, each chunk followed by a ping and the wait for its pong (confirm_delivery); its "+
-		"CPU is its process's user+sys while sending. \"× bare client CPU\" is the plugin's CPU beyond out_null over it. "+
-		"Each row is the run of median CPU per record. Host CPU is user+sys from the host process's rusage; "+
+		"CPU is its process's user+sys while sending. \"× bare client CPU\" is the median, over the runs, of a plugin run's CPU "+
+		"beyond the out_null run of its round over the bare client run just before it: pairing cancels the machine's changes of pace. "+
+		"Each row's other figures are of its run of median CPU per record. Host CPU is user+sys from the host process's rusage; "+
 		"peak RSS is its VmHWM (ru_maxrss would include the benchmark's own RSS, which Linux passes on through fork and exec). "+
 		"The host copies each chunk into a fresh mapping, which out_null pays too; \"beyond out_null\" "+
 		"subtracts what the host costs with probe.so, a C output that returns FLB_OK at once. gelf runs with "+
@@ -145,25 +146,9 @@ func (rep *report) document(cmd string) string {
 // beyondNull is a plugin row's CPU per million records beyond out_null's.
 func (rep *report) beyondNull(r result) float64 { return r.cpuPerM() - rep.nullOf(r.workers).cpuPerM() }
 
-// bareRatio is a plugin row's CPU beyond out_null over the bare client's
-// sending the same bytes.
-func (rep *report) bareRatio(r result) float64 {
-	return rep.beyondNull(r) / rep.bareOf(r.format, r.workers).cpuPerM()
-}
-
 // rssBeyondNull is a plugin row's peak RSS beyond out_null's, in MiB.
 func (rep *report) rssBeyondNull(r result) float64 {
 	return float64(r.maxRSS-rep.nullOf(r.workers).maxRSS) / mib
-}
-
-// bareOf returns the bare client row of format f measured for workers.
-func (rep *report) bareOf(f encoder.Format, workers int) result {
-	for _, r := range rep.rows {
-		if r.kind == bareRow && r.format == f && r.workers == workers {
-			return r
-		}
-	}
-	panic(fmt.Sprintf("no bare client row of %v for Workers %d", f, workers))
 }
 
 // growth is the long stream's peak RSS over the short one's.

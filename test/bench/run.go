@@ -40,12 +40,17 @@ type result struct {
 	cpu     time.Duration  // user+sys of the host; for bareRow, of the client's sending
 	sys     time.Duration  // of which sys
 	ownCPU  time.Duration  // of this process meanwhile: the server (pluginRow)
-	// ofCeiling is records/s over that of the bare client run just before
+	// ofBare is records/s over that of the bare client run just before
 	// (pluginRow); in a table row, the median of its runs' ratios.
-	ofCeiling float64
-	maxRSS    int64         // bytes, of the host; 0 for bareRow
-	hwm       hwmTrace      // how the host reached maxRSS
-	wall      time.Duration // the host's run time
+	ofBare float64
+	// bareCPU is CPU per record beyond that of the out_null run of the
+	// same round, over that of the bare client run just before (pluginRow):
+	// pairing runs cancels the machine's changes of pace; in a table row,
+	// the median of its runs' ratios.
+	bareCPU float64
+	maxRSS  int64         // bytes, of the host; 0 for bareRow
+	hwm     hwmTrace      // how the host reached maxRSS
+	wall    time.Duration // the host's run time
 }
 
 func (r result) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
@@ -134,14 +139,16 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 				if r, err = b.plugged(ctx, f, w, repeat); err != nil {
 					return nil, fmt.Errorf("%v, Workers %d: %w", f, w, err)
 				}
-				r.ofCeiling = r.recordsPerSec() / c.recordsPerSec()
+				r.ofBare = r.recordsPerSec() / c.recordsPerSec()
+				r.bareCPU = (r.cpuPerM() - nulls[i].cpuPerM()) / c.cpuPerM()
 				plugs[j] = append(plugs[j], r)
 			}
 		}
 		rep.rows = append(rep.rows, median(nulls, result.cpuPerM))
 		for j := range cfg.formats {
 			r := median(plugs[j], result.cpuPerM)
-			r.ofCeiling = median(plugs[j], func(r result) float64 { return r.ofCeiling }).ofCeiling
+			r.ofBare = median(plugs[j], func(r result) float64 { return r.ofBare }).ofBare
+			r.bareCPU = median(plugs[j], func(r result) float64 { return r.bareCPU }).bareCPU
 			rep.rows = append(rep.rows, median(bares[j], result.cpuPerM), r)
 		}
 	}
