@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,26 +41,52 @@ type bareJob struct {
 	Timeout time.Duration
 }
 
-// bareOptions are the encoder options the plugin uses with props (its
-// defaults, and gelf_short_message_key), so that the bare client sends the
-// same bytes.
-func bareOptions(format string, props []string) (encoder.Options, error) {
+// bareOptions are the encoder options the plugin uses with props, and
+// whether it confirms each chunk, so that the bare client sends the same
+// bytes and round trips. It knows the properties that change them; any
+// other is an error rather than a wrong comparison.
+func bareOptions(format string, props []string) (encoder.Options, bool, error) {
 	f, err := encoder.ParseFormat(format)
 	if err != nil {
-		return encoder.Options{}, err
+		return encoder.Options{}, false, err
 	}
 	o := encoder.Options{Format: f, DateKey: "date", DateFormat: encoder.DateDouble, EscapeUnicode: true, MessageLimit: 64 << 20}
+	confirm := true
 	for _, p := range props {
 		k, v, _ := strings.Cut(p, "=")
-		switch k {
+		switch strings.ToLower(k) {
 		case "gelf_short_message_key":
 			o.GELF.ShortMessage = v
+		case "json_date_key":
+			o.DateKey = encoder.ParseDateKey(v)
+		case "json_date_format":
+			o.DateFormat, err = encoder.ParseDateFormat(v)
+		case "json_escape_unicode":
+			o.EscapeUnicode, err = parseOnOff(v)
+		case "confirm_delivery":
+			confirm, err = parseOnOff(v)
+		case "max_message_size":
+			o.MaxMessageSize, err = strconv.Atoi(v)
 		case "uri", "format", "workers":
 		default:
-			return o, fmt.Errorf("the bare client cannot stand beside a run with %s", p)
+			err = errors.New("the bare client does not know it")
+		}
+		if err != nil {
+			return o, confirm, fmt.Errorf("plugin property %s: %w", p, err)
 		}
 	}
-	return o, nil
+	return o, confirm, nil
+}
+
+// parseOnOff reads a boolean property as the plugin does.
+func parseOnOff(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not on or off", v)
 }
 
 // runBare runs the bare client in a child process (this program, with
@@ -112,14 +139,14 @@ func bareChild() {
 // bareMain is the bare client's process: it encodes the chunks as the
 // plugin would (not measured), then sends each chunk's messages on one of
 // Conns plain gorilla connections, each chunk followed by a ping and the
-// wait for its pong (the plugin's confirm_delivery), and prints the CPU
-// time of the sending alone.
+// wait for its pong (the plugin's confirm_delivery, unless it is off), and
+// prints the CPU time of the sending alone.
 func bareMain(spec string) error {
 	var job bareJob
 	if err := json.Unmarshal([]byte(spec), &job); err != nil {
 		return err
 	}
-	opts, err := bareOptions(job.Format, job.Props)
+	opts, confirm, err := bareOptions(job.Format, job.Props)
 	if err != nil {
 		return err
 	}
@@ -168,7 +195,7 @@ func bareMain(spec string) error {
 	for _, bc := range conns {
 		wg.Go(func() {
 			for msgs := range work {
-				if err := bc.sendChunk(typ, msgs, deadline); err != nil {
+				if err := bc.sendChunk(typ, msgs, confirm, deadline); err != nil {
 					errs <- err
 					for range work { // let the feeder finish
 					}
@@ -227,14 +254,17 @@ func newBareConn(ws *websocket.Conn) *bareConn {
 	return bc
 }
 
-// sendChunk writes one chunk's messages, then a ping, and waits for its
-// pong: the server has read the chunk.
-func (bc *bareConn) sendChunk(typ int, msgs [][]byte, deadline time.Time) error {
+// sendChunk writes one chunk's messages, then, with confirm, a ping, and
+// waits for its pong: the server has read the chunk.
+func (bc *bareConn) sendChunk(typ int, msgs [][]byte, confirm bool, deadline time.Time) error {
 	bc.ws.SetWriteDeadline(deadline)
 	for _, m := range msgs {
 		if err := bc.ws.WriteMessage(typ, m); err != nil {
 			return err
 		}
+	}
+	if !confirm {
+		return nil
 	}
 	if err := bc.ws.WriteControl(websocket.PingMessage, nil, deadline); err != nil {
 		return err

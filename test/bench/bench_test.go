@@ -125,3 +125,37 @@ func (rep *report) bareOf(f encoder.Format, workers int) result {
 	}
 	panic("no bare client row of " + f.String() + " for Workers " + strconv.Itoa(workers))
 }
+
+// TestBareOptions: the bare client takes the plugin properties that change
+// what is sent, and refuses the others rather than compare unlike runs.
+func TestBareOptions(t *testing.T) {
+	def := encoder.Options{Format: encoder.JSONLines, DateKey: "date", DateFormat: encoder.DateDouble, EscapeUnicode: true, MessageLimit: 64 << 20}
+	for _, tc := range []struct {
+		props   []string
+		want    func(o *encoder.Options)
+		confirm bool
+		wantErr bool
+	}{
+		{nil, func(*encoder.Options) {}, true, false},
+		{[]string{"uri=ws://x/", "workers=2", "json_escape_unicode=off"}, func(o *encoder.Options) { o.EscapeUnicode = false }, true, false},
+		{[]string{"confirm_delivery=off"}, func(*encoder.Options) {}, false, false},
+		{[]string{"json_date_key=false", "json_date_format=iso8601", "max_message_size=4096"},
+			func(o *encoder.Options) { o.DateKey, o.DateFormat, o.MaxMessageSize = "", encoder.DateISO8601, 4096 }, true, false},
+		{[]string{"compress=on"}, nil, true, true},
+		{[]string{"json_date_format=weekday"}, nil, true, true},
+		{[]string{"confirm_delivery=maybe"}, nil, true, true},
+	} {
+		o, confirm, err := bareOptions("json_lines", tc.props)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("%q: no error", tc.props)
+			}
+			continue
+		}
+		want := def
+		tc.want(&want)
+		if err != nil || o != want || confirm != tc.confirm {
+			t.Errorf("%q: %+v, confirm %v, error %v; want %+v, confirm %v", tc.props, o, confirm, err, want, tc.confirm)
+		}
+	}
+}

@@ -134,6 +134,9 @@ func parseFlags(args []string) (config, string, error) {
 		if err != nil {
 			return cfg, "", err
 		}
+		if _, _, err := bareOptions(f.String(), cfg.props); err != nil {
+			return cfg, "", fmt.Errorf("-p: %w", err)
+		}
 		cfg.formats = append(cfg.formats, f)
 	}
 	cfg.workers = nil
