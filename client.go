@@ -85,10 +85,12 @@ func newClient(cfg connConfig, log logger, stop context.Context) *client {
 }
 
 // messageStream produces the messages of one chunk, in order, handing each
-// to write as soon as it is made (so that one message at a time is in
-// memory); it stops at write's first error and returns it. Send calls it
-// again when the chunk goes again on a new connection.
-type messageStream func(write func([]byte) error) error
+// to write in parts as soon as they are made (so that no more than a part
+// of a message is in memory), last true on a message's final part: each
+// message it begins it ends, unless write fails. It stops at write's first
+// error and returns it. Send calls it again when
+// the chunk goes again on a new connection.
+type messageStream func(write func(part []byte, last bool) error) error
 
 // Send writes the messages of one chunk, in order, on one connection, as
 // frames of messageType (websocket.TextMessage or BinaryMessage). A connection is
@@ -149,8 +151,7 @@ func (c *client) send(ctx context.Context, messageType int, messages messageStre
 	var cn *conn
 	release := func() {}
 	defer func() { release() }()
-	n := 0
-	err := messages(func(m []byte) error {
+	err := messages(func(part []byte, last bool) error {
 		if cn == nil {
 			var err error
 			if cn, err = get(ctx); err != nil {
@@ -158,8 +159,7 @@ func (c *client) send(ctx context.Context, messageType int, messages messageStre
 			}
 			release = cn.carry(ctx)
 		}
-		n++
-		return cn.writeMessage(messageType, m, n, c.cfg.WriteTimeout)
+		return cn.writePart(messageType, part, last, c.cfg.WriteTimeout)
 	})
 	if cn == nil {
 		return nil, err

@@ -208,7 +208,7 @@ func TestClientStopping(t *testing.T) {
 			t.Cleanup(c.Close)
 			cancel(errStopping)
 			start := time.Now()
-			err := c.Send(websocket.BinaryMessage, func(write func([]byte) error) error { return write(tc.message) })
+			err := c.Send(websocket.BinaryMessage, func(write func([]byte, bool) error) error { return write(tc.message, true) })
 			if took := time.Since(start); took > stopWait+time.Second {
 				t.Errorf("Send took %v once stopping, more than stopWait %v + 1 s", took, stopWait)
 			}
@@ -216,7 +216,7 @@ func TestClientStopping(t *testing.T) {
 				t.Fatalf("Send: %v, want %v", err, tc.wantErr)
 			}
 			start = time.Now()
-			err = c.Send(websocket.BinaryMessage, func(write func([]byte) error) error { return write(tc.message) })
+			err = c.Send(websocket.BinaryMessage, func(write func([]byte, bool) error) error { return write(tc.message, true) })
 			if took := time.Since(start); !errors.Is(err, tc.wantErr) || err != nil && took > 100*time.Millisecond {
 				t.Errorf("second Send: %v after %v, want %v (at once when the first was cut)", err, took, tc.wantErr)
 			}

@@ -35,8 +35,11 @@ type conn struct {
 	confirm bool // confirm_delivery: a chunk is sent once its ping is answered
 
 	// Owned by the Send holding the connection, or by client.mu while idle.
-	reused   bool      // it carried an earlier chunk
-	lastUsed time.Time // end of its last chunk, or its handshake
+	reused   bool           // it carried an earlier chunk
+	lastUsed time.Time      // end of its last chunk, or its handshake
+	message  io.WriteCloser // the message being written, in parts
+	messages int            // messages begun in the chunk being written
+	msgBytes int            // payload of the message being written so far
 
 	done  chan struct{} // closed when the reader stops: the connection is dead
 	pings atomic.Uint64 // number of the last ping sent
@@ -239,21 +242,49 @@ func (cn *conn) err() error {
 func (cn *conn) carry(stop context.Context) (done func()) {
 	unwatch := context.AfterFunc(stop, func() { cn.kill(context.Cause(stop)) })
 	cn.busy.Store(true)
+	cn.messages = 0
 	return func() {
 		unwatch()
 		cn.busy.Store(false)
 	}
 }
 
-// writeMessage writes the n-th message of a chunk within timeout; it
-// kills the connection when it cannot.
-func (cn *conn) writeMessage(typ int, m []byte, n int, timeout time.Duration) error {
-	cn.ws.SetWriteDeadline(time.Now().Add(timeout))
-	if err := cn.ws.WriteMessage(typ, m); err != nil {
-		return cn.fail(failure{errWrite, fmt.Errorf("message %d of the chunk not written to %s: %w", n, cn.url, err)})
+// writePart writes part of a message of a chunk, beginning the message at
+// its first part and ending it at the last; the whole message must be
+// written within timeout. Gorilla cuts the parts into frames of its write
+// buffer's size, so the frames are those of the whole message. It kills
+// the connection when it cannot write.
+func (cn *conn) writePart(typ int, part []byte, last bool, timeout time.Duration) error {
+	if cn.message == nil {
+		cn.messages++
+		cn.msgBytes = 0
+		cn.ws.SetWriteDeadline(time.Now().Add(timeout))
+		w, err := cn.ws.NextWriter(typ)
+		if err != nil {
+			return cn.writeFailed(err)
+		}
+		cn.message = w
 	}
-	cn.metrics.Sent(1, len(m))
+	if _, err := cn.message.Write(part); err != nil {
+		return cn.writeFailed(err)
+	}
+	cn.msgBytes += len(part)
+	if !last {
+		return nil
+	}
+	err := cn.message.Close()
+	cn.message = nil
+	if err != nil {
+		return cn.writeFailed(err)
+	}
+	cn.metrics.Sent(1, cn.msgBytes)
 	return nil
+}
+
+// writeFailed kills the connection for a failed write of the current message.
+func (cn *conn) writeFailed(err error) error {
+	cn.message = nil
+	return cn.fail(failure{errWrite, fmt.Errorf("message %d of the chunk not written to %s: %w", cn.messages, cn.url, err)})
 }
 
 // confirmChunk, with confirm_delivery, sends a ping after a chunk's

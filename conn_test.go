@@ -17,6 +17,35 @@ import (
 
 // TestClientFrameTypes sends msgpack as BINARY and JSON as valid UTF-8
 // TEXT (the built-in sends TEXT for both).
+// TestClientMessageInParts: a message written in parts, one of them larger
+// than a frame, arrives as one message of all its bytes, and the next
+// message as another.
+func TestClientMessageInParts(t *testing.T) {
+	srv := wstest.StartWSServer(t, wstest.WSOptions{})
+	c, _ := newTestClient(t, testConfig(srv.URL()))
+	big := bytes.Repeat([]byte("b"), writeBufferSize+100)
+	parts := []struct {
+		data string
+		last bool
+	}{{"a", false}, {string(big), false}, {"c", true}, {"next", true}}
+	err := c.Send(websocket.TextMessage, func(write func([]byte, bool) error) error {
+		for _, p := range parts {
+			if err := write([]byte(p.data), p.last); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"a" + string(big) + "c", "next"} {
+		if m := srv.Next(); m.Type() != websocket.TextMessage || string(m.Data) != want {
+			t.Fatalf("got type %d, %d bytes; want a text message of %d bytes", m.Type(), len(m.Data), len(want))
+		}
+	}
+}
+
 func TestClientFrameTypes(t *testing.T) {
 	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	c, _ := newTestClient(t, testConfig(srv.URL()))

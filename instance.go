@@ -43,17 +43,20 @@ func (in *instance) flush(chunk []byte, tag string) int {
 	enc := in.encoders.Get().(*encoder.Encoder)
 	defer in.encoders.Put(enc)
 
-	// Each message goes to the server as soon as it is encoded, so a
-	// chunk takes the memory of one message, not of its whole output.
+	// Each message goes to the server in parts of a frame's size as it is
+	// encoded, so a chunk takes the memory of a part, not of its whole
+	// output, and each part is copied into the frame while still in cache.
 	var res encoder.Result
 	var decodeErr *encoder.DecodeError
 	messages := 0
-	err := in.nodes.Send(in.messageType, func(write func([]byte) error) error {
+	err := in.nodes.Send(in.messageType, func(write func([]byte, bool) error) error {
 		var err error
 		messages = 0
-		res, err = enc.EncodeEach(chunk, func(m []byte) error {
-			messages++
-			return write(m)
+		res, err = enc.EncodeParts(chunk, writeBufferSize, func(part []byte, last bool) error {
+			if last {
+				messages++
+			}
+			return write(part, last)
 		})
 		if errors.As(err, &decodeErr) {
 			return nil // what came before it is sent all the same

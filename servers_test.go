@@ -88,9 +88,9 @@ func (l *recLogger) count(level, substr string) int {
 
 // each is the messageStream of msgs, for Send.
 func each(msgs [][]byte) messageStream {
-	return func(write func([]byte) error) error {
+	return func(write func([]byte, bool) error) error {
 		for _, m := range msgs {
-			if err := write(m); err != nil {
+			if err := write(m, true); err != nil {
 				return err
 			}
 		}

@@ -31,12 +31,15 @@ type Encoder struct {
 	synthHash [3]uint32
 
 	dec      Decoder
-	chunk    []byte   // being encoded
-	cur      rawEvent // event being written
-	emit     func([]byte) error
-	recStart int    // where the record being written starts in buf
-	over     bool   // the record being written passed MessageLimit
-	buf      []byte // text output, and msgpack messages that needed a copy
+	chunk    []byte                             // being encoded
+	cur      rawEvent                           // event being written
+	emit     func(m []byte) error               // EncodeEach's
+	emitPart func(part []byte, last bool) error // EncodeParts's
+	partSize int                                // hand out a message in parts of about this size; 0: whole
+	sent     int                                // bytes of the message being written already handed out
+	recStart int                                // where the record being written starts in buf
+	over     bool                               // the record being written passed MessageLimit
+	buf      []byte                             // text output, and msgpack messages that needed a copy
 
 	dups    dupTracker
 	keyText []byte // a non-string map key as JSON text
@@ -82,11 +85,23 @@ func New(opts Options) (*Encoder, error) {
 // malformed event were emitted. A chunk without records (or whose records
 // were all dropped) emits nothing.
 func (e *Encoder) EncodeEach(chunk []byte, emit func([]byte) error) (Result, error) {
+	e.emit = emit
+	defer func() { e.emit = nil }()
+	return e.EncodeParts(chunk, 0, nil)
+}
+
+// EncodeParts is EncodeEach handing each message out in parts, cut at
+// record boundaries once at least partSize bytes are ready (0: whole
+// messages), last true on the final part of a message: the messages are
+// the same, but a text message never sits whole in memory, and the parts
+// are still in the CPU's cache when the connection copies them. A part is
+// valid only during the call to emit.
+func (e *Encoder) EncodeParts(chunk []byte, partSize int, emit func(part []byte, last bool) error) (Result, error) {
 	if len(chunk) > maxChunk {
 		return Result{}, &DecodeError{Err: fmt.Errorf("chunk of %d bytes, more than the %d a Fluent Bit chunk can hold", len(chunk), maxChunk)}
 	}
-	e.chunk, e.emit = chunk, emit
-	defer func() { e.chunk, e.emit = nil, nil }()
+	e.chunk, e.emitPart, e.partSize, e.sent = chunk, emit, max(partSize, 0), 0
+	defer func() { e.chunk, e.emitPart = nil, nil }()
 	e.dec.Reset(chunk)
 	e.buf = e.buf[:0]
 	e.dups.entries = e.dups.entries[:0]
@@ -112,6 +127,14 @@ func (e *Encoder) Encode(chunk []byte) (Result, error) {
 	return res, err
 }
 
+// out hands a message, or a part of one, to the emit function in use.
+func (e *Encoder) out(part []byte, last bool) error {
+	if e.emitPart != nil {
+		return e.emitPart(part, last)
+	}
+	return e.emit(part)
+}
+
 // splitSize is the size at which messages are cut: MaxMessageSize, else
 // MessageLimit; 0 for none.
 func (e *Encoder) splitSize() int {
@@ -130,12 +153,13 @@ func (e *Encoder) encodeMsgpack(chunk []byte, res *Result) error {
 	segStart, inMsg := 0, 0
 	var prefix [2]int  // the group marker the current message starts with
 	lastEnd := 0       // end of the last record in the current message
+	sent := 0          // end of its parts handed out; segStart if none
 	var groupAt [2]int // group open after that record
 	// fail sends the records before a malformed event.
 	fail := func(records int, err error) error {
 		res.Records = records
 		if inMsg > 0 {
-			if werr := e.emitSpan(chunk, prefix, segStart, lastEnd); werr != nil {
+			if werr := e.emitSpan(chunk, prefix, segStart, sent, lastEnd, true); werr != nil {
 				return werr
 			}
 		}
@@ -161,10 +185,10 @@ func (e *Encoder) encodeMsgpack(chunk []byte, res *Result) error {
 		if max > 0 {
 			size := prefix[1] - prefix[0] + end - segStart
 			if size > max && inMsg > 0 {
-				if err := e.emitSpan(chunk, prefix, segStart, lastEnd); err != nil {
+				if err := e.emitSpan(chunk, prefix, segStart, sent, lastEnd, true); err != nil {
 					return err
 				}
-				segStart, prefix, inMsg = lastEnd, groupAt, 0
+				segStart, sent, prefix, inMsg = lastEnd, lastEnd, groupAt, 0
 				size = prefix[1] - prefix[0] + end - segStart
 			}
 			if inMsg == 0 && size > e.opts.MaxMessageSize && e.opts.MaxMessageSize > 0 {
@@ -177,22 +201,38 @@ func (e *Encoder) encodeMsgpack(chunk []byte, res *Result) error {
 		if d.inGroup {
 			groupAt = d.groupAt
 		}
+		if e.partSize > 0 && lastEnd-sent >= e.partSize {
+			if err := e.emitSpan(chunk, prefix, segStart, sent, lastEnd, false); err != nil {
+				return err
+			}
+			sent = lastEnd
+		}
 	}
 	if inMsg > 0 {
-		return e.emitSpan(chunk, prefix, segStart, len(chunk))
+		return e.emitSpan(chunk, prefix, segStart, sent, len(chunk), true)
 	}
 	return nil
 }
 
 // emitSpan emits the message chunk[from:to], preceded by the group marker
-// chunk[prefix[0]:prefix[1]] if any; a prefixed message is a copy.
-func (e *Encoder) emitSpan(chunk []byte, prefix [2]int, from, to int) error {
+// chunk[prefix[0]:prefix[1]] if any, or, when the message is handed out in
+// parts, its part chunk[sent:to] (the marker before the first, where sent
+// is from); last ends the message. A whole prefixed message is a copy.
+func (e *Encoder) emitSpan(chunk []byte, prefix [2]int, from, sent, to int, last bool) error {
+	if e.partSize > 0 {
+		if sent == from && prefix[1] > prefix[0] {
+			if err := e.out(chunk[prefix[0]:prefix[1]], false); err != nil {
+				return err
+			}
+		}
+		return e.out(chunk[sent:to], last)
+	}
 	if prefix[1] == prefix[0] {
-		return e.emit(chunk[from:to])
+		return e.out(chunk[from:to], true)
 	}
 	e.buf = append(e.buf[:0], chunk[prefix[0]:prefix[1]]...)
 	e.buf = append(e.buf, chunk[from:to]...)
-	err := e.emit(e.buf)
+	err := e.out(e.buf, true)
 	e.buf = e.buf[:0]
 	return err
 }
@@ -279,16 +319,17 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 			continue
 		}
 		if max > 0 {
-			size := e.msgSize(len(e.buf))
+			size := e.msgSize(e.sent + len(e.buf))
 			if size > max && inMsg > 0 {
 				// The message ends before this record, which moves to the
 				// start of the buffer; in JSON its ',' becomes the ']'.
 				if f == JSON {
 					e.buf[recStart-1] = ']'
 				}
-				if err := e.emit(e.buf[:recStart]); err != nil {
+				if err := e.out(e.buf[:recStart], true); err != nil {
 					return err
 				}
+				e.sent = 0
 				n := 0
 				if f == JSON {
 					e.buf[0], n = '[', 1
@@ -309,6 +350,13 @@ func (e *Encoder) encodeText(chunk []byte, res *Result) error {
 			}
 		}
 		inMsg++
+		if e.partSize > 0 && len(e.buf) >= e.partSize {
+			if err := e.out(e.buf, false); err != nil {
+				return err
+			}
+			e.sent += len(e.buf)
+			e.buf = e.buf[:0]
+		}
 	}
 	if open && inMsg > 0 {
 		return e.closeText()
@@ -338,7 +386,7 @@ func (e *Encoder) closeText() error {
 	if e.opts.Format == JSON {
 		e.buf = append(e.buf, ']')
 	}
-	err := e.emit(e.buf)
-	e.buf = e.buf[:0]
+	err := e.out(e.buf, true)
+	e.buf, e.sent = e.buf[:0], 0
 	return err
 }

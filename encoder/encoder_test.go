@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -387,4 +389,65 @@ func TestChunkOver256MiB(t *testing.T) {
 			t.Errorf("limit %d: %d bytes in %d messages, want the chunk's %d", limit, total, len(sizes), len(chunk))
 		}
 	}
+}
+
+// TestEncodeParts: messages handed out in parts, joined, are the messages
+// EncodeEach hands out whole, with the same result and error, in every
+// format, with and without splitting, groups, records too large and a
+// malformed tail; and parts are really used.
+func TestEncodeParts(t *testing.T) {
+	start := chunktest.Event(chunktest.Raw{0xd7, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}, chunktest.M{}, chunktest.M{"group", 1})
+	chunk := chunktest.Cat(
+		chunktest.Raw(chunktest.SampleChunk(20, 1)),
+		start,
+		chunktest.Raw(chunktest.SampleChunk(20, 2)),
+		chunktest.Event(chunktest.Time(9, 0), chunktest.M{}, chunktest.M{"msg", strings.Repeat("x", 3000)}),
+		chunktest.Raw(chunktest.SampleChunk(20, 3)),
+	)
+	chunks := map[string][]byte{"good": chunk, "malformed tail": chunktest.Cat(chunk, chunktest.Raw{0xc1})}
+	for name, chunk := range chunks {
+		for _, f := range allFormats {
+			for _, opts := range []Options{{}, {MaxMessageSize: 700}, {MaxMessageSize: 5000}, {MessageLimit: 2500}} {
+				opts.Format, opts.DateKey, opts.GELF = f, "date", GELFKeys{ShortMessage: "msg"}
+				want, wantErr := mustNew(t, opts).Encode(chunk)
+				for _, partSize := range []int{1, 300, 4096} {
+					res, partial, err := encodeJoined(mustNew(t, opts), chunk, partSize)
+					where := fmt.Sprintf("%s, %v, max %d, limit %d, parts of %d", name, f, opts.MaxMessageSize, opts.MessageLimit, partSize)
+					if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+						t.Errorf("%s: error %v, want %v", where, err, wantErr)
+					}
+					if !reflect.DeepEqual(res, want) {
+						t.Errorf("%s: %d messages, result %+v; want %d messages, %+v", where, len(res.Messages),
+							Result{Records: res.Records, Skipped: res.Skipped, Oversized: res.Oversized, TooLarge: res.TooLarge},
+							len(want.Messages), Result{Records: want.Records, Skipped: want.Skipped, Oversized: want.Oversized, TooLarge: want.TooLarge})
+					}
+					if partSize < 4096 && partial == 0 {
+						t.Errorf("%s: every message in one part", where)
+					}
+				}
+			}
+		}
+	}
+}
+
+// encodeJoined encodes chunk with EncodeParts and joins each message's
+// parts, as Encode returns messages; partial counts the parts not last. A
+// message left unfinished is an error.
+func encodeJoined(enc *Encoder, chunk []byte, partSize int) (res Result, partial int, err error) {
+	var msgs [][]byte
+	var msg []byte
+	res, err = enc.EncodeParts(chunk, partSize, func(p []byte, last bool) error {
+		msg = append(msg, p...)
+		if !last {
+			partial++
+			return nil
+		}
+		msgs, msg = append(msgs, msg), nil
+		return nil
+	})
+	if len(msg) != 0 {
+		err = fmt.Errorf("a message left unfinished after %d bytes (error %v)", len(msg), err)
+	}
+	res.Messages = msgs
+	return res, partial, err
 }

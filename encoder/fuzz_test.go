@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 
@@ -50,6 +52,10 @@ func FuzzEncode(f *testing.F) {
 			res, err := enc.Encode(chunk)
 			if !bytes.Equal(orig, chunk) {
 				t.Fatalf("%v modified its input", format)
+			}
+			parts, _, perr := encodeJoined(enc, chunk, 1+int(flags))
+			if fmt.Sprint(perr) != fmt.Sprint(err) || !reflect.DeepEqual(parts, res) {
+				t.Fatalf("%v: in parts of %d, %d messages (error %v), whole %d (error %v)", format, 1+int(flags), len(parts.Messages), perr, len(res.Messages), err)
 			}
 			if err != nil {
 				var de *DecodeError

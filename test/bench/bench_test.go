@@ -2,14 +2,23 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/out-websocket/out_websocket/encoder"
 	"github.com/out-websocket/out_websocket/internal/chunktest"
 )
+
+// TestMain lets the test binary be the bare client, as the benchmark's
+// own binary is, when the benchmark runs it as one (see runBare).
+func TestMain(m *testing.M) {
+	bareChild()
+	os.Exit(m.Run())
+}
 
 // TestQuick runs the whole benchmark with -quick sizes against the plugin
 // and host built from this tree, and checks that the server counted every
@@ -41,9 +50,9 @@ func TestQuick(t *testing.T) {
 				t.Errorf("%v, Workers %d: %d records (want %d), cpu %v, peak RSS %d, elapsed %v",
 					f, w, r.records, want, r.cpu, r.maxRSS, r.elapsed)
 			}
-		}
-		if c := rep.find(ceilingRow, w); c.records != want {
-			t.Errorf("ceiling, Workers %d: %d records, want %d", w, c.records, want)
+			if c := rep.bareOf(f, w); c.records != want || c.cpu <= 0 {
+				t.Errorf("bare client, %v, Workers %d: %d records (want %d), cpu %v", f, w, c.records, want, c.cpu)
+			}
 		}
 		if n := rep.nullOf(w); n.cpu <= 0 || n.maxRSS <= 0 {
 			t.Errorf("out_null, Workers %d: cpu %v, peak RSS %d", w, n.cpu, n.maxRSS)
@@ -53,7 +62,7 @@ func TestQuick(t *testing.T) {
 		t.Errorf("%d RSS checks, want %d", got, want)
 	}
 	doc := rep.document("go test ./test/bench")
-	for _, s := range []string{"| 0 | msgpack |", "| 2 | gelf |", "Targets:", "Workers 2, json_lines"} {
+	for _, s := range []string{"| 0 | msgpack |", "| 2 | gelf |", "Targets:", "Workers 2, json_lines", "× the bare client's, Workers 0"} {
 		if !strings.Contains(doc, s) {
 			t.Errorf("the report lacks %q:\n%s", s, doc)
 		}
@@ -105,4 +114,48 @@ func findPlugin(t *testing.T, rep *report, f encoder.Format, workers int) result
 	}
 	t.Fatalf("no row for %v, Workers %d", f, workers)
 	return result{}
+}
+
+// bareOf returns the bare client row of format f measured for workers.
+func (rep *report) bareOf(f encoder.Format, workers int) result {
+	for _, r := range rep.rows {
+		if r.kind == bareRow && r.format == f && r.workers == workers {
+			return r
+		}
+	}
+	panic("no bare client row of " + f.String() + " for Workers " + strconv.Itoa(workers))
+}
+
+// TestBareOptions: the bare client takes the plugin properties that change
+// what is sent, and refuses the others rather than compare unlike runs.
+func TestBareOptions(t *testing.T) {
+	def := encoder.Options{Format: encoder.JSONLines, DateKey: "date", DateFormat: encoder.DateDouble, EscapeUnicode: true, MessageLimit: 64 << 20}
+	for _, tc := range []struct {
+		props   []string
+		want    func(o *encoder.Options)
+		confirm bool
+		wantErr bool
+	}{
+		{nil, func(*encoder.Options) {}, true, false},
+		{[]string{"uri=ws://x/", "workers=2", "json_escape_unicode=off"}, func(o *encoder.Options) { o.EscapeUnicode = false }, true, false},
+		{[]string{"confirm_delivery=off"}, func(*encoder.Options) {}, false, false},
+		{[]string{"json_date_key=false", "json_date_format=iso8601", "max_message_size=4096"},
+			func(o *encoder.Options) { o.DateKey, o.DateFormat, o.MaxMessageSize = "", encoder.DateISO8601, 4096 }, true, false},
+		{[]string{"compress=on"}, nil, true, true},
+		{[]string{"json_date_format=weekday"}, nil, true, true},
+		{[]string{"confirm_delivery=maybe"}, nil, true, true},
+	} {
+		o, confirm, err := bareOptions("json_lines", tc.props)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("%q: no error", tc.props)
+			}
+			continue
+		}
+		want := def
+		tc.want(&want)
+		if err != nil || o != want || confirm != tc.confirm {
+			t.Errorf("%q: %+v, confirm %v, error %v; want %+v, confirm %v", tc.props, o, confirm, err, want, tc.confirm)
+		}
+	}
 }

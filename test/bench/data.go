@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -64,4 +65,21 @@ func cut(chunk []byte, size int) ([]byte, int, error) {
 // write writes the chunks to st.file framed for flbhost -I.
 func (st *stream) write() error {
 	return os.WriteFile(st.file, chunktest.Frame(st.chunks...), 0o644)
+}
+
+// unframe splits a file framed for flbhost -I back into its chunks.
+func unframe(data []byte) ([][]byte, error) {
+	var chunks [][]byte
+	for len(data) > 0 {
+		if len(data) < 4 {
+			return nil, errors.New("framed chunk file: a length cut short")
+		}
+		n := int(binary.BigEndian.Uint32(data))
+		if n > len(data)-4 {
+			return nil, fmt.Errorf("framed chunk file: a chunk of %d bytes, %d left", n, len(data)-4)
+		}
+		chunks = append(chunks, data[4:4+n])
+		data = data[4+n:]
+	}
+	return chunks, nil
 }

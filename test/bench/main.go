@@ -3,10 +3,12 @@
 // loopback to a WebSocket server in this process that counts them. For each
 // format and Workers setting it reports records/s, MB/s of msgpack input,
 // host CPU seconds per million records and the host's peak RSS, next to two
-// references measured in the same run: the ceiling (the same msgpack chunks
-// written by a plain gorilla client, no host, no plugin) and the host with
-// a no-op output (test/flbhost/probe.so, the out_null equivalent). It also
-// checks that peak RSS does not grow with the stream length.
+// references measured in the same run: the bare client (a plain gorilla
+// client in a process of its own sending the bytes the plugin sends, with
+// the same ping and pong per chunk; no host, no plugin), whose CPU is the
+// ceiling of the plugin's, and the host with a no-op output
+// (test/flbhost/probe.so, the out_null equivalent). It also checks that
+// peak RSS does not grow with the stream length.
 //
 // Every run is checked: the server must count exactly the records sent,
 // else the benchmark fails.
@@ -70,6 +72,7 @@ func quickConfig() config {
 }
 
 func main() {
+	bareChild()
 	cfg, out, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -130,6 +133,9 @@ func parseFlags(args []string) (config, string, error) {
 		f, err := encoder.ParseFormat(strings.TrimSpace(name))
 		if err != nil {
 			return cfg, "", err
+		}
+		if _, _, err := bareOptions(f.String(), cfg.props); err != nil {
+			return cfg, "", fmt.Errorf("-p: %w", err)
 		}
 		cfg.formats = append(cfg.formats, f)
 	}

@@ -24,28 +24,33 @@ import (
 type rowKind int
 
 const (
-	ceilingRow rowKind = iota // plain gorilla client, no host
-	nullRow                   // the host with probe.so, a no-op output
-	pluginRow                 // the host with the plugin
+	bareRow   rowKind = iota // a bare gorilla client sending the plugin's bytes, no host
+	nullRow                  // the host with probe.so, a no-op output
+	pluginRow                // the host with the plugin
 )
 
 // result is one measured run.
 type result struct {
 	kind    rowKind
 	workers int
-	format  encoder.Format // pluginRow only
+	format  encoder.Format // bareRow and pluginRow
 	records int64          // counted by the server (sent, for nullRow)
 	bytes   int64          // msgpack input
 	elapsed time.Duration  // the server's first handshake to its last message; host wall time for nullRow
-	cpu     time.Duration  // user+sys of the host; 0 for ceilingRow
+	cpu     time.Duration  // user+sys of the host; for bareRow, of the client's sending
 	sys     time.Duration  // of which sys
-	ownCPU  time.Duration  // of this process meanwhile: the server, and the ceiling's client
-	// ofCeiling is records/s over that of the ceiling run just before
+	ownCPU  time.Duration  // of this process meanwhile: the server (pluginRow)
+	// ofBare is records/s over that of the bare client run just before
 	// (pluginRow); in a table row, the median of its runs' ratios.
-	ofCeiling float64
-	maxRSS    int64         // bytes, of the host; 0 for ceilingRow
-	hwm       hwmTrace      // how the host reached maxRSS
-	wall      time.Duration // the host's run time
+	ofBare float64
+	// bareCPU is CPU per record beyond that of the out_null run of the
+	// same round, over that of the bare client run just before (pluginRow):
+	// pairing runs cancels the machine's changes of pace; in a table row,
+	// the median of its runs' ratios.
+	bareCPU float64
+	maxRSS  int64         // bytes, of the host; 0 for bareRow
+	hwm     hwmTrace      // how the host reached maxRSS
+	wall    time.Duration // the host's run time
 }
 
 func (r result) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
@@ -113,34 +118,38 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	repeat := b.repeat(cfg.streamMB)
 	for _, w := range cfg.workers {
 		// The runs of all rows alternate, and each plugin run follows a
-		// ceiling run of its own, so that a busy moment of the machine
+		// bare client run of its own, so that a busy moment of the machine
 		// neither lands on a single row nor skews a ratio.
-		runs := make([][]result, 2+len(cfg.formats)) // ceiling, out_null, the formats
+		var nulls []result
+		bares := make([][]result, len(cfg.formats))
+		plugs := make([][]result, len(cfg.formats))
 		for i := range cfg.runs {
 			b.logf("Workers %d, run %d of %d", w, i+1, cfg.runs)
 			r, err := b.null(ctx, w, repeat)
 			if err != nil {
 				return nil, fmt.Errorf("out_null, Workers %d: %w", w, err)
 			}
-			runs[1] = append(runs[1], r)
+			nulls = append(nulls, r)
 			for j, f := range cfg.formats {
-				c, err := b.ceiling(ctx, w, repeat)
+				c, err := b.bare(ctx, f, w, repeat)
 				if err != nil {
-					return nil, fmt.Errorf("ceiling, Workers %d: %w", w, err)
+					return nil, fmt.Errorf("bare client, %v, Workers %d: %w", f, w, err)
 				}
-				runs[0] = append(runs[0], c)
+				bares[j] = append(bares[j], c)
 				if r, err = b.plugged(ctx, f, w, repeat); err != nil {
 					return nil, fmt.Errorf("%v, Workers %d: %w", f, w, err)
 				}
-				r.ofCeiling = r.recordsPerSec() / c.recordsPerSec()
-				runs[2+j] = append(runs[2+j], r)
+				r.ofBare = r.recordsPerSec() / c.recordsPerSec()
+				r.bareCPU = (r.cpuPerM() - nulls[i].cpuPerM()) / c.cpuPerM()
+				plugs[j] = append(plugs[j], r)
 			}
 		}
-		rep.rows = append(rep.rows, median(runs[0], result.recordsPerSec), median(runs[1], result.cpuPerM))
-		for _, rs := range runs[2:] {
-			r := median(rs, result.recordsPerSec)
-			r.ofCeiling = median(rs, func(r result) float64 { return r.ofCeiling }).ofCeiling
-			rep.rows = append(rep.rows, r)
+		rep.rows = append(rep.rows, median(nulls, result.cpuPerM))
+		for j := range cfg.formats {
+			r := median(plugs[j], result.cpuPerM)
+			r.ofBare = median(plugs[j], func(r result) float64 { return r.ofBare }).ofBare
+			r.bareCPU = median(plugs[j], func(r result) float64 { return r.bareCPU }).bareCPU
+			rep.rows = append(rep.rows, median(bares[j], result.cpuPerM), r)
 		}
 	}
 
@@ -175,21 +184,23 @@ func (b *bench) runTimeout(n int) time.Duration {
 	return 30*time.Second + time.Duration(b.in.bytes*int64(n)/8e6)*time.Second
 }
 
-// ceiling measures the plain gorilla client, one connection per worker.
-func (b *bench) ceiling(ctx context.Context, workers, n int) (result, error) {
-	srv, err := startServer(encoder.Msgpack)
+// bare measures the bare gorilla client sending what the plugin sends in
+// format f, one connection per worker.
+func (b *bench) bare(ctx context.Context, f encoder.Format, workers, n int) (result, error) {
+	srv, err := startServer(f)
 	if err != nil {
 		return result{}, err
 	}
-	cpu := ownCPU()
-	err = sendCeiling(ctx, srv.URL(), b.in.chunks, n, max(1, workers), b.runTimeout(n))
+	cpu, err := runBare(ctx, bareJob{
+		URL: srv.URL(), File: b.in.file, Format: f.String(), Props: b.props(f),
+		Repeat: n, Conns: max(1, workers), Timeout: b.runTimeout(n),
+	})
 	r, cerr := b.tally(srv, n)
 	if err != nil {
 		return r, err
 	}
-	r.kind, r.workers, r.ownCPU = ceilingRow, workers, ownCPU()-cpu
-	b.logf("  ceiling     %12.0f records/s %29s %6.2f s CPU/M records in client and server", r.recordsPerSec(), "",
-		r.ownCPU.Seconds()*1e6/float64(r.records))
+	r.kind, r.workers, r.format, r.cpu = bareRow, workers, f, cpu
+	b.logf("  bare %-11v %12.0f records/s %6.2f s CPU/M records", f, r.recordsPerSec(), r.cpuPerM())
 	return r, cerr
 }
 
@@ -220,13 +231,7 @@ func (b *bench) plugged(ctx context.Context, f encoder.Format, workers, n int) (
 	if err != nil {
 		return result{}, err
 	}
-	props := []string{"uri=" + srv.URL(), "format=" + f.String(), "workers=" + strconv.Itoa(workers)}
-	if f == encoder.GELF {
-		// The sample records carry their text in "msg"; without a short
-		// message GELF would skip them all.
-		props = append(props, "gelf_short_message_key=msg")
-	}
-	props = append(props, b.cfg.props...)
+	props := append([]string{"uri=" + srv.URL(), "format=" + f.String(), "workers=" + strconv.Itoa(workers)}, b.props(f)...)
 	h := hostRun{
 		host: b.cfg.host, plugin: b.plugin, output: b.output, props: props,
 		file: b.in.file, repeat: n, timeout: b.runTimeout(n),
@@ -243,6 +248,18 @@ func (b *bench) plugged(ctx context.Context, f encoder.Format, workers, n int) (
 		f, r.recordsPerSec(), r.cpuPerM(), 100*r.sys.Seconds()/r.cpu.Seconds(), float64(r.maxRSS)/(1<<20),
 		r.ownCPU.Seconds()*1e6/float64(r.records))
 	return r, cerr
+}
+
+// props are the plugin properties of a run in format f beyond uri, format
+// and workers.
+func (b *bench) props(f encoder.Format) []string {
+	var props []string
+	if f == encoder.GELF {
+		// The sample records carry their text in "msg"; without a short
+		// message GELF would skip them all.
+		props = append(props, "gelf_short_message_key=msg")
+	}
+	return append(props, b.cfg.props...)
 }
 
 // tally stops srv and checks that it counted the records of n passes.
