@@ -172,14 +172,20 @@ func newFLBLogger(plugin unsafe.Pointer, prefix string) *flbLogger {
 	return l
 }
 
-func (l *flbLogger) print(level int, format string, args []any) {
+// enabled reports whether a line of level would be printed.
+func (l *flbLogger) enabled(level int) bool {
 	if l.legacy {
-		if level <= l.level {
-			stderrLogger{prefix: l.prefix}.print(level, format, args)
-		}
+		return level <= l.level
+	}
+	return C.flbws_log_check(l.api, l.ins, C.int(level)) != 0
+}
+
+func (l *flbLogger) print(level int, format string, args []any) {
+	if !l.enabled(level) {
 		return
 	}
-	if C.flbws_log_check(l.api, l.ins, C.int(level)) == 0 {
+	if l.legacy {
+		stderrLogger{prefix: l.prefix}.print(level, format, args)
 		return
 	}
 	msg := C.CString(l.prefix + fmt.Sprintf(format, args...))

@@ -175,6 +175,15 @@ type scrubLogger struct {
 	r   *strings.Replacer
 }
 
+// Debugf formats and scrubs nothing when debug lines are off: a flush logs
+// one at debug level.
+func (s scrubLogger) Debugf(format string, args ...any) {
+	if l, ok := s.log.(interface{ enabled(level int) bool }); ok && !l.enabled(levelDebug) {
+		return
+	}
+	s.log.Debugf("%s", s.line(format, args))
+}
+
 func (s scrubLogger) line(format string, args []any) string {
 	return s.r.Replace(fmt.Sprintf(format, args...))
 }
@@ -182,4 +191,3 @@ func (s scrubLogger) line(format string, args []any) string {
 func (s scrubLogger) Errorf(format string, args ...any) { s.log.Errorf("%s", s.line(format, args)) }
 func (s scrubLogger) Warnf(format string, args ...any)  { s.log.Warnf("%s", s.line(format, args)) }
 func (s scrubLogger) Infof(format string, args ...any)  { s.log.Infof("%s", s.line(format, args)) }
-func (s scrubLogger) Debugf(format string, args ...any) { s.log.Debugf("%s", s.line(format, args)) }
