@@ -36,7 +36,7 @@ func (f failure) Unwrap() []error { return []error{f.kind, f.err} }
 // Client sends chunks to one WebSocket endpoint. Each concurrent Send takes
 // a connection of its own from a pool of idle ones, so frames of two
 // flushes never interleave and Workers N needs at most N connections
-// (see the README's Connections).
+// (see Connections in docs/configuration.md).
 type client struct {
 	cfg       connConfig
 	log       logger

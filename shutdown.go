@@ -66,8 +66,8 @@ import (
 // within that, while one that hangs is cut (FLB_RETRY: the chunk stays
 // Fluent Bit's), and after that cut the client fails flushes at once. Fluent Bit counts its grace period only from when its
 // engine is free: with Workers 0 a flush holds the engine, so whatever a
-// flush takes after the signal comes on top of Grace (see Shutdown in the
-// README).
+// flush takes after the signal comes on top of Grace (see Shutdown in
+// docs/configuration.md).
 const stopWait = 500 * time.Millisecond
 
 // errStopping fails what runs, or would start, once stopWait is over.
