@@ -29,6 +29,8 @@ type configSource interface {
 // properties, so they are read from the instance itself (see endpoint.go).
 type coreEndpoint struct {
 	Host string
+	// Port is what the core made of the Port key: atoi of it, so "99999"
+	// and "-1" arrive as written, while "0", "abc" and no Port all are 0.
 	Port int
 	Path string
 	// Err says why the core's values could not be read; the zero
@@ -366,6 +368,9 @@ func loadEncoderOptions(r *keyReader) encoder.Options {
 // which RFC 6455 does not allow, is dropped with a warning.
 func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, string, error) {
 	shown := redact("uri", uri)
+	if core.Port < 0 || core.Port > 65535 {
+		return nil, "", fmt.Errorf("invalid value %d for key 'port': allowed: 1 to 65535", core.Port)
+	}
 	if strings.Contains(uri, "://") {
 		u, err := url.Parse(uri)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {

@@ -58,6 +58,9 @@ func TestResolveEndpoint(t *testing.T) {
 		{name: "port 0", uri: "ws://a:0/b", wantErr: "allowed: 1 to 65535"},
 		{name: "port 99999", uri: "ws://a:99999/b", wantErr: "allowed: 1 to 65535"},
 		{name: "broken escape", uri: "/a%zz", wantErr: "key 'uri'"},
+		{name: "Port 99999 beside Host", core: coreEndpoint{Host: "example.com", Port: 99999}, wantErr: "invalid value 99999 for key 'port': allowed: 1 to 65535"},
+		{name: "Port -1", core: coreEndpoint{Port: -1}, wantErr: "key 'port': allowed: 1 to 65535"},
+		{name: "Port 99999 beside a full url", uri: "ws://a:99999/b", core: coreEndpoint{Port: 99999}, wantErr: "key 'port': allowed: 1 to 65535"},
 		{name: "secret in a refused url", uri: "http://u:SECRET@a/x?token=SECRET", wantErr: "key 'uri'"},
 	}
 	for _, tt := range tests {

@@ -260,11 +260,10 @@ func readCoreEndpoint(plugin unsafe.Pointer) coreEndpoint {
 
 // readNetHost reads the flb_net_host whose port field is at off in ins.
 func readNetHost(ins unsafe.Pointer, off int) coreEndpoint {
+	// The port is read as the core stored it (atoi of Port): a number out
+	// of range is the user's to fix, and loadConfig says so.
 	var ep coreEndpoint
 	ep.Port = int(*(*int32)(unsafe.Add(ins, off)))
-	if ep.Port < 0 || ep.Port > 65535 {
-		return coreEndpoint{Err: fmt.Errorf("port field holds %d, not a port", ep.Port)}
-	}
 	if p := *(*unsafe.Pointer)(unsafe.Add(ins, off+hostNameAfterPort)); p != nil {
 		name, err := readSDS(p)
 		if err != nil {

@@ -37,6 +37,10 @@ func TestBrokenSettingsStopInit(t *testing.T) {
 		{"Sec-WebSocket-Protocol header with subprotocols", []string{"uri ws://127.0.0.1:8000/", "subprotocols a", "header.5 Sec-WebSocket-Protocol b"}, "Sec-Websocket-Protocol"},
 		{"port 0", []string{"uri ws://127.0.0.1:0/x"}, "'uri'"},
 		{"port 99999", []string{"uri ws://127.0.0.1:99999/x"}, "'uri'"},
+		// Fluent Bit's core keeps Port (atoi) and the -o form's port.
+		{"Port 99999 beside Host", []string{"host example.com", "port 99999"}, "'port': allowed: 1 to 65535"},
+		{"Port -1", []string{"port -1"}, "'port': allowed: 1 to 65535"},
+		{"Port 65536 in -o", []string{"-o websocket_go://example.com:65536/x"}, "'port': allowed: 1 to 65535"},
 		{"ping_interval 1 µs", []string{"uri ws://127.0.0.1:8000/", "ping_interval 0.000001"}, "'ping_interval'"},
 		{"bad path escape", []string{"uri /a%zz"}, "'uri'"},
 	}
@@ -45,6 +49,10 @@ func TestBrokenSettingsStopInit(t *testing.T) {
 			args := []string{"-e", hosttest.PluginSO(t), "-o", "websocket_go"}
 			for _, kv := range tt.keys {
 				k, v, _ := strings.Cut(kv, " ")
+				if k == "-o" {
+					args[len(args)-1] = v
+					continue
+				}
 				args = append(args, "-p", k+"="+v)
 			}
 			r := hosttest.RunHost(t, args...)
