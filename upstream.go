@@ -206,10 +206,14 @@ func parseUpstreamClassic(path string, data []byte) (*upstreamFile, error) {
 //	    nodes:
 //	      - name: n1
 //	        host: ...
+//
+// Values are read as yaml.Node, never as Go values: Fluent Bit (libyaml)
+// keeps a scalar's text as written, so 0123, 1_000, yes or 2001-12-14
+// must not become a number, a bool or a date and be printed back.
 type upstreamYAML struct {
 	Servers []struct {
-		Name  string           `yaml:"name"`
-		Nodes []map[string]any `yaml:"nodes"`
+		Name  yaml.Node   `yaml:"name"`
+		Nodes []yaml.Node `yaml:"nodes"`
 	} `yaml:"upstream_servers"`
 }
 
@@ -227,22 +231,42 @@ func parseUpstreamYAML(path string, data []byte) (*upstreamFile, error) {
 		return nil, fmt.Errorf("upstream file %s: %d entries under upstream_servers: one upstream per file", path, len(doc.Servers))
 	}
 	s := doc.Servers[0]
-	up := &upstreamFile{Name: s.Name}
+	name, _ := yamlScalar(&s.Name)
+	up := &upstreamFile{Name: name}
 	for i, m := range s.Nodes {
 		where := fmt.Sprintf("%s:nodes[%d]", path, i)
+		if m.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("upstream file %s: a node is a map of keys (name, host, port, ...)", where)
+		}
 		keys := map[string]string{}
-		for k, v := range m {
-			switch v.(type) {
-			case map[string]any, []any, nil:
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			k, _ := yamlScalar(m.Content[j])
+			v, ok := yamlScalar(m.Content[j+1])
+			switch {
+			case !ok:
 				return nil, fmt.Errorf("upstream file %s: key '%s' is not a single value", where, k)
+			case v == "":
+				return nil, fmt.Errorf("upstream file %s: key '%s' has an empty value", where, k)
 			}
-			if err := addNodeKey(keys, k, fmt.Sprint(v), where); err != nil {
+			if err := addNodeKey(keys, k, v, where); err != nil {
 				return nil, err
 			}
 		}
 		up.Nodes = append(up.Nodes, upstreamNode{Where: where, Keys: keys})
 	}
 	return up, nil
+}
+
+// yamlScalar is a scalar's text as written (an alias's, for an alias), and
+// false for a map or a list.
+func yamlScalar(n *yaml.Node) (string, bool) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	return n.Value, true
 }
 
 // addNodeKey keeps a key, lower-cased as Fluent Bit stores a node's keys,

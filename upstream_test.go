@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,6 +80,48 @@ func TestReadUpstreamFile(t *testing.T) {
 	}
 }
 
+// A YAML file keeps each scalar's text as written, as Fluent Bit (libyaml)
+// does: the same text a classic file with the same values gives, never a
+// number, bool, date or null printed back.
+func TestUpstreamYAMLScalarsAsWritten(t *testing.T) {
+	tests := []struct{ yaml, classic, want string }{
+		{"0123", "0123", "0123"},
+		{"1_000", "1_000", "1_000"},
+		{"2001-12-14", "2001-12-14", "2001-12-14"},
+		{"yes", "yes", "yes"},
+		{"~", "~", "~"},
+		{"null", "null", "null"},
+		{"1e3", "1e3", "1e3"},
+		{"0x1F", "0x1F", "0x1F"},
+		{"1.50", "1.50", "1.50"},
+		{".inf", ".inf", ".inf"},
+		{"'0123'", "0123", "0123"},
+		{`"1_000"`, "1_000", "1_000"},
+		{`"yes"`, "yes", "yes"},
+		{"p@ss:w0rd", "p@ss:w0rd", "p@ss:w0rd"},
+	}
+	dir := t.TempDir()
+	for i, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			yml := writeUpstream(t, dir, fmt.Sprintf("u%d.yaml", i), fmt.Sprintf(
+				"upstream_servers:\n  - name: %[1]s\n    nodes:\n      - name: %[1]s\n        host: h\n        port: 0100\n        http_passwd: %[1]s\n", tt.yaml))
+			classic := writeUpstream(t, dir, fmt.Sprintf("u%d.conf", i), fmt.Sprintf(
+				"[UPSTREAM]\n    name %[1]s\n[NODE]\n    name %[1]s\n    host h\n    port 0100\n    http_passwd %[1]s\n", tt.classic))
+			for _, path := range []string{yml, classic} {
+				up, err := readUpstreamFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := up.Nodes[0]
+				if up.Name != tt.want || n.Name != tt.want || n.Get("http_passwd") != tt.want || n.Get("port") != "0100" {
+					t.Errorf("%s: upstream %q, node %q, http_passwd %q, port %q; want %q and port 0100",
+						filepath.Base(path), up.Name, n.Name, n.Get("http_passwd"), n.Get("port"), tt.want)
+				}
+			}
+		})
+	}
+}
+
 // A file Fluent Bit would refuse, or that could never work, is an error
 // naming the file and what is wrong.
 func TestReadUpstreamFileErrors(t *testing.T) {
@@ -100,6 +143,8 @@ func TestReadUpstreamFileErrors(t *testing.T) {
 		{"name with a space", "u.yaml", "upstream_servers:\n  - name: u\n    nodes:\n      - {name: 'a b', host: h, port: 1}\n", "no spaces"},
 		{"yaml two servers", "u.yaml", "upstream_servers:\n  - name: u\n  - name: v\n", "one upstream per file"},
 		{"yaml nested value", "u.yaml", "upstream_servers:\n  - name: u\n    nodes:\n      - {name: a, host: h, port: 1, uri: [x]}\n", "not a single value"},
+		{"yaml empty value", "u.yaml", "upstream_servers:\n  - name: u\n    nodes:\n      - {name: a, host: h, port: 1, uri: }\n", "'uri' has an empty value"},
+		{"yaml node not a map", "u.yaml", "upstream_servers:\n  - name: u\n    nodes:\n      - a\n", "a node is a map"},
 		{"yaml syntax", "u.yaml", "upstream_servers: [\n", "u.yaml"},
 		{"yaml value of the wrong kind, unquoted", "u.yaml", "upstream_servers:\n  - name: u\n    nodes: SECRET\n", "cannot unmarshal"},
 		{"missing file", "", "", "key 'upstream'"},
