@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"sort"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // redacted replaces a secret in a log line.
@@ -30,14 +33,16 @@ func redact(key, value string) string {
 	return value
 }
 
+// secretWords are the parts of a key or header name that say its value is
+// a credential (api-key and apikey hold "key", passwd and password "passw").
+var secretWords = []string{"auth", "token", "key", "secret", "passw", "passphrase", "credential", "jwt", "assertion",
+	"private", "signature", "cookie", "session"}
+
 // secretName tells whether a key or header name says its value is a
 // credential.
 func secretName(name string) bool {
 	name = strings.ToLower(name)
-	if name == "cookie" || name == "set-cookie" {
-		return true
-	}
-	for _, s := range []string{"auth", "token", "key", "secret", "passw", "session", "signature"} {
+	for _, s := range secretWords {
 		if strings.Contains(name, s) {
 			return true
 		}
@@ -56,15 +61,27 @@ func redactHeader(name, value string) string {
 // redactHeaderLine redacts a `header` key's "Name value"; text that is not
 // of that form keeps only what looks like a name before it.
 func redactHeaderLine(v string) string {
-	v = strings.TrimSpace(v)
-	name, value, ok := strings.Cut(v, " ")
-	if !ok || strings.ContainsAny(name, ":=") {
-		if i := strings.IndexAny(v, " :="); i >= 0 {
+	name, value := cutHeaderLine(v)
+	if value == "" || strings.ContainsAny(name, ":=") {
+		if i := strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || r == ':' || r == '=' }); i > 0 {
 			return v[:i] + " " + redacted
 		}
 		return redacted
 	}
 	return name + " " + redactHeader(name, value)
+}
+
+// cutHeaderLine splits a `header` key's "Name value" at the first white
+// space of any kind (as strings.Fields has it), dropping a colon after the
+// name: Fluent Bit splits at a space only, but a tab must not carry a
+// secret into the name a log line shows.
+func cutHeaderLine(v string) (name, value string) {
+	v = strings.TrimSpace(v)
+	i := strings.IndexFunc(v, unicode.IsSpace)
+	if i < 0 {
+		return strings.TrimSuffix(v, ":"), ""
+	}
+	return strings.TrimSuffix(v[:i], ":"), strings.TrimSpace(v[i:])
 }
 
 // redactURL hides the userinfo, every query value and the fragment of a
@@ -111,11 +128,12 @@ func redactURL(s string) string {
 // one would mangle ordinary words, and hides little anyway.
 const minSecret = 4
 
-// secretValues lists the credentials an instance sends (values of headers
-// whose names say they are credentials, with the token of a Bearer and the
-// password of a Basic one, the endpoint's query values, the proxy's
-// password), longest first, for scrubbing: a server's refusal or close
-// reason may quote the request it got.
+// secretValues lists the credentials an instance sends, for scrubbing: a
+// server's refusal or close reason may quote the request it got. They are
+// the values of headers whose names say they are credentials, each word of
+// them (but an Authorization's scheme), the user:password of a Basic one;
+// the endpoint's query values, decoded and as written; and the userinfo of
+// the endpoint and of the proxy.
 func secretValues(c connConfig, proxy string) []string {
 	var out []string
 	add := func(s string) {
@@ -129,13 +147,20 @@ func secretValues(c connConfig, proxy string) []string {
 		}
 		for _, v := range values {
 			add(v)
-			scheme, cred, _ := strings.Cut(v, " ")
-			add(cred)
-			if strings.EqualFold(scheme, "Basic") {
-				if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
-					_, pass, _ := strings.Cut(string(b), ":")
-					add(pass)
+			words := strings.Fields(v)
+			if strings.HasSuffix(strings.ToLower(name), "authorization") && len(words) > 1 {
+				add(strings.Join(words[1:], " "))
+				if strings.EqualFold(words[0], "Basic") {
+					if b, err := base64.StdEncoding.DecodeString(words[1]); err == nil {
+						_, pass, _ := strings.Cut(string(b), ":")
+						add(string(b))
+						add(pass)
+					}
 				}
+				words = words[1:]
+			}
+			for _, w := range words {
+				add(w)
 			}
 		}
 	}
@@ -145,7 +170,12 @@ func secretValues(c connConfig, proxy string) []string {
 			continue
 		}
 		if pass, ok := u.User.Password(); ok {
+			add(u.User.Username() + ":" + pass)
 			add(pass)
+		}
+		for _, p := range strings.Split(u.RawQuery, "&") {
+			_, v, _ := strings.Cut(p, "=")
+			add(v)
 		}
 		for _, values := range u.Query() {
 			for _, v := range values {
@@ -153,19 +183,40 @@ func secretValues(c connConfig, proxy string) []string {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
 
-// scrubbing wraps log so that no line it prints carries one of secrets,
-// whatever put it there.
+// secretForms are the ways a secret may be written in a log line: as is,
+// inside a %q-quoted string, URL-escaped (as a query value or a path), and
+// in base64 (standard and URL alphabets; without the padding, so that the
+// padded form loses all but its "=").
+func secretForms(s string) []string {
+	q, qa := strconv.Quote(s), strconv.QuoteToASCII(s)
+	b := []byte(s)
+	return []string{s, q[1 : len(q)-1], qa[1 : len(qa)-1], url.QueryEscape(s), url.PathEscape(s),
+		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b)}
+}
+
+// scrubbing wraps log so that no line it prints carries one of secrets, in
+// any of its forms, whatever put it there.
 func scrubbing(log logger, secrets []string) logger {
-	if len(secrets) == 0 {
+	var forms []string
+	for _, s := range secrets {
+		for _, f := range secretForms(s) {
+			if len(f) >= minSecret {
+				forms = append(forms, f)
+			}
+		}
+	}
+	if len(forms) == 0 {
 		return log
 	}
-	pairs := make([]string, 0, 2*len(secrets))
-	for _, s := range secrets {
-		pairs = append(pairs, s, redacted)
+	// Longest first: a secret that holds another is replaced whole.
+	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	forms = slices.Compact(forms)
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		pairs = append(pairs, f, redacted)
 	}
 	return scrubLogger{log, strings.NewReplacer(pairs...)}
 }

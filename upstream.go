@@ -393,8 +393,5 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 		cfg.Secrets = append(cfg.Secrets, secretValues(conn, nr.src.Get("proxy"))...)
 		u.Nodes = append(u.Nodes, nodeConfig{Name: n.Name, Conn: conn})
 	}
-	// Longest first, as secretValues gives them: a secret that holds
-	// another is replaced whole.
-	slices.SortStableFunc(cfg.Secrets, func(a, b string) int { return len(b) - len(a) })
 	cfg.Upstream = u
 }
