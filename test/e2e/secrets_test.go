@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,27 +21,37 @@ import (
 // No secret reaches the log, whatever happens: every secret-bearing key and
 // form gets a secret of its own, and six runs at Log_Level debug (records
 // delivered, server down, 401, bad configuration, a refusal and a close
-// reason that quote the request back) must print none of them, nor the
-// base64 of a Basic credential, anywhere in the host's output.
+// reason that quote the request back) must print none of them in any form
+// (raw, inside a %q-quoted string, URL-escaped, base64, and the base64 of a
+// Basic credential), anywhere in the host's output. Some secrets hold a
+// quote or a backslash, which %q escapes; the query's is written
+// URL-escaped in the uri.
 func TestSecretsNeverLogged(t *testing.T) {
 	t.Parallel()
 	secrets := map[string]string{
-		"uri query":       "qs-SECRET-1f3a",
+		"uri query":       `qs-SECRET/"1f3a`,
 		"uri userinfo":    "ui-SECRET-2b4c",
-		"header":          "hd-SECRET-3c5d",
-		"header.N":        "hn-SECRET-4d6e",
-		"bearer_token":    "br-SECRET-5e7f",
-		"http_passwd":     "pw-SECRET-6f80",
+		"header":          `hd-SECRET"3c5d`,
+		"header.N":        `hn-SECRET\4d6e`,
+		"bearer_token":    `br-SECRET\5e7f`,
+		"http_passwd":     `pw-SECRET"6f80`,
 		"proxy userinfo":  "px-SECRET-7091",
 		"typo'd header":   "ty-SECRET-81a2",
 		"typo'd proxy":    "tp-SECRET-92b3",
 		"typo'd uri":      "tu-SECRET-a3c4",
 		"cookie":          "ck-SECRET-b4d5",
 		"conflict bearer": "cb-SECRET-c5e6",
+		"tab in header":   "tb-SECRET-d6f7",
+		"X-Credentials":   `cr-SECRET"e7a8`,
+		"X-JWT-Assertion": "jw-SECRET-f8b9",
 	}
 	forbidden := map[string]string{}
 	for what, s := range secrets {
-		forbidden[what] = s
+		q := strconv.Quote(s)
+		for form, f := range map[string]string{"": s, " %q": q[1 : len(q)-1], " query-escaped": url.QueryEscape(s), " path-escaped": url.PathEscape(s),
+			" base64": base64.StdEncoding.EncodeToString([]byte(s)), " base64url": base64.URLEncoding.EncodeToString([]byte(s))} {
+			forbidden[what+form] = f
+		}
 	}
 	for what, user := range map[string]string{"uri userinfo": "ingest", "http_passwd": "fluent"} {
 		forbidden[what+" as Basic"] = base64.StdEncoding.EncodeToString([]byte(user + ":" + secrets[what]))
@@ -50,7 +62,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 	// Servers and proxies that quote the request back: in a refusal's
 	// body, or in a close frame's reason.
 	echo := func(r *http.Request) string {
-		return r.RequestURI + " " + r.Header.Get("Authorization") + " " + r.Header.Get("X-Api-Key")
+		return r.RequestURI + " " + r.Header.Get("Authorization") + " " + r.Header.Get("X-Api-Key") + " " +
+			base64.StdEncoding.EncodeToString([]byte(r.Header.Get("X-Api-Key"))) + " " + r.Header.Get("X-Credentials") + " " + r.Header.Get("X-JWT-Assertion")
 	}
 	echoRefusal := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 		r, err := http.ReadRequest(br)
@@ -76,7 +89,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		check func(t *testing.T, r hosttest.HostResult)
 	}{
 		{"delivered", []string{
-			fmt.Sprintf("URI ws://ingest:%s@%s/ingest?access_token=%s&v=2", secrets["uri userinfo"], hostPort(srv), secrets["uri query"]),
+			fmt.Sprintf("URI ws://ingest:%s@%s/ingest?access_token=%s&v=2", secrets["uri userinfo"], hostPort(srv), url.QueryEscape(secrets["uri query"])),
 			"header X-Api-Key " + secrets["header"],
 			"header.3 X-Auth-Token " + secrets["header.N"],
 			"header.4 Cookie session=" + secrets["cookie"],
@@ -91,7 +104,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			}
 		}},
 		{"server down", []string{
-			fmt.Sprintf("URI ws://%s/ingest?token=%s", closed, secrets["uri query"]),
+			fmt.Sprintf("URI ws://%s/ingest?token=%s", closed, url.QueryEscape(secrets["uri query"])),
 			"http_user fluent",
 			"http_passwd " + secrets["http_passwd"],
 			fmt.Sprintf("proxy http://squid:%s@%s", secrets["proxy userinfo"], closed),
@@ -101,7 +114,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 			}
 		}},
 		{"401", []string{
-			fmt.Sprintf("URI ws://%s/ingest?access_token=%s", hostPort(refusing), secrets["uri query"]),
+			fmt.Sprintf("URI ws://%s/ingest?access_token=%s", hostPort(refusing), url.QueryEscape(secrets["uri query"])),
 			"bearer_token " + secrets["bearer_token"],
 			"header.1 X-Session-Key " + secrets["header.N"],
 		}, func(t *testing.T, r hosttest.HostResult) {
@@ -110,15 +123,18 @@ func TestSecretsNeverLogged(t *testing.T) {
 			}
 		}},
 		{"refusal quotes the request", []string{
-			fmt.Sprintf("URI %s/ingest?access_token=%s", strings.TrimSuffix(echoRefusal, "/"), secrets["uri query"]),
+			fmt.Sprintf("URI %s/ingest?access_token=%s", strings.TrimSuffix(echoRefusal, "/"), url.QueryEscape(secrets["uri query"])),
 			"bearer_token " + secrets["bearer_token"],
+			"header X-Api-Key " + secrets["header"],
+			"header.1 X-Credentials " + secrets["X-Credentials"],
+			"header.2 X-JWT-Assertion " + secrets["X-JWT-Assertion"],
 		}, func(t *testing.T, r hosttest.HostResult) {
 			if r.CountLogs("warn", "400") == 0 {
 				t.Errorf("the refusal was not logged")
 			}
 		}},
 		{"close reason quotes the request", []string{
-			fmt.Sprintf("URI ws://%s/ingest?token=%s", hostPort(echoClose), secrets["uri query"]),
+			fmt.Sprintf("URI ws://%s/ingest?token=%s", hostPort(echoClose), url.QueryEscape(secrets["uri query"])),
 			"header X-Api-Key " + secrets["header"],
 		}, func(t *testing.T, r hosttest.HostResult) {
 			if r.CountLogs("warn", "close 1008") == 0 {
@@ -126,16 +142,17 @@ func TestSecretsNeverLogged(t *testing.T) {
 			}
 		}},
 		{"bad config", []string{
-			fmt.Sprintf("URI ws://ingest:%s@%s:99999/ingest?token=%s", secrets["typo'd uri"], "127.0.0.1", secrets["uri query"]),
+			fmt.Sprintf("URI ws://ingest:%s@%s:99999/ingest?token=%s", secrets["typo'd uri"], "127.0.0.1", url.QueryEscape(secrets["uri query"])),
 			"header.2 Authorization:Bearer" + secrets["typo'd header"],
 			fmt.Sprintf("proxy htp://squid:%s@proxy:3128", secrets["typo'd proxy"]),
 			"http_user fluent",
 			"bearer_token " + secrets["conflict bearer"],
+			"header.5 X-Token\t" + secrets["tab in header"] + " more",
 		}, func(t *testing.T, r hosttest.HostResult) {
 			if r.ExitCode != 255 {
 				t.Errorf("exit %d, want 255", r.ExitCode)
 			}
-			for _, key := range []string{"'uri'", "'header.2'", "'proxy'", "'bearer_token'"} {
+			for _, key := range []string{"'uri'", "'header.2'", "'proxy'", "'bearer_token'", "'header.5'"} {
 				if r.CountLogs("error", key) == 0 {
 					t.Errorf("no error line names %s", key)
 				}
