@@ -136,6 +136,32 @@ func (cn *conn) ping(timeout time.Duration) error {
 	}
 }
 
+// answersPings, with confirm_delivery, sends a ping right after the
+// handshake and waits within timeout for its pong: a server that never
+// answers pings (some proxies and frameworks drop them) would otherwise
+// get every chunk written in full, failed unconfirmed, and resent without
+// end. It kills the connection when no pong comes, or when stop is done.
+func (cn *conn) answersPings(stop context.Context, timeout time.Duration) error {
+	if !cn.confirm {
+		return nil
+	}
+	unwatch := context.AfterFunc(stop, func() { cn.kill(context.Cause(stop)) })
+	defer unwatch()
+	err := cn.ping(timeout)
+	switch {
+	case err == nil:
+		return nil
+	case stop.Err() != nil:
+		return fmt.Errorf("connect to %s: %w", cn.url, errStopping)
+	case errors.Is(err, errNoPong):
+		cn.kill(fmt.Errorf("%w within %v (ping_timeout) after the handshake", errNoPong, timeout))
+		return fmt.Errorf("%s answered no ping within %v (ping_timeout) after the handshake, and confirm_delivery needs a pong "+
+			"after each chunk: for a server that does not answer pings, set confirm_delivery off", cn.url, timeout)
+	}
+	cn.kill(err)
+	return fmt.Errorf("connection to %s ended right after the handshake: %w", cn.url, err)
+}
+
 // serverCloseError is a close frame from the server. Its reason is the
 // server's text: it is quoted, so that it cannot forge log lines.
 type serverCloseError struct{ ce *websocket.CloseError }

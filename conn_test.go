@@ -254,7 +254,9 @@ func TestClientConfirmsDelivery(t *testing.T) {
 		wantErr string
 	}{
 		{"answered", "answers", true, ""},
-		{"pings ignored", "ignores", true, "no pong within 300ms"},
+		// Found by the ping after the handshake, before any data is sent.
+		{"pings ignored", "ignores", true, "answered no ping within 1s (ping_timeout) after the handshake"},
+		{"pings ignored, no confirmation", "ignores", false, ""},
 		{"dropped after reading", "drops", true, "not confirmed"},
 		{"reset unread", "resets", true, "not confirmed"},
 		{"stalled", "stalls", true, "no pong within 300ms"},
@@ -266,6 +268,13 @@ func TestClientConfirmsDelivery(t *testing.T) {
 			url := wstest.RawServer(t, func(c net.Conn, br *bufio.Reader) {
 				if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 					return
+				}
+				// Each but the one that ignores pings answers the ping
+				// after the handshake, and fails only later.
+				if tc.server != "ignores" && tc.confirm {
+					if f, err := wstest.ReadFrame(br); err == nil {
+						wstest.AnswerPing(c, f)
+					}
 				}
 				switch tc.server {
 				case "answers", "ignores", "drops":
@@ -470,7 +479,11 @@ func TestClientWriteTimeout(t *testing.T) {
 		if _, err := wstest.UpgradeByHand(c, br, wstest.AcceptKey); err != nil {
 			return
 		}
-		<-stop // read nothing
+		// Answer the ping after the handshake, then read nothing.
+		if f, err := wstest.ReadFrame(br); err == nil {
+			wstest.AnswerPing(c, f)
+		}
+		<-stop
 	})
 	t.Cleanup(func() { close(stop) })
 	cfg := testConfig(url)

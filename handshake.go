@@ -141,7 +141,11 @@ func (c *client) connect(stop context.Context) (*conn, error) {
 	}
 	mu.Unlock()
 	c.metrics.Handshake()
-	return newConn(ws, c.cfg, c.log, c.metrics), nil
+	cn := newConn(ws, c.cfg, c.log, c.metrics)
+	if err := cn.answersPings(stop, c.cfg.PingTimeout); err != nil {
+		return nil, err
+	}
+	return cn, nil
 }
 
 // checkSubprotocol holds the server to RFC 6455 4.1 (it may only pick a

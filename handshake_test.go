@@ -342,7 +342,7 @@ func TestClientCompression(t *testing.T) {
 					resp += "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"
 				}
 				io.WriteString(c, resp+"\r\n")
-				f, _ := wstest.ReadFrame(br)
+				f, _ := wstest.ReadDataFrame(c, br)
 				got <- result{offer, f}
 				wstest.DiscardFrames(c, br)
 			})

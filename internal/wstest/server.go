@@ -51,6 +51,9 @@ type WSOptions struct {
 	// StallFor, when not 0, stops reading for that long after the first
 	// message (once per server), like a server too busy to read.
 	StallFor time.Duration
+	// NoPong drops every ping unanswered, as some proxies and frameworks
+	// do, though RFC 6455 5.5.2 says a pong must answer each.
+	NoPong bool
 }
 
 // WSMessage is one message a WSServer read.
@@ -227,6 +230,9 @@ func (s *WSServer) serve(up *websocket.Upgrader, w http.ResponseWriter, r *http.
 	s.conns[ws] = done
 	s.headers = append(s.headers, r.Header.Clone())
 	c := &Conn{Conn: ws, N: len(s.headers), Request: r, s: s}
+	if s.opts.NoPong {
+		ws.SetPingHandler(func(string) error { return nil })
+	}
 	s.notifyLocked()
 	s.mu.Unlock()
 	defer func() {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/out-websocket/out_websocket/internal/hosttest"
 	"github.com/out-websocket/out_websocket/internal/reference"
 	"github.com/out-websocket/out_websocket/internal/wstest"
@@ -121,8 +122,16 @@ func TestFailureAccounting(t *testing.T) {
 	t.Parallel()
 	t.Run("confirmation fails", func(t *testing.T) {
 		t.Parallel()
+		// Answers the ping after the handshake, then no other.
 		srv := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(c *wstest.Conn) {
-			c.SetPingHandler(func(string) error { return nil }) // no pong
+			pinged := false
+			c.SetPingHandler(func(data string) error {
+				if pinged {
+					return nil
+				}
+				pinged = true
+				return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+			})
 			c.ReadMessages()
 		}})
 		conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 0, "write_timeout 0.3"))
@@ -171,6 +180,49 @@ func TestFailureAccounting(t *testing.T) {
 		}
 		if r.CountLogs("error", "sent its first 5 records") != 1 {
 			t.Errorf("no error line with the count and the offset\n%s", r.Dump())
+		}
+	})
+}
+
+// A server that never answers pings is found by the ping after the
+// handshake, before any chunk is written: one warning names confirm_delivery
+// off as the fix, the attempts count as connection failures and back off,
+// and no chunk is sent, let alone resent without end. With confirm_delivery
+// off the same server gets every chunk once.
+func TestServerNeverPongs(t *testing.T) {
+	t.Parallel()
+	chunks := seqChunks(0, 4, 1, seqSpec{LogLen: 10})
+	t.Run("confirm_delivery on", func(t *testing.T) {
+		t.Parallel()
+		srv := wstest.StartWSServer(t, wstest.WSOptions{NoPong: true})
+		conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 0, "ping_timeout 0.3"))
+		r := hosttest.RunHost(t, faultArgs(t, conf, "--log-level", "debug", "--max-runtime", "4", "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+		if n := srv.MessageCount(); n != 0 {
+			t.Errorf("%d messages reached a server that never answers pings, want none", n)
+		}
+		if n := r.CountLogs("warn", "set confirm_delivery off"); n != 1 {
+			t.Errorf("%d warnings name confirm_delivery off as the fix, want one", n)
+		}
+		if n := r.CountLogs("warn", "not confirmed"); n != 0 {
+			t.Errorf("%d chunks were written and not confirmed, want none", n)
+		}
+		// Backoff: attempts 50 ms to 30 s apart, each 0.3 s long, in 4 s.
+		failed := r.Metric(t, "websocket_go.0", "fluentbit_websocket_connect_failures_total").Value
+		if h := srv.Handshakes(); h == 0 || h > 12 || int(failed) != h {
+			t.Errorf("%d handshakes, %v connection failures counted: want as many, at least 1, and backoff to keep them few", h, failed)
+		}
+		if t.Failed() {
+			t.Log(tail(r.Stderr, 40))
+		}
+	})
+	t.Run("confirm_delivery off", func(t *testing.T) {
+		t.Parallel()
+		srv := wstest.StartWSServer(t, wstest.WSOptions{NoPong: true})
+		conf := hosttest.WriteConfig(t, "fluent-bit.conf", faultOutput(srv.URL(), "json_lines", "*", 0, "ping_timeout 0.3", "confirm_delivery off"))
+		r := hosttest.RunHost(t, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+		tally := requireDelivered(t, r, "websocket_go.0", len(chunks), srv, "json_lines", 0, 4)
+		if tally.Duplicates() != 0 || r.CountLogs("warn", "") != 0 {
+			t.Errorf("%d duplicates, %d warnings\n%s", tally.Duplicates(), r.CountLogs("warn", ""), tail(r.Stderr, 30))
 		}
 	})
 }
