@@ -342,6 +342,20 @@ func (s nodeSource) ownAuth() bool {
 	return isURL && strings.Contains(authority, "@")
 }
 
+// outputWithPath is an [OUTPUT] without a uri key whose -o form named a
+// path: that path is its uri.
+type outputWithPath struct {
+	configSource
+	path string
+}
+
+func (s outputWithPath) Get(key string) string {
+	if strings.EqualFold(key, "uri") {
+		return s.path
+	}
+	return s.configSource.Get(key)
+}
+
 // checkNodeKey says why key cannot be set in a [NODE], or nil.
 func checkNodeKey(key string) error {
 	switch {
@@ -356,11 +370,27 @@ func checkNodeKey(key string) error {
 // loadUpstream reads the upstream file into cfg.Upstream, each node's
 // connection settings cfg.Conn's with the node's endpoint keys read by
 // loadEndpoint as those of an [OUTPUT] are, and the credentials of every
-// node into cfg.Secrets.
+// node into cfg.Secrets. The [OUTPUT]'s endpoint keys (its URI, or the
+// path of the -o form, among them) are every node's defaults, as in
+// Fluent Bit's out_forward and out_es; its Host and Port name no node and
+// are ignored, with a warning.
 func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, cfg *config) {
-	if core.Host != "" || core.Port != 0 || core.Path != "" || r.src.Get("uri") != "" {
-		r.errs = append(r.errs, errors.New("key 'upstream' conflicts with Host, Port or URI in the [OUTPUT] (or its -o name://host:port form): each [NODE] of the upstream file names its own host, port and uri"))
+	output := r.src
+	switch uri := r.src.Get("uri"); {
+	case core.Port < 0 || core.Port > 65535:
+		r.errs = append(r.errs, fmt.Errorf("invalid value %d for key 'port': allowed: 1 to 65535", core.Port))
 		return
+	case strings.Contains(uri, "://"):
+		r.fail("uri", uri, "allowed with 'upstream': a path such as /logs, every node's unless it sets its own uri (each [NODE] names its host and port)")
+		return
+	case uri != "" && core.Path != "" && strings.TrimPrefix(uri, "/") != strings.TrimPrefix(core.Path, "/"):
+		r.errs = append(r.errs, fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", redact("uri", core.Path), redact("uri", uri)))
+		return
+	case uri == "" && core.Path != "":
+		output = outputWithPath{r.src, core.Path}
+	}
+	if core.Host != "" || core.Port != 0 {
+		cfg.Warnings = append(cfg.Warnings, "Host and Port (or the host:port of -o) are ignored with 'upstream': each [NODE] names its own host and port")
 	}
 	path := resolveUpstreamPath(file, confDir)
 	up, err := readUpstreamFile(path)
@@ -370,7 +400,7 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 	}
 	u := &upstreamConfig{Name: up.Name, Path: path}
 	for _, n := range up.Nodes {
-		nr := &keyReader{src: nodeSource{node: n, output: r.src}}
+		nr := &keyReader{src: nodeSource{node: n, output: output}}
 		for _, k := range slices.Sorted(maps.Keys(n.Keys)) {
 			if err := checkNodeKey(k); err != nil {
 				nr.errs = append(nr.errs, err)
@@ -379,6 +409,7 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 		port, err := strconv.Atoi(n.Get("port"))
 		if err != nil || port < 1 || port > 65535 {
 			nr.fail("port", n.Get("port"), "allowed: 1 to 65535")
+			port = 0
 		}
 		conn := cfg.Conn
 		var warns []string

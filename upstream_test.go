@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -282,6 +283,63 @@ func TestLoadConfigUpstream(t *testing.T) {
 	}
 }
 
+// The [OUTPUT]'s endpoint keys are every node's defaults, a node's own
+// key overrides, as Fluent Bit users write out_forward or out_es with an
+// Upstream file; Host and Port beside it name no node and are ignored, with
+// a warning.
+func TestUpstreamOutputDefaults(t *testing.T) {
+	dir := t.TempDir()
+	file := writeUpstream(t, dir, "u.conf", `[UPSTREAM]
+    name u
+[NODE]
+    name a
+    host a.test
+    port 8700
+[NODE]
+    name b
+    host b.test
+    port 8701
+    uri /own?v=1
+    header.1 X-Tenant b
+    ws_tls off
+`)
+	tests := []struct {
+		name   string
+		src    mapSource
+		core   coreEndpoint
+		a, b   string
+		warned bool
+	}{
+		{"uri in the output", mapSource{"uri": "/path"}, coreEndpoint{}, "ws://a.test:8700/path", "ws://b.test:8701/own?v=1", false},
+		{"no uri anywhere", mapSource{}, coreEndpoint{}, "ws://a.test:8700/", "ws://b.test:8701/own?v=1", false},
+		{"ws_tls in the output", mapSource{"uri": "/path", "ws_tls": "on"}, coreEndpoint{}, "wss://a.test:8700/path", "ws://b.test:8701/own?v=1", false},
+		{"Host and Port beside", mapSource{"uri": "/path"}, coreEndpoint{Host: "example.com", Port: 9}, "ws://a.test:8700/path", "ws://b.test:8701/own?v=1", true},
+		{"-o form with a path", mapSource{}, coreEndpoint{Host: "example.com", Port: 9, Path: "/o"}, "ws://a.test:8700/o", "ws://b.test:8701/own?v=1", true},
+		{"-o path and the same uri", mapSource{"uri": "/o"}, coreEndpoint{Host: "h", Path: "/o"}, "ws://a.test:8700/o", "ws://b.test:8701/own?v=1", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.src["upstream"] = file
+			tt.src["header.1"] = "X-Tenant output"
+			cfg, err := loadConfig(tt.src, tt.core, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := cfg.nodes()[0].Conn, cfg.nodes()[1].Conn
+			if a.URL != tt.a || b.URL != tt.b {
+				t.Errorf("nodes %s and %s, want %s and %s", a.URL, b.URL, tt.a, tt.b)
+			}
+			if a.Header.Get("X-Tenant") != "output" || b.Header.Get("X-Tenant") != "b" {
+				t.Errorf("X-Tenant %q and %q, want the output's and b's own", a.Header.Get("X-Tenant"), b.Header.Get("X-Tenant"))
+			}
+			warned := slices.ContainsFunc(cfg.Warnings, func(w string) bool { return strings.Contains(w, "Host and Port") && strings.Contains(w, "ignored") })
+			if warned != tt.warned {
+				t.Errorf("warnings %q, want one that Host and Port are ignored: %v", cfg.Warnings, tt.warned)
+			}
+		})
+	}
+}
+
 func TestLoadConfigUpstreamErrors(t *testing.T) {
 	dir := t.TempDir()
 	node := func(extra string) string {
@@ -295,9 +353,9 @@ func TestLoadConfigUpstreamErrors(t *testing.T) {
 		want    []string
 		noWords []string
 	}{
-		{"uri in the output", node(""), mapSource{"uri": "/x"}, coreEndpoint{}, []string{"'upstream' conflicts with Host, Port or URI"}, nil},
-		{"host in the output", node(""), mapSource{}, coreEndpoint{Host: "h"}, []string{"'upstream' conflicts"}, nil},
-		{"-o form", node(""), mapSource{}, coreEndpoint{Host: "h", Port: 1, Path: "/p"}, []string{"'upstream' conflicts"}, nil},
+		{"full url in the output", node(""), mapSource{"uri": "ws://h:1/x?token=SECRET"}, coreEndpoint{}, []string{"key 'uri'", "a path such as /logs"}, []string{"SECRET"}},
+		{"-o path and uri differ", node(""), mapSource{"uri": "/x"}, coreEndpoint{Host: "h", Port: 1, Path: "/p"}, []string{"the path of -o", "conflict"}, nil},
+		{"port out of range", node(""), mapSource{}, coreEndpoint{Host: "h", Port: 99999}, []string{"key 'port'", "1 to 65535"}, nil},
 		{"tls key", node("    tls on\n"), mapSource{}, coreEndpoint{}, []string{"node 'n1'", "'tls'", "'ws_tls'"}, nil},
 		{"tls.ca_file key", node("    tls.ca_file /x\n"), mapSource{}, coreEndpoint{}, []string{"'ws_tls.ca_file'"}, nil},
 		{"output-wide key", node("    format json\n"), mapSource{}, coreEndpoint{}, []string{"node 'n1'", "'format' cannot be set per node", "[OUTPUT]"}, nil},

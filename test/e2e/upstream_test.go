@@ -300,6 +300,48 @@ func TestUpstreamShutdownWithinGrace(t *testing.T) {
 	wantLogs(t, r, "info", "Fluent Bit is stopping", len(nodes)) // one per node
 }
 
+// Upstream as Fluent Bit users write it (out_forward, out_es): the nodes
+// give host and port, the [OUTPUT] the URI, and other keys, every node's
+// unless it sets its own; Host and Port beside Upstream are ignored with
+// one warning. Every record arrives once, at every node.
+func TestUpstreamWithOutputURI(t *testing.T) {
+	t.Parallel()
+	const records, perChunk = 600, 10
+	var srvs []*wstest.WSServer
+	var nodes []upstreamNodeSpec
+	for i := range 3 {
+		path, extra := "/ingest", []string(nil)
+		if i == 2 {
+			path, extra = "/own", []string{"uri /own"}
+		}
+		s := wstest.StartWSServer(t, wstest.WSOptions{Path: path})
+		srvs = append(srvs, s)
+		nodes = append(nodes, upstreamNodeSpec{addr: addrOf(s), extra: extra})
+	}
+	conf := upstreamSetup(t, nodes, "json_lines", 2, "URI /ingest", "Host example.com", "Port 8080", "header.1 X-Tenant fleet")
+	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 20})
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	r.RequireOK(t)
+	if s := r.Summary(t, "websocket_go.0"); s.OK != len(chunks) || s.Retried != 0 {
+		t.Errorf("summary %+v, want every chunk OK at once", s)
+	}
+	for _, srv := range srvs {
+		srv.Stop(1000)
+	}
+	tally := checkSeq(allMessages(srvs...), "json_lines", 0, records)
+	tally.requireAll(t, "three nodes")
+	if d := tally.Duplicates(); d != 0 {
+		t.Errorf("%d records twice", d)
+	}
+	for i, srv := range srvs {
+		h := srv.Headers()
+		if len(srv.Messages()) == 0 || len(h) == 0 || h[0].Get("X-Tenant") != "fleet" {
+			t.Errorf("node n%d: %d chunks, headers %v", i+1, len(srv.Messages()), h)
+		}
+	}
+	wantLogs(t, r, "warn", "Host and Port (or the host:port of -o) are ignored with 'upstream'", 1)
+}
+
 // An upstream that could never work stops Fluent Bit at start (exit 255)
 // with a line naming the node, its place in the file and the key, never a
 // secret.
@@ -312,8 +354,8 @@ func TestUpstreamBadConfigStopsInit(t *testing.T) {
 		want   string
 		wantAt bool // the line names the node and its place
 	}{
-		{"URI in the output too", []string{"URI /x"}, nil, "key 'upstream' conflicts with Host, Port or URI", false},
-		{"Host in the output too", []string{"Host 127.0.0.1"}, nil, "key 'upstream' conflicts", false},
+		{"full URL in the output", []string{"URI ws://127.0.0.1:1/x"}, nil, "allowed with 'upstream': a path such as /logs", false},
+		{"Port out of range in the output", []string{"Port 99999"}, nil, "key 'port': allowed: 1 to 65535", false},
 		{"tls in a node", nil, []string{"tls on"}, "use 'ws_tls'", true},
 		{"output key in a node", nil, []string{"Format json"}, "'format' cannot be set per node", true},
 		{"bad header in a node", nil, []string{"header.1 Authorization:SECRET"}, "'header.1'", true},
