@@ -315,6 +315,31 @@ func TestClientConfirmsDelivery(t *testing.T) {
 	}
 }
 
+// TestClientServerNeverPongs: with confirm_delivery, a server that answers
+// no ping fails the connection right after the handshake, before any
+// message is written, as a connection failure: the next Send backs off
+// instead of writing the chunk again.
+func TestClientServerNeverPongs(t *testing.T) {
+	srv := wstest.StartWSServer(t, wstest.WSOptions{NoPong: true})
+	cfg := testConfig(srv.URL())
+	cfg.PingTimeout = 200 * time.Millisecond
+	c, log := newTestClient(t, cfg)
+	chunk := each([][]byte{[]byte("record")})
+	err := c.Send(websocket.BinaryMessage, chunk)
+	if !errors.Is(err, errConnect) || !errorContains(err, "set confirm_delivery off") {
+		t.Fatalf("Send: %v, want a connection failure naming confirm_delivery off", err)
+	}
+	if err := c.Send(websocket.BinaryMessage, chunk); !errors.Is(err, errServerDown) {
+		t.Errorf("second Send: %v, want the backoff's", err)
+	}
+	if n, h := srv.MessageCount(), srv.Handshakes(); n != 0 || h != 1 {
+		t.Errorf("%d messages on %d handshakes, want none on one", n, h)
+	}
+	if n := strings.Count(strings.Join(log.all(), "\n"), "confirm_delivery off"); n != 2 {
+		t.Errorf("confirm_delivery off named in %d log lines, want the backoff's warning and its debug line", n)
+	}
+}
+
 // TestClientPingPong: the reader answers the server's pings while the
 // connection sits idle (the built-in never reads, so never answers).
 func TestClientPingPong(t *testing.T) {
