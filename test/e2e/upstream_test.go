@@ -73,6 +73,27 @@ func allMessages(srvs ...*wstest.WSServer) []wstest.WSMessage {
 	return all
 }
 
+// sendAllOnce runs conf over json_lines chunks of records 0 to records-1,
+// which no node fails: every chunk must be OK at once, and every record
+// reach the servers (stopped after the run) exactly once.
+func sendAllOnce(t *testing.T, conf string, chunks [][]byte, records int, srvs []*wstest.WSServer) hosttest.HostResult {
+	t.Helper()
+	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
+	r.RequireOK(t)
+	if s := r.Summary(t, "websocket_go.0"); s.OK != len(chunks) || s.Retried != 0 || s.Dropped != 0 {
+		t.Errorf("summary %+v, want every chunk OK at once", s)
+	}
+	for _, srv := range srvs {
+		srv.Stop(1000)
+	}
+	tally := checkSeq(allMessages(srvs...), "json_lines", 0, records)
+	tally.requireAll(t, "the nodes")
+	if d := tally.Duplicates(); d != 0 {
+		t.Errorf("%d records twice, though no node failed", d)
+	}
+	return r
+}
+
 // wantLogs fails the test unless n log lines of level contain text.
 func wantLogs(t *testing.T, r hosttest.HostResult, level, text string, n int) {
 	t.Helper()
@@ -90,20 +111,7 @@ func TestUpstreamRoundRobin(t *testing.T) {
 	srvs, nodes := startNodes(t, 3)
 	conf := upstreamSetup(t, nodes, "json_lines", 3)
 	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 50})
-	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
-	r.RequireOK(t)
-	s := r.Summary(t, "websocket_go.0")
-	if s.OK != len(chunks) || s.Retried != 0 || s.Dropped != 0 {
-		t.Errorf("summary %+v, want every chunk OK at once", s)
-	}
-	for _, srv := range srvs {
-		srv.Stop(1000)
-	}
-	tally := checkSeq(allMessages(srvs...), "json_lines", 0, records)
-	tally.requireAll(t, "three nodes")
-	if d := tally.Duplicates(); d != 0 {
-		t.Errorf("%d records twice, though no node failed", d)
-	}
+	r := sendAllOnce(t, conf, chunks, records, srvs)
 	handshakes := 0.0
 	for i, srv := range srvs {
 		node := fmt.Sprintf("n%d", i+1)
@@ -319,20 +327,7 @@ func TestUpstreamWithOutputURI(t *testing.T) {
 		nodes = append(nodes, upstreamNodeSpec{addr: addrOf(s), extra: extra})
 	}
 	conf := upstreamSetup(t, nodes, "json_lines", 2, "URI /ingest", "Host example.com", "Port 8080", "header.1 X-Tenant fleet")
-	chunks := seqChunks(0, records, perChunk, seqSpec{LogLen: 20})
-	r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
-	r.RequireOK(t)
-	if s := r.Summary(t, "websocket_go.0"); s.OK != len(chunks) || s.Retried != 0 {
-		t.Errorf("summary %+v, want every chunk OK at once", s)
-	}
-	for _, srv := range srvs {
-		srv.Stop(1000)
-	}
-	tally := checkSeq(allMessages(srvs...), "json_lines", 0, records)
-	tally.requireAll(t, "three nodes")
-	if d := tally.Duplicates(); d != 0 {
-		t.Errorf("%d records twice", d)
-	}
+	r := sendAllOnce(t, conf, seqChunks(0, records, perChunk, seqSpec{LogLen: 20}), records, srvs)
 	for i, srv := range srvs {
 		h := srv.Headers()
 		if len(srv.Messages()) == 0 || len(h) == 0 || h[0].Get("X-Tenant") != "fleet" {
