@@ -368,8 +368,8 @@ func loadEncoderOptions(r *keyReader) encoder.Options {
 // which RFC 6455 does not allow, is dropped with a warning.
 func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, string, error) {
 	shown := redact("uri", uri)
-	if core.Port < 0 || core.Port > 65535 {
-		return nil, "", fmt.Errorf("invalid value %d for key 'port': allowed: 1 to 65535", core.Port)
+	if err := checkCorePort(core.Port); err != nil {
+		return nil, "", err
 	}
 	if strings.Contains(uri, "://") {
 		u, err := url.Parse(uri)
@@ -396,7 +396,7 @@ func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, stri
 			return nil, "", fmt.Errorf("keys 'port' and 'uri' conflict: port is %d but uri %q means port %d", core.Port, shown, port)
 		}
 		if core.Path != "" && u.Path != "" && core.Path != u.Path {
-			return nil, "", fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", redact("uri", core.Path), shown)
+			return nil, "", pathConflict(core.Path, uri)
 		}
 		if u.Path == "" {
 			u.Path = defaultURI
@@ -426,7 +426,7 @@ func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, stri
 	path := defaultURI
 	switch {
 	case uri != "" && core.Path != "" && strings.TrimPrefix(uri, "/") != strings.TrimPrefix(core.Path, "/"):
-		return nil, "", fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", redact("uri", core.Path), shown)
+		return nil, "", pathConflict(core.Path, uri)
 	case uri != "":
 		path = uri
 	case core.Path != "":
@@ -445,6 +445,19 @@ func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, stri
 		warn = strings.TrimPrefix(warn+"; "+w, "; ")
 	}
 	return u, warn, nil
+}
+
+// checkCorePort refuses a Port the core stored out of range (0 is unset).
+func checkCorePort(port int) error {
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("invalid value %d for key 'port': allowed: 1 to 65535", port)
+	}
+	return nil
+}
+
+// pathConflict is the error for a path of -o other than key uri's.
+func pathConflict(corePath, uri string) error {
+	return fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", redact("uri", corePath), redact("uri", uri))
 }
 
 // dropFragment removes a #fragment, which a WebSocket URI cannot have

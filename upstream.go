@@ -376,15 +376,16 @@ func checkNodeKey(key string) error {
 // are ignored, with a warning.
 func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, cfg *config) {
 	output := r.src
-	switch uri := r.src.Get("uri"); {
-	case core.Port < 0 || core.Port > 65535:
-		r.errs = append(r.errs, fmt.Errorf("invalid value %d for key 'port': allowed: 1 to 65535", core.Port))
+	if err := checkCorePort(core.Port); err != nil {
+		r.errs = append(r.errs, err)
 		return
+	}
+	switch uri := r.src.Get("uri"); {
 	case strings.Contains(uri, "://"):
 		r.fail("uri", uri, "allowed with 'upstream': a path such as /logs, every node's unless it sets its own uri (each [NODE] names its host and port)")
 		return
 	case uri != "" && core.Path != "" && strings.TrimPrefix(uri, "/") != strings.TrimPrefix(core.Path, "/"):
-		r.errs = append(r.errs, fmt.Errorf("the path of -o (%q) and key 'uri' (%q) conflict", redact("uri", core.Path), redact("uri", uri)))
+		r.errs = append(r.errs, pathConflict(core.Path, uri))
 		return
 	case uri == "" && core.Path != "":
 		output = outputWithPath{r.src, core.Path}
