@@ -68,7 +68,11 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	defer recoverPanic(flbLog, "FLBPluginInit", &ret, output.FLB_ERROR)
 	watchStopSignals(flbLog)
 
-	cfg, err := loadConfig(instanceSource{plugin}, readCoreEndpoint(plugin), mainConfigDir())
+	confDir, err := mainConfigDir()
+	if err != nil {
+		flbLog.Warnf("%v: a relative Upstream path is read from the working directory only", err)
+	}
+	cfg, err := loadConfig(instanceSource{plugin}, readCoreEndpoint(plugin), confDir)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			flbLog.Errorf("configuration: %s", line)

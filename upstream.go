@@ -48,48 +48,6 @@ func resolveUpstreamPath(file, confDir string) string {
 	return filepath.Join(confDir, file)
 }
 
-// configFileArg is the main config file Fluent Bit was started with
-// (`-c FILE`, `-cFILE`, `--config FILE`, `--config=FILE`), or "". Fluent
-// Bit shows a plugin no config->conf_path; its command line has it.
-func configFileArg(args []string) string {
-	for i := 1; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			return ""
-		case (a == "-c" || a == "--config") && i+1 < len(args):
-			return args[i+1]
-		case strings.HasPrefix(a, "--config="):
-			return strings.TrimPrefix(a, "--config=")
-		case strings.HasPrefix(a, "-c") && !strings.HasPrefix(a, "--"):
-			return a[2:]
-		}
-	}
-	return ""
-}
-
-// mainConfigDir is the directory of the main config file, as Fluent Bit's
-// conf_path (the real path of -c's directory), or "" when there is none.
-func mainConfigDir() string {
-	raw, err := os.ReadFile("/proc/self/cmdline")
-	if err != nil {
-		return ""
-	}
-	file := configFileArg(strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00"))
-	if file == "" {
-		return ""
-	}
-	real, err := filepath.EvalSymlinks(file)
-	if err != nil {
-		return ""
-	}
-	abs, err := filepath.Abs(real)
-	if err != nil {
-		return ""
-	}
-	return filepath.Dir(abs)
-}
-
 // readUpstreamFile reads an Upstream file, classic or (by its .yaml/.yml
 // name, as Fluent Bit's flb_cf_create_from_file decides) YAML.
 func readUpstreamFile(path string) (*upstreamFile, error) {

@@ -186,28 +186,6 @@ func TestResolveUpstreamPath(t *testing.T) {
 	}
 }
 
-// The main config file is found on Fluent Bit's command line as getopt
-// reads it.
-func TestConfigFileArg(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"fluent-bit", "-c", "/etc/fb.conf"}, "/etc/fb.conf"},
-		{[]string{"fluent-bit", "-e", "p.so", "-cfb.conf"}, "fb.conf"},
-		{[]string{"fluent-bit", "--config", "a.yaml"}, "a.yaml"},
-		{[]string{"fluent-bit", "--config=a.yaml", "-c", "b.conf"}, "a.yaml"},
-		{[]string{"fluent-bit", "-i", "dummy", "-o", "stdout"}, ""},
-		{[]string{"fluent-bit", "--", "-c", "x"}, ""},
-		{[]string{"fluent-bit", "-c"}, ""},
-	}
-	for _, tt := range tests {
-		if got := configFileArg(tt.args); got != tt.want {
-			t.Errorf("configFileArg(%q) = %q, want %q", tt.args, got, tt.want)
-		}
-	}
-}
-
 // expandEnv replaces ${VAR} only, as Fluent Bit does.
 func TestExpandEnv(t *testing.T) {
 	t.Setenv("UPSTREAM_TEST_A", "x")

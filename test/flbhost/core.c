@@ -26,6 +26,16 @@ struct flb_net_host *flbcore_host(struct flb_output_instance *ins)
     return (struct flb_net_host *) ((char *) ins + host_offset);
 }
 
+/* The fluent-bit command's entry point (src/fluent-bit.c), which its
+ * executable exports and a program embedding Fluent Bit as a library does
+ * not: the host plays the command, and never calls it. */
+FLB_EXPORT int flb_main(int argc, char **argv)
+{
+    (void) argc;
+    (void) argv;
+    abort();
+}
+
 FLB_EXPORT flb_sds_t flb_sds_create_len(const char *str, int len)
 {
     struct flb_sds *h;

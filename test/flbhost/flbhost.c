@@ -1610,7 +1610,7 @@ static void usage(FILE *f)
     fprintf(f,
 "usage: flbhost [options]\n"
 "  -e PATH               plugin library (also: [SERVICE] plugins_file, YAML plugins:)\n"
-"  -c FILE               Fluent Bit config (classic, or YAML if .yaml/.yml)\n"
+"  -c, --config FILE     Fluent Bit config (classic, or YAML if .yaml/.yml)\n"
 "  -o NAME[://H:P/PATH]  add an output instance (ids count from 0 in order)\n"
 "  -p KEY=VALUE          property for the last -o\n"
 "  -m MATCH              Match for the last -o\n"
@@ -1664,6 +1664,8 @@ int main(int argc, char **argv)
         {"no-metrics", no_argument, 0, O_NO_METRICS},
         {"grace", required_argument, 0, O_GRACE},
         {"help", no_argument, 0, O_HELP},
+        /* fluent-bit's own long form, abbreviations included (getopt_long) */
+        {"config", required_argument, 0, 'c'},
         {0, 0, 0, 0}
     };
     struct outdef *last_out = NULL;
