@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,10 @@ import (
 type commandLine struct {
 	ConfigFile string // -c/--config as written, "" when none
 	Workdir    string // -w/--workdir as written
+	// Outputs are the -o outputs, in order, each with its -p properties
+	// (keys lower-cased, "name" too): Fluent Bit creates them before those
+	// of the config file.
+	Outputs []map[string]string
 }
 
 // fluentBitOption is one entry of Fluent Bit's getopt_long table.
@@ -74,16 +79,28 @@ var fluentBitLong = []fluentBitOption{
 // them with Fluent Bit's options: options may follow other arguments (GNU
 // permutation) until "--"; short options group (-vvc x, -cx); a long option
 // may be abbreviated while unambiguous and takes its argument after "=" or
-// as the next word. A later -c replaces an earlier one, as fluent-bit does.
+// as the next word. A later -c replaces an earlier one, as fluent-bit does;
+// -p key=value sets a property of the section named just before it.
 // Options getopt would reject are skipped, as they are by getopt.
 func parseCommandLine(args []string) commandLine {
 	var cl commandLine
+	var last map[string]string // the section -p sets: the last -o, nil after -i, -F, -C or -r
 	set := func(opt byte, val string) {
 		switch opt {
 		case 'c':
 			cl.ConfigFile = val
 		case 'w':
 			cl.Workdir = val
+		case 'o':
+			name, _, _ := strings.Cut(val, "://")
+			last = map[string]string{"name": name}
+			cl.Outputs = append(cl.Outputs, last)
+		case 'i', 'F', 'C', 'r':
+			last = nil
+		case 'p':
+			if k, v, ok := strings.Cut(val, "="); ok && last != nil {
+				last[strings.ToLower(k)] = v
+			}
 		}
 	}
 	for i := 1; i < len(args); {
@@ -202,17 +219,27 @@ func startDir() string {
 
 // mainConfigFile is the main config file of the running Fluent Bit, its
 // real path; "" when there is none: no -c, or Fluent Bit embedded as a
-// library (its host's command line is not Fluent Bit's).
+// library.
 func mainConfigFile() (string, error) {
-	if !runningFluentBitCommand() {
+	cl, ok := runningCommandLine()
+	if !ok {
 		return "", nil
+	}
+	return findConfigFile(cl.configCandidates(startDir()))
+}
+
+// runningCommandLine is the command line of the running fluent-bit; false
+// where Fluent Bit is embedded as a library (its host's command line is
+// not Fluent Bit's).
+func runningCommandLine() (commandLine, bool) {
+	if !runningFluentBitCommand() {
+		return commandLine{}, false
 	}
 	raw, err := os.ReadFile("/proc/self/cmdline")
 	if err != nil {
-		return "", nil
+		return commandLine{}, false
 	}
-	cl := parseCommandLine(strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00"))
-	return findConfigFile(cl.configCandidates(startDir()))
+	return parseCommandLine(strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")), true
 }
 
 // findConfigFile is the first of the candidates that exists, its real path.
@@ -337,3 +364,141 @@ func atoi(s string) int {
 // line is Fluent Bit's, from a program that embeds Fluent Bit as a library:
 // only the executable has flb_main (src/fluent-bit.c).
 func runningFluentBitCommand() bool { return symbol("flb_main") != nil }
+
+// maxIncludeDepth bounds @INCLUDE and includes: nesting, as a guard
+// against a file that includes itself.
+const maxIncludeDepth = 8
+
+// outputsAsWritten lists the outputs of this run in the order Fluent Bit
+// creates them, the order of their ids: the command line's, then the main
+// config file's (classic [OUTPUT] sections with @INCLUDE files in place,
+// or YAML pipeline outputs and includes). Keys are lower-cased, values as
+// written.
+func outputsAsWritten(cl commandLine, file string) []map[string]string {
+	outs := slices.Clone(cl.Outputs)
+	if file != "" {
+		outs = appendFileOutputs(outs, file, filepath.Dir(file), 0)
+	}
+	return outs
+}
+
+// appendFileOutputs appends the outputs of one config file; includes are
+// found as written, else next to the main config file.
+func appendFileOutputs(outs []map[string]string, file, confDir string, depth int) []map[string]string {
+	data, err := os.ReadFile(file)
+	if err != nil || depth > maxIncludeDepth {
+		return outs
+	}
+	include := func(pattern string) {
+		if !filepath.IsAbs(pattern) {
+			if m, _ := filepath.Glob(pattern); len(m) == 0 {
+				pattern = filepath.Join(confDir, pattern)
+			}
+		}
+		matches, _ := filepath.Glob(pattern)
+		for _, m := range matches {
+			outs = appendFileOutputs(outs, m, confDir, depth+1)
+		}
+	}
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".yaml", ".yml":
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+			return outs
+		}
+		top := doc.Content[0].Content
+		for i := 0; i+1 < len(top); i += 2 {
+			switch strings.ToLower(top[i].Value) {
+			case "includes":
+				for _, n := range top[i+1].Content {
+					include(n.Value)
+				}
+			case "pipeline":
+				outs = appendYAMLOutputs(outs, top[i+1])
+			}
+		}
+	default:
+		var section map[string]string
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			switch {
+			case line == "" || line[0] == '#':
+			case strings.HasPrefix(line, "@INCLUDE"):
+				include(strings.TrimSpace(line[len("@INCLUDE"):]))
+			case line[0] == '@':
+			case line[0] == '[':
+				section = nil
+				if strings.EqualFold(strings.Trim(line, "[] \t"), "output") {
+					section = map[string]string{}
+					outs = append(outs, section)
+				}
+			case section != nil:
+				k, v, _ := strings.Cut(line, " ")
+				section[strings.ToLower(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return outs
+}
+
+// appendYAMLOutputs appends the outputs of a YAML pipeline: map.
+func appendYAMLOutputs(outs []map[string]string, pipeline *yaml.Node) []map[string]string {
+	if pipeline.Kind != yaml.MappingNode {
+		return outs
+	}
+	for i := 0; i+1 < len(pipeline.Content); i += 2 {
+		if !strings.EqualFold(pipeline.Content[i].Value, "outputs") {
+			continue
+		}
+		for _, o := range pipeline.Content[i+1].Content {
+			keys := map[string]string{}
+			for j := 0; j+1 < len(o.Content); j += 2 {
+				if o.Content[j+1].Kind == yaml.ScalarNode {
+					keys[strings.ToLower(o.Content[j].Value)] = o.Content[j+1].Value
+				}
+			}
+			outs = append(outs, keys)
+		}
+	}
+	return outs
+}
+
+// portAsWritten is the Port of this instance as its config wrote it, ${VAR}
+// expanded, found by the instance's Alias, else by its id (<plugin>.<id>)
+// among outputs. ok only when that output is this plugin's and the core's
+// atoi of the text is corePort: the core keeps Port from the plugin and
+// stores only that number, which makes 0, "abc" and no Port alike.
+func portAsWritten(outs []map[string]string, instance, plugin string, corePort int) (string, bool) {
+	var out map[string]string
+	for _, o := range outs {
+		if o["alias"] == instance {
+			out = o
+			break
+		}
+	}
+	if id, err := strconv.Atoi(strings.TrimPrefix(instance, plugin+".")); out == nil && err == nil &&
+		strings.HasPrefix(instance, plugin+".") && id >= 0 && id < len(outs) {
+		out = outs[id]
+	}
+	if out == nil {
+		return "", false
+	}
+	name, _, _ := strings.Cut(out["name"], "://")
+	raw, ok := out["port"]
+	if !ok || !strings.EqualFold(name, plugin) {
+		return "", false
+	}
+	text := expandEnv(raw)
+	return text, atoi(text) == corePort
+}
+
+// instancePort is portAsWritten for the running Fluent Bit.
+func instancePort(instance, plugin string, corePort int) (string, bool) {
+	cl, ok := runningCommandLine()
+	if !ok {
+		return "", false
+	}
+	file, _ := findConfigFile(cl.configCandidates(startDir()))
+	return portAsWritten(outputsAsWritten(cl, file), instance, plugin, corePort)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -131,6 +132,93 @@ func TestAtoi(t *testing.T) {
 	for in, want := range map[string]int{"15": 15, " 7": 7, "-1": -1, "+3": 3, "10s": 10, "abc": 0, "": 0, "-": 0} {
 		if got := atoi(in); got != want {
 			t.Errorf("atoi(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// -o starts an output and -p sets a property of the section just before
+// it; -p after -i sets the input's.
+func TestParseCommandLineOutputs(t *testing.T) {
+	args := strings.Fields("fluent-bit -p port=1 -o websocket_go://h:9/x -p port=abc -p Alias=a -i dummy -p port=2 -o stdout -pport=3 -p bad")
+	got := parseCommandLine(args).Outputs
+	want := []map[string]string{{"name": "websocket_go", "port": "abc", "alias": "a"}, {"name": "stdout", "port": "3"}}
+	if len(got) != len(want) {
+		t.Fatalf("outputs %v, want %v", got, want)
+	}
+	for i := range want {
+		if !maps.Equal(got[i], want[i]) {
+			t.Errorf("output %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+// Outputs are listed in Fluent Bit's order: the command line's, then the
+// config file's, @INCLUDE and includes: in place.
+func TestOutputsAsWritten(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("out-b.conf", "[OUTPUT]\n    Name b\n    Port 2\n")
+	classic := write("fb.conf", "[SERVICE]\n    Port 9\n[OUTPUT]\n    Name  a\n    Port  1\n@INCLUDE out-*.conf\n[INPUT]\n    Name dummy\n    Port 8\n[OUTPUT]\n    Name c\n")
+	write("more.yaml", "pipeline:\n  outputs:\n    - name: y\n      port: 0123\n")
+	yml := write("fb.yaml", "includes:\n  - more.yaml\npipeline:\n  inputs:\n    - name: dummy\n  outputs:\n    - name: z\n      Port: abc\n")
+	cl := commandLine{Outputs: []map[string]string{{"name": "cli"}}}
+
+	names := func(outs []map[string]string) string {
+		var s []string
+		for _, o := range outs {
+			s = append(s, o["name"]+":"+o["port"])
+		}
+		return strings.Join(s, " ")
+	}
+	if got, want := names(outputsAsWritten(cl, classic)), "cli: a:1 b:2 c:"; got != want {
+		t.Errorf("classic: %q, want %q", got, want)
+	}
+	if got, want := names(outputsAsWritten(cl, yml)), "cli: y:0123 z:abc"; got != want {
+		t.Errorf("YAML: %q, want %q", got, want)
+	}
+	if got, want := names(outputsAsWritten(cl, "")), "cli:"; got != want {
+		t.Errorf("no config file: %q, want %q", got, want)
+	}
+}
+
+// An instance's Port as written is found by its Alias or its id, only in
+// an output of this plugin whose text the core read as the same number.
+func TestPortAsWritten(t *testing.T) {
+	t.Setenv("CMDLINE_TEST_PORT", "abc")
+	outs := []map[string]string{
+		{"name": "stdout", "port": "1"},
+		{"name": "websocket_go", "port": "abc"},
+		{"name": "websocket_go", "port": "0", "alias": "ws"},
+		{"name": "Websocket_Go://h:1/", "port": "99999"},
+		{"name": "websocket_go"},
+		{"name": "websocket_go", "port": "${CMDLINE_TEST_PORT}"},
+	}
+	tests := []struct {
+		instance string
+		core     int
+		want     string
+		ok       bool
+	}{
+		{"websocket_go.1", 0, "abc", true},
+		{"ws", 0, "0", true},
+		{"websocket_go.3", 99999, "99999", true},
+		{"websocket_go.5", 0, "abc", true},
+		{"websocket_go.0", 1, "", false},    // another plugin's output
+		{"websocket_go.1", 8080, "", false}, // not what the core read: not this one
+		{"websocket_go.4", 0, "", false},    // no Port written
+		{"websocket_go.9", 0, "", false},
+		{"other", 0, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := portAsWritten(outs, tt.instance, "websocket_go", tt.core)
+		if ok != tt.ok || (ok && got != tt.want) {
+			t.Errorf("portAsWritten(%s, %d) = %q, %v; want %q, %v", tt.instance, tt.core, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -32,7 +32,11 @@ type coreEndpoint struct {
 	// Port is what the core made of the Port key: atoi of it, so "99999"
 	// and "-1" arrive as written, while "0", "abc" and no Port all are 0.
 	Port int
-	Path string
+	// PortText is the Port key as written, when the plugin could find it
+	// (portAsWritten): it tells 0 and "abc" from no Port.
+	PortText  string
+	PortKnown bool
+	Path      string
 	// Err says why the core's values could not be read; the zero
 	// Host and Port then mean "unknown", not "unset".
 	Err error
@@ -368,7 +372,7 @@ func loadEncoderOptions(r *keyReader) encoder.Options {
 // which RFC 6455 does not allow, is dropped with a warning.
 func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, string, error) {
 	shown := redact("uri", uri)
-	if err := checkCorePort(core.Port); err != nil {
+	if err := checkCorePort(core); err != nil {
 		return nil, "", err
 	}
 	if strings.Contains(uri, "://") {
@@ -447,10 +451,17 @@ func resolveEndpoint(uri string, useTLS bool, core coreEndpoint) (*url.URL, stri
 	return u, warn, nil
 }
 
-// checkCorePort refuses a Port the core stored out of range (0 is unset).
-func checkCorePort(port int) error {
-	if port < 0 || port > 65535 {
-		return fmt.Errorf("invalid value %d for key 'port': allowed: 1 to 65535", port)
+// checkCorePort refuses a Port out of range: as written when known, else
+// as the core stored it (0 is unset).
+func checkCorePort(core coreEndpoint) error {
+	if core.PortKnown {
+		if n, err := strconv.Atoi(strings.TrimSpace(core.PortText)); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("invalid value %q for key 'port': allowed: 1 to 65535", core.PortText)
+		}
+		return nil
+	}
+	if core.Port < 0 || core.Port > 65535 {
+		return fmt.Errorf("invalid value %d for key 'port': allowed: 1 to 65535", core.Port)
 	}
 	return nil
 }

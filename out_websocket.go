@@ -72,7 +72,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	if err != nil {
 		flbLog.Warnf("%v: a relative Upstream path is read from the working directory only", err)
 	}
-	cfg, err := loadConfig(instanceSource{plugin}, readCoreEndpoint(plugin), confDir)
+	core := readCoreEndpoint(plugin)
+	core.PortText, core.PortKnown = instancePort(name, pluginName, core.Port)
+	cfg, err := loadConfig(instanceSource{plugin}, core, confDir)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			flbLog.Errorf("configuration: %s", line)

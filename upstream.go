@@ -334,7 +334,7 @@ func checkNodeKey(key string) error {
 // are ignored, with a warning.
 func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, cfg *config) {
 	output := r.src
-	if err := checkCorePort(core.Port); err != nil {
+	if err := checkCorePort(core); err != nil {
 		r.errs = append(r.errs, err)
 		return
 	}

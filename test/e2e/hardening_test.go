@@ -42,6 +42,9 @@ func TestBrokenSettingsStopInit(t *testing.T) {
 		{"Port 99999 beside Host", []string{"host example.com", "port 99999"}, "'port': allowed: 1 to 65535"},
 		{"Port -1", []string{"port -1"}, "'port': allowed: 1 to 65535"},
 		{"Port 65536 in -o", []string{"-o websocket_go://example.com:65536/x"}, "'port': allowed: 1 to 65535"},
+		// The core makes 0 of both: the plugin reads Port as written.
+		{"Port 0 beside Host", []string{"host example.com", "port 0"}, "'port': allowed: 1 to 65535"},
+		{"Port abc beside Host", []string{"host example.com", "port abc"}, "'port': allowed: 1 to 65535"},
 		{"ping_interval 1 µs", []string{"uri ws://127.0.0.1:8000/", "ping_interval 0.000001"}, "'ping_interval'"},
 		{"bad path escape", []string{"uri /a%zz"}, "'uri'"},
 	}
@@ -363,5 +366,25 @@ func readSlowly(rate int) func(c *wstest.Conn) {
 			}
 			c.Keep(typ, data.Bytes())
 		}
+	}
+}
+
+// Port 0 or not a number in a config file, classic or YAML, and among other
+// outputs, stops Fluent Bit at start naming the key; so does one given
+// with an Alias.
+func TestPortAsWrittenStopsInit(t *testing.T) {
+	t.Parallel()
+	confs := map[string]string{
+		"fb.conf": "[OUTPUT]\n    Name stdout\n    Match nothing\n\n[OUTPUT]\n    Name websocket_go\n    Match *\n    Host example.com\n    Port abc\n",
+		"fb.yaml": "pipeline:\n  outputs:\n    - name: websocket_go\n      match: '*'\n      alias: ws\n      host: example.com\n      port: 0\n",
+	}
+	for name, text := range confs {
+		t.Run(name, func(t *testing.T) {
+			conf := hosttest.WriteConfig(t, name, text)
+			r := hosttest.RunHost(t, "-e", hosttest.PluginSO(t), "-c", conf)
+			if r.ExitCode != 255 || r.CountLogs("error", "'port': allowed: 1 to 65535") == 0 {
+				t.Errorf("exit %d, want 255 and an error line naming port\n%s", r.ExitCode, r.Dump())
+			}
+		})
 	}
 }

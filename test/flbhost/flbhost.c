@@ -1709,8 +1709,11 @@ int main(int argc, char **argv)
             if (!eq) {
                 die(1, "[flbhost] -p needs KEY=VALUE, got '%s'", optarg);
             }
-            *eq = '\0';
-            kv_add(&last_out->props, optarg, eq + 1);
+            /* a copy of the key: fluent-bit's set_property leaves argv
+             * (and so /proc/self/cmdline) as it was */
+            char *key = xstrndup(optarg, (size_t) (eq - optarg));
+            kv_add(&last_out->props, key, eq + 1);
+            free(key);
             break;
         }
         case 'm':
