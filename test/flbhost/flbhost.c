@@ -243,7 +243,7 @@ static void plg_log(struct flb_output_instance *ins, int level, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    api_log_print(level, __FILE__, __LINE__, "[output:%s:%s] %s", P.name,
+    hostlog_print()(level, __FILE__, __LINE__, "[output:%s:%s] %s", P.name,
                   flb_output_name(ins), buf);
 }
 
@@ -525,7 +525,7 @@ static struct flb_api *profile_api(void)
         full.output_get_cmt_instance = (void *(*)(struct flb_output_instance *)) api_unset_field;
     }
     full.input_get_cmt_instance = api_input_get_cmt_instance;
-    full.log_print = api_log_print;
+    full.log_print = hostlog_print(); /* flb_log_print itself, as flb_api_create */
     full.input_log_check = api_input_log_check;
     full.output_log_check = api_output_log_check;
     full.custom_get_property = api_custom_get_property;
@@ -571,7 +571,8 @@ static void *core_sym(void *h, const char *path, const char *name)
     return f;
 }
 
-/* what the executable of the profile's release exports */
+/* what the executable of the profile's release exports; with
+ * --hide-symbols loaded RTLD_LOCAL, for the host's log only */
 static void profile_load_core(void)
 {
     char path[PATH_MAX];
@@ -579,16 +580,13 @@ static void profile_load_core(void)
 
     snprintf(path, sizeof(path), "%slibflbcore%s.so", exe_dir,
              opt.profile->core_2_0 ? "" : "19");
-    h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    h = dlopen(path, RTLD_NOW | (opt.hide_symbols ? RTLD_LOCAL : RTLD_GLOBAL));
     if (!h) {
         die(1, "[flbhost] cannot load %s: %s", path, dlerror());
     }
     ((void (*)(size_t)) core_sym(h, path, "flbhost_core_set_host_offset"))(host_offset);
-    ((void (*)(int, int)) core_sym(h, path, "flbhost_core_set_log"))(g_log_level,
-                                                                     opt.profile->log_ms);
-    /* the engine thread, where Init, and flushes without workers, run */
-    ((void (*)(void)) core_sym(h, path, "flbhost_core_fluent_bit_thread"))();
-    if (!opt.profile->metrics || opt.no_metrics) {
+    hostlog_load(h, path);
+    if (!opt.profile->metrics || opt.no_metrics || opt.hide_symbols) {
         return;
     }
     snprintf(path, sizeof(path), "%slibflbcmt.so", exe_dir);
@@ -609,9 +607,7 @@ static void load_support_libs(void)
     void *h;
     int i;
 
-    if (!opt.hide_symbols) {
-        profile_load_core();
-    }
+    profile_load_core();
     for (i = 0; i < opt.nbuiltins; i++) {
         snprintf(path, sizeof(path), "%slibbuiltin_%s.so", exe_dir, opt.builtins[i]);
         h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
@@ -625,6 +621,7 @@ static void load_support_libs(void)
 static void plugin_load_and_register(void)
 {
     struct flb_plugin_proxy_def *def;
+    void *engine_worker;
     char *jn;
     char *jd;
 
@@ -640,6 +637,8 @@ static void plugin_load_and_register(void)
         P.pre_run = (int (*)(int)) sym("FLBPluginOutputPreRun");
     }
 
+    /* Fluent Bit loads and registers plugins on its main thread, no worker */
+    engine_worker = hostlog_detach();
     if (P.pre_register) {
         if (P.pre_register(hot_reloading) == -1) {
             die(1, "[flbhost] FLBPluginPreRegister returned -1: Fluent Bit would not register "
@@ -655,6 +654,7 @@ static void plugin_load_and_register(void)
     if (P.reg(def) == -1) {
         die(1, "[flbhost] FLBPluginRegister returned -1: Fluent Bit would not register the plugin");
     }
+    hostlog_attach(engine_worker);
     P.api = profile_api();
     jn = json_str(def->name);
     jd = json_str(def->description);
@@ -928,6 +928,7 @@ static void *worker_main(void *arg)
     struct hinst *hi = arg;
     struct job *jb;
 
+    hostlog_thread_start();
     while (1) {
         pthread_mutex_lock(&hi->q_mu);
         while (!hi->q_head && !hi->q_stop) {
@@ -1477,6 +1478,7 @@ static void exit_instances(int by_reload)
     free(insts);
     insts = NULL;
     ninsts = 0;
+    hostlog_config_exit();
 }
 
 /* flb_reload(), the same from 2.1 to 5.1: the reloading flag; the plugin
@@ -1524,6 +1526,7 @@ static int hot_reload(int window)
     printf("flbhost: reloaded\n");
     fflush(stdout);
     hlog(FLB_LOG_INFO, "[reload] start everything");
+    hostlog_engine_start();
     create_instances();
     init_instances();
     hot_reloading = 0;
@@ -1878,8 +1881,10 @@ int main(int argc, char **argv)
                   (size_t) opt.profile->host_pad + (size_t) opt.host_pad;
     flbhost_core_set_host_offset(host_offset);
 
+    hostlog_open(kv_get(&cfg.service, "log_file"));
     load_support_libs();
     plugin_load_and_register();
+    hostlog_engine_start();
     create_instances();
     init_instances();
 
@@ -1967,6 +1972,7 @@ int main(int argc, char **argv)
         free(jn);
         free(ja);
     }
+    hostlog_print_totals();
     print_peak_memory();
     fflush(stdout);
     return 0;
