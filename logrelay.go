@@ -41,7 +41,8 @@ type relayLine struct {
 // thread, through print, which gets the worker to print as (nil: none).
 type lineRelay struct {
 	print func(worker unsafe.Pointer, level int, msg string)
-	setup func() // runs first on the relay's locked thread
+	setup func()        // runs first on the relay's locked thread
+	wait  time.Duration // relayWait, shorter in tests
 
 	start   sync.Once
 	mu      sync.Mutex
@@ -52,7 +53,7 @@ type lineRelay struct {
 }
 
 func newLineRelay(setup func(), print func(worker unsafe.Pointer, level int, msg string)) *lineRelay {
-	return &lineRelay{setup: setup, print: print, wake: make(chan struct{}, 1)}
+	return &lineRelay{setup: setup, print: print, wait: relayWait, wake: make(chan struct{}, 1)}
 }
 
 // logSink is one instance's way into the relay, with the worker of the
@@ -127,7 +128,7 @@ func (s *logSink) mark(closing bool) bool {
 	r.push(relayLine{done: done})
 	r.mu.Unlock()
 
-	t := time.NewTimer(relayWait)
+	t := time.NewTimer(r.wait)
 	defer t.Stop()
 	select {
 	case <-done:
