@@ -81,11 +81,12 @@ static int flbws_worker_probe(void *get, void **worker) {
 	if (!w || !sym) {
 		return flbws_worker_none;
 	}
-	if (*(void **) sym == w) {
-		return flbws_worker_tls;
-	}
+	// The key first: it reads 4 bytes, which either kind has.
 	if (pthread_getspecific(*(pthread_key_t *) sym) == w) {
 		return flbws_worker_key;
+	}
+	if (*(void **) sym == w) {
+		return flbws_worker_tls;
 	}
 	return flbws_worker_none;
 }

@@ -112,12 +112,20 @@ func TestRelayOrderOnOneThread(t *testing.T) {
 // when the sink has none.
 func TestRelayFlushWaitsForLines(t *testing.T) {
 	rec := newRelayRecorder(true)
+	rec.wait = time.Minute
 	s := rec.sink(unsafe.Pointer(new(byte)))
 	other := rec.sink(unsafe.Pointer(new(byte)))
 
-	other.waitQueued() // nothing queued: must not wait for the blocked relay
 	s.send(levelWarn, "first")
 	<-rec.entered
+	// other has nothing queued: it does not wait for the stuck relay.
+	returned := make(chan struct{})
+	go func() { other.waitQueued(); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("waitQueued waited for another sink's line")
+	}
 	flushed := make(chan bool)
 	go func() { flushed <- s.flush() }()
 	select {

@@ -22,7 +22,8 @@ import (
 // (fluentbit_logs_total), printed while Fluent Bit runs, in order per
 // instance. Flushes run on the engine thread (Workers 0) and on output
 // worker threads (Workers 2); across a hot reload the old config's worker
-// is not used after its instances' exits (the host aborts if it is).
+// is not used after its instances' exits (the host aborts if it is); and
+// where flb_worker_ctx is a pthread key rather than a __thread variable.
 func TestLogFileGetsEveryLine(t *testing.T) {
 	closing := wstest.StartWSServer(t, wstest.WSOptions{CloseEvery: 1, CloseCode: 1011})
 	silent := wstest.StartWSServer(t, wstest.WSOptions{Handle: func(c *wstest.Conn) {
@@ -33,10 +34,14 @@ func TestLogFileGetsEveryLine(t *testing.T) {
 			}
 		}
 	}})
-	for _, tt := range []struct{ name, workers, reload string }{
-		{"workers 0", "0", ""},
-		{"workers 2", "2", ""},
-		{"hot reload", "2", "3"},
+	for _, tt := range []struct {
+		name, workers, reload string
+		key                   bool // flb_worker_ctx a pthread key, not __thread
+	}{
+		{"workers 0", "0", "", false},
+		{"workers 2", "2", "", false},
+		{"hot reload", "2", "3", false},
+		{"pthread key", "2", "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			logFile := filepath.Join(hosttest.TempDir(t), "fluent-bit.log")
@@ -64,8 +69,14 @@ func TestLogFileGetsEveryLine(t *testing.T) {
 			if tt.reload != "" {
 				args = append(args, "--reload-after", tt.reload)
 			}
+			if tt.key {
+				args = append(args, "--worker-key")
+			}
 			r := hosttest.RunHostWith(t, hosttest.HostOptions{Timeout: 60 * time.Second}, args...)
 			r.RequireOK(t)
+			if tt.reload != "" && r.Reloads != 1 {
+				t.Fatalf("%d hot reloads, want 1\n%s", r.Reloads, r.Dump())
+			}
 			data, err := os.ReadFile(logFile)
 			if err != nil {
 				t.Fatal(err)

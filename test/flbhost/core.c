@@ -115,7 +115,40 @@ struct flb_worker {
     struct flb_worker *next;
 };
 
+#ifdef FLBCORE_WORKER_KEY
+/* a build without FLB_HAVE_C_TLS: FLB_TLS_DEFINE makes a pthread key */
+FLB_EXPORT pthread_key_t flb_worker_ctx;
+FLB_EXPORT pthread_once_t flb_worker_ctx_once = PTHREAD_ONCE_INIT;
+
+static void worker_key_create(void)
+{
+    pthread_key_create(&flb_worker_ctx, NULL);
+}
+
+static struct flb_worker *worker_tls_get(void)
+{
+    pthread_once(&flb_worker_ctx_once, worker_key_create);
+    return pthread_getspecific(flb_worker_ctx);
+}
+
+static void worker_tls_set(struct flb_worker *w)
+{
+    pthread_once(&flb_worker_ctx_once, worker_key_create);
+    pthread_setspecific(flb_worker_ctx, w);
+}
+#else
 FLB_EXPORT __thread struct flb_worker *flb_worker_ctx;
+
+static struct flb_worker *worker_tls_get(void)
+{
+    return flb_worker_ctx;
+}
+
+static void worker_tls_set(struct flb_worker *w)
+{
+    flb_worker_ctx = w;
+}
+#endif
 
 static pthread_mutex_t workers_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct flb_worker *workers;       /* of the config running now */
@@ -138,13 +171,13 @@ FLB_EXPORT void *flbhost_core_worker_create(void)
     w->next = workers;
     workers = w;
     pthread_mutex_unlock(&workers_mu);
-    flb_worker_ctx = w;
+    worker_tls_set(w);
     return w;
 }
 
 FLB_EXPORT void flbhost_core_worker_set(void *w)
 {
-    flb_worker_ctx = w;
+    worker_tls_set(w);
 }
 
 /* the config is destroyed: so are its workers (flb_worker_exit, flb_log_destroy) */
@@ -157,7 +190,7 @@ FLB_EXPORT void flbhost_core_config_exit(void)
     }
     workers = NULL;
     pthread_mutex_unlock(&workers_mu);
-    flb_worker_ctx = NULL;
+    worker_tls_set(NULL);
 }
 
 FLB_EXPORT void flbhost_core_logs_total(long out[FLB_LOG_TRACE + 1])
@@ -183,7 +216,7 @@ static void check_worker(struct flb_worker *w, const char *fn)
  * (Log_File or stderr) and counted, else straight to stderr */
 FLB_EXPORT void flbhost_core_vlog(int type, const char *fmt, va_list ap)
 {
-    struct flb_worker *w = flb_worker_ctx;
+    struct flb_worker *w = worker_tls_get();
     if (!w) {
         log_vemit_fd(STDERR_FILENO, type, fmt, ap);
         return;
@@ -208,7 +241,7 @@ FLB_EXPORT void flb_log_print(int type, const char *file, int line, const char *
 
 FLB_EXPORT void *flb_worker_get(void)
 {
-    return flb_worker_ctx;
+    return worker_tls_get();
 }
 
 FLB_EXPORT int flb_worker_log_level(void *worker)

@@ -46,10 +46,11 @@ static struct {
     const char *log_level;
     const struct flb_profile *profile;
     int no_metrics;
+    int worker_key;
     long grace;
     int grace_set;
 } opt = {
-    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 5, 0
+    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 0, 5, 0
 };
 
 static struct config cfg;
@@ -578,8 +579,8 @@ static void profile_load_core(void)
     char path[PATH_MAX];
     void *h;
 
-    snprintf(path, sizeof(path), "%slibflbcore%s.so", exe_dir,
-             opt.profile->core_2_0 ? "" : "19");
+    snprintf(path, sizeof(path), "%slibflbcore%s%s.so", exe_dir,
+             opt.profile->core_2_0 ? "" : "19", opt.worker_key ? "_key" : "");
     h = dlopen(path, RTLD_NOW | (opt.hide_symbols ? RTLD_LOCAL : RTLD_GLOBAL));
     if (!h) {
         die(1, "[flbhost] cannot load %s: %s", path, dlerror());
@@ -1631,7 +1632,9 @@ static void usage(FILE *f)
 "  --hide-symbols        do not export flb_output_net_default & co\n"
 "  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n"
 "  --flb-version V       behave as Fluent Bit V: 1.9, 2.0, 2.2, 3.2, 4.0, 5.1 (default)\n"
-"  --no-metrics          a Fluent Bit built without FLB_HAVE_METRICS (2.0 and later)\n");
+"  --no-metrics          a Fluent Bit built without FLB_HAVE_METRICS (2.0 and later)\n"
+"  --worker-key          a Fluent Bit built without FLB_HAVE_C_TLS: flb_worker_ctx\n"
+"                        is a pthread key (2.0 and later)\n");
 }
 
 /* helper libraries are looked up next to the executable */
@@ -1653,7 +1656,8 @@ static void set_exe_dir(void)
 int main(int argc, char **argv)
 {
     enum { O_RETRY_WAIT = 1000, O_RETRY_CAP, O_MAX_RUNTIME, O_RELOAD_AFTER,
-           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS, O_GRACE };
+           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS, O_GRACE,
+           O_WORKER_KEY };
     static struct option lopts[] = {
         {"retry-wait", required_argument, 0, O_RETRY_WAIT},
         {"retry-cap", required_argument, 0, O_RETRY_CAP},
@@ -1665,6 +1669,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, 0, O_LOG_LEVEL},
         {"flb-version", required_argument, 0, O_FLB_VERSION},
         {"no-metrics", no_argument, 0, O_NO_METRICS},
+        {"worker-key", no_argument, 0, O_WORKER_KEY},
         {"grace", required_argument, 0, O_GRACE},
         {"help", no_argument, 0, O_HELP},
         {0, 0, 0, 0}
@@ -1770,6 +1775,9 @@ int main(int argc, char **argv)
             if (!opt.profile) {
                 die(1, "[flbhost] --flb-version %s: one of %s", optarg, profile_list());
             }
+            break;
+        case O_WORKER_KEY:
+            opt.worker_key = 1;
             break;
         case O_NO_METRICS:
             opt.no_metrics = 1;

@@ -942,14 +942,18 @@ func TestHostExitOf19(t *testing.T) {
 // a worker (src/flb_log.c): the engine thread, where Init runs, and each
 // output worker thread; a plugin's own thread, and the main thread that
 // registers plugins, write to stderr, uncounted. The host's own lines go to
-// the Log_File too.
+// the Log_File too. The same with flb_worker_ctx a pthread key.
 func TestHostLogDestination(t *testing.T) {
-	for _, workers := range []string{"0", "1"} {
-		t.Run("workers "+workers, func(t *testing.T) {
+	for _, c := range []struct {
+		workers string
+		args    []string
+	}{{"0", nil}, {"1", nil}, {"1", []string{"--worker-key"}}} {
+		workers := c.workers
+		t.Run(fmt.Sprintf("workers %s %v", workers, c.args), func(t *testing.T) {
 			logFile := filepath.Join(hosttest.TempDir(t), "fb.log")
 			conf := hosttest.WriteConfig(t, "l.conf", "[SERVICE]\n    Log_File "+logFile+
 				"\n[OUTPUT]\n    Name probe\n    Match *\n    probe.label lf\n    probe.worker_log on\n    Workers "+workers+"\n")
-			r := runProbe(t, nil, "-c", conf, "-i", reference.Chunk())
+			r := runProbe(t, nil, append(c.args, "-c", conf, "-i", reference.Chunk())...)
 			r.RequireOK(t)
 			data, err := os.ReadFile(logFile)
 			if err != nil {
