@@ -9,7 +9,7 @@ import (
 )
 
 // Fluent Bit's flb_log_print sends a line to its logger (Log_File or
-// stderr, counted in fluentbit_logs_total) only on a thread Fluent Bit
+// stderr, counted in fluentbit_logger_logs_total) only on a thread Fluent Bit
 // knows: one whose flb_worker_ctx holds a worker. On any other thread,
 // which is where the plugin's goroutines run, it writes to stderr. The
 // relay prints such lines on one OS thread of its own that it makes a
@@ -24,8 +24,9 @@ import (
 // dropped and counted, as Fluent Bit's own log queue does.
 const maxRelayed = 10000
 
-// relayWait bounds how long an instance's Init and exit wait for the relay
-// to print the instance's lines; the relay normally takes microseconds.
+// relayWait bounds how long a Fluent Bit thread waits for the relay to
+// print an instance's lines (its exit, a line that must come after them);
+// the relay normally takes microseconds.
 const relayWait = 2 * time.Second
 
 // relayLine is a line to print, or (done set) a mark whose channel is
