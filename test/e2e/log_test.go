@@ -64,7 +64,7 @@ func TestLogFileGetsEveryLine(t *testing.T) {
     ping_interval 0.05
     ping_timeout 0.1
 `, logFile, closing.URL(), tt.workers, silent.URL()))
-			args := []string{"-e", hosttest.PluginSO(t), "-c", conf, "-i", reference.Chunk(), "-n", "4",
+			args := []string{"-e", hosttest.PluginSO(t), "-c", conf, "-i", reference.Chunk(), "-n", "8",
 				"--retry-wait", "100", "--retry-cap", "200", "--max-runtime", "4"}
 			if tt.reload != "" {
 				args = append(args, "--reload-after", tt.reload)

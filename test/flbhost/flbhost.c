@@ -1889,7 +1889,12 @@ int main(int argc, char **argv)
                   (size_t) opt.profile->host_pad + (size_t) opt.host_pad;
     flbhost_core_set_host_offset(host_offset);
 
-    hostlog_open(kv_get(&cfg.service, "log_file"));
+    {
+        const char *lf = kv_get(&cfg.service, "log_file");
+        char *t = lf ? env_translate(lf) : NULL;
+        hostlog_open(t);
+        free(t);
+    }
     load_support_libs();
     plugin_load_and_register();
     hostlog_engine_start();
