@@ -3,6 +3,7 @@ package main
 /*
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
@@ -66,6 +67,44 @@ static int flbws_worker_log_level(void *get, void *level) {
 	return w ? ((int (*)(void *)) level)(w) : -1;
 }
 
+// How this Fluent Bit keeps flb_worker_ctx (include/fluent-bit/flb_thread_storage.h):
+// a __thread variable (FLB_HAVE_C_TLS, every Linux build), whose dlsym
+// address is the calling thread's own slot, or a pthread key.
+enum { flbws_worker_none, flbws_worker_tls, flbws_worker_key };
+
+// flbws_worker_probe, on a Fluent Bit thread, reads the thread's worker
+// and tells how flb_worker_ctx holds it.
+static int flbws_worker_probe(void *get, void **worker) {
+	void *w = ((void *(*)(void)) get)();
+	void *sym = dlsym(RTLD_DEFAULT, "flb_worker_ctx");
+	*worker = w;
+	if (!w || !sym) {
+		return flbws_worker_none;
+	}
+	// The key first: it reads 4 bytes, which either kind has.
+	if (pthread_getspecific(*(pthread_key_t *) sym) == w) {
+		return flbws_worker_key;
+	}
+	if (*(void **) sym == w) {
+		return flbws_worker_tls;
+	}
+	return flbws_worker_none;
+}
+
+// flbws_relay_print prints msg through flb_log_print as a thread whose
+// worker is w (NULL: none). slot is dlsym's flb_worker_ctx looked up on
+// this very thread.
+static void flbws_relay_print(int kind, void *slot, void *w, void *fn, int level, const char *msg) {
+	if (kind == flbws_worker_tls) {
+		*(void **) slot = w;
+	} else {
+		pthread_setspecific(*(pthread_key_t *) slot, w);
+	}
+	((void (*)(int, const char *, int, const char *, ...)) fn)(level, NULL, 0, "%s", msg);
+}
+
+static void *flbws_worker_get(void *get) { return ((void *(*)(void)) get)(); }
+
 static void *flbws_symbol(const char *name) { return dlsym(RTLD_DEFAULT, name); }
 
 static const char *flbws_output_name(void *fn, void *ins) {
@@ -83,6 +122,8 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -95,6 +136,7 @@ const (
 	levelWarn  = 2
 	levelInfo  = 3
 	levelDebug = 4
+	levelTrace = 5
 )
 
 // builtinOutputExists tells whether the loading Fluent Bit has a built-in
@@ -143,54 +185,123 @@ func instanceName(plugin unsafe.Pointer) (string, bool) {
 func hasLogAPI() bool { return symbol("flb_output_log_check") != nil }
 
 // flbLogger writes through Fluent Bit's own logger, so lines look like
-// Fluent Bit's and honour Log_Level: the api's log_print, checked by the
-// instance's output_log_check (2.0 on); in 1.9 the exported flb_log_print
-// at the service's level, the one the api lets a plugin know.
+// Fluent Bit's, honour Log_Level and go where Fluent Bit's go, in order:
+// from the thread Init ran on, or relayed (logrelay.go) as that thread
+// from any other. Where the relay cannot work (no flb_worker_ctx
+// exported) lines are printed from the calling thread: the api's
+// log_print (2.0 on), else the exported flb_log_print.
 type flbLogger struct {
-	api, ins unsafe.Pointer
-	prefix   string
-
-	// Fluent Bit 1.9: no log_print in the api; stderrLogger at level.
-	legacy bool
-	level  int // the highest level printed
+	prefix string
+	level  int            // the highest level printed, the instance's Log_Level read at Init
+	api    unsafe.Pointer // its log_print prints lines not relayed; nil in 1.9
+	sink   *logSink       // nil: not relayed
+	get    unsafe.Pointer // flb_worker_get, with sink
+	core   unsafe.Pointer // flb_log_print, with sink
+	closed atomic.Bool
 }
 
-// newFLBLogger must run in FLBPluginInit, on Fluent Bit's thread: in 1.9
-// that is where the service's log level can be read.
+// newFLBLogger must run in FLBPluginInit, on Fluent Bit's thread: that is
+// where the instance's worker and the log level can be read.
 func newFLBLogger(plugin unsafe.Pointer, prefix string) *flbLogger {
-	l := &flbLogger{api: C.flbws_api(plugin), ins: C.flbws_instance(plugin), prefix: prefix}
+	l := &flbLogger{prefix: prefix, level: logLevel(plugin)}
 	if hasLogAPI() {
-		return l
+		l.api = C.flbws_api(plugin)
 	}
-	l.legacy, l.level = true, levelInfo
-	get, level := symbol("flb_worker_get"), symbol("flb_worker_log_level")
-	if get != nil && level != nil {
-		if lv := int(C.flbws_worker_log_level(get, level)); lv >= 0 {
-			l.level = lv
-		}
+	l.get, l.core = symbol("flb_worker_get"), symbol("flb_log_print")
+	if l.get != nil && l.core != nil {
+		l.sink = workerSink(l.get, l.core)
 	}
 	return l
 }
 
-// enabled reports whether a line of level would be printed.
-func (l *flbLogger) enabled(level int) bool {
-	if l.legacy {
-		return level <= l.level
+// logLevel is the highest level the instance prints: output_log_check
+// asked at Init (Log_Level does not change while an instance lives); in
+// 1.9, which has none, the service's level.
+func logLevel(plugin unsafe.Pointer) int {
+	if hasLogAPI() {
+		api, ins := C.flbws_api(plugin), C.flbws_instance(plugin)
+		for level := levelTrace; level >= levelError; level-- {
+			if C.flbws_log_check(api, ins, C.int(level)) != 0 {
+				return level
+			}
+		}
+		return 0
 	}
-	return C.flbws_log_check(l.api, l.ins, C.int(level)) != 0
+	get, level := symbol("flb_worker_get"), symbol("flb_worker_log_level")
+	if get != nil && level != nil {
+		if lv := int(C.flbws_worker_log_level(get, level)); lv >= 0 {
+			return lv
+		}
+	}
+	return levelInfo
 }
+
+// coreRelay relays the lines of every instance; it starts with the first
+// instance whose Init found its worker.
+var (
+	coreRelayOnce sync.Once
+	coreRelay     *lineRelay
+)
+
+// workerSink is a way into the relay for an instance being initialised:
+// nil where this Fluent Bit exports no flb_worker_ctx or Init runs on no
+// Fluent Bit thread.
+func workerSink(get, logPrint unsafe.Pointer) *logSink {
+	var worker unsafe.Pointer
+	kind := C.flbws_worker_probe(get, &worker)
+	if kind == C.flbws_worker_none {
+		return nil
+	}
+	coreRelayOnce.Do(func() {
+		var slot unsafe.Pointer
+		coreRelay = newLineRelay(func() { slot = symbol("flb_worker_ctx") }, func(worker unsafe.Pointer, level int, line string) {
+			msg := C.CString(line)
+			C.flbws_relay_print(kind, slot, worker, logPrint, C.int(level), msg)
+			C.free(unsafe.Pointer(msg))
+		})
+	})
+	return coreRelay.sink(worker)
+}
+
+// enabled reports whether a line of level would be printed.
+func (l *flbLogger) enabled(level int) bool { return level <= l.level }
 
 func (l *flbLogger) print(level int, format string, args []any) {
 	if !l.enabled(level) {
 		return
 	}
-	if l.legacy {
-		stderrLogger{prefix: l.prefix}.print(level, format, args)
+	line := l.prefix + fmt.Sprintf(format, args...)
+	if l.sink != nil && !l.closed.Load() {
+		if C.flbws_worker_get(l.get) == l.sink.worker {
+			l.sink.waitQueued()
+			msg := C.CString(line)
+			C.flbws_core_log(l.core, C.int(level), msg)
+			C.free(unsafe.Pointer(msg))
+			return
+		}
+		if l.sink.send(level, line) {
+			return
+		}
+	}
+	// Once closed the api may be freed: only the exported flb_log_print,
+	// which needs no instance, is left.
+	if l.api == nil || l.closed.Load() {
+		stderrLogger{}.print(level, "%s", []any{line})
 		return
 	}
-	msg := C.CString(l.prefix + fmt.Sprintf(format, args...))
+	msg := C.CString(line)
 	C.flbws_log(l.api, C.int(level), msg)
 	C.free(unsafe.Pointer(msg))
+}
+
+// Close runs in the instance's exit: lines logged so far are printed, and
+// nothing later uses the instance's worker or api, which Fluent Bit frees
+// after the exit.
+func (l *flbLogger) Close() {
+	l.closed.Store(true)
+	if l.sink != nil {
+		l.sink.close()
+	}
 }
 
 // corePrint prints a line through the running Fluent Bit's exported

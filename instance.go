@@ -18,6 +18,7 @@ type instance struct {
 	nodes       *nodes
 	messageType int // websocket.BinaryMessage for msgpack, else TextMessage
 	encoders    sync.Pool
+	closeLog    func() // after close, lines go nowhere near the instance's worker
 }
 
 func newInstance(cfg *config, log logger, metrics instanceMetrics) (*instance, error) {
@@ -110,6 +111,9 @@ func (in *instance) logDropped(res encoder.Result, tag string) {
 func (in *instance) close() {
 	in.nodes.Close()
 	in.metrics.Close()
+	if in.closeLog != nil {
+		in.closeLog()
+	}
 }
 
 // instanceSet holds the instances initialised and not closed yet.

@@ -65,6 +65,12 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		name = fmt.Sprintf("%s.%d", pluginName, id)
 	}
 	flbLog := newFLBLogger(plugin, fmt.Sprintf("[output:%s:%s] ", pluginName, name))
+	defer func() {
+		// Fluent Bit exits: nothing may print through its worker later.
+		if ret != output.FLB_OK {
+			flbLog.Close()
+		}
+	}()
 	defer recoverPanic(flbLog, "FLBPluginInit", &ret, output.FLB_ERROR)
 	watchStopSignals(flbLog)
 
@@ -89,6 +95,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		log.Errorf("configuration: %v", err)
 		return output.FLB_ERROR
 	}
+	in.closeLog = flbLog.Close
 	for _, w := range cfg.Warnings {
 		log.Warnf("%s", w)
 	}

@@ -9,6 +9,7 @@
 //	flbhost: summary {"instance":"name.0","name":...,"alias":...,"chunks":N,...}
 //	flbhost: reloaded
 //	flbhost: metrics {"instance":"name.0","generation":N,"series":[...]}
+//	flbhost: logs_total {"error":N,"warn":N,"info":N,"debug":N,"trace":N}
 //	flbhost: peak_memory {"vm_hwm_kb":N}
 package hosttest
 
@@ -117,14 +118,17 @@ type Summary struct {
 
 // HostResult is what one host run produced.
 type HostResult struct {
-	Args          []string
-	Stdout        string
-	Stderr        string
-	ExitCode      int    // -1 when killed by a signal
-	Signal        string // "segmentation fault", "aborted", ... when killed by a signal
-	TimedOut      bool
-	Duration      time.Duration
-	PeakMemory    int64 // the host's peak resident memory (VmHWM), bytes
+	Args       []string
+	Stdout     string
+	Stderr     string
+	ExitCode   int    // -1 when killed by a signal
+	Signal     string // "segmentation fault", "aborted", ... when killed by a signal
+	TimedOut   bool
+	Duration   time.Duration
+	PeakMemory int64 // the host's peak resident memory (VmHWM), bytes
+	// LogsTotal counts by level the lines Fluent Bit's logger took (from a
+	// thread with a worker), as fluentbit_logs_total does.
+	LogsTotal     map[string]int
 	Registrations []Registration
 	Summaries     map[string]Summary // by Instance, and by Alias when set
 	SummaryList   []Summary          // in instance order
@@ -222,9 +226,13 @@ type LogLine struct {
 var logLineRE = regexp.MustCompile(`^\[(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{3})?)\] \[([ a-z]{5})\] (.*)$`)
 
 // LogLines parses the stderr lines that have Fluent Bit's log format.
-func (r HostResult) LogLines() []LogLine {
+func (r HostResult) LogLines() []LogLine { return ParseLogLines(r.Stderr) }
+
+// ParseLogLines parses the lines of text (stderr, a Log_File) that have
+// Fluent Bit's log format.
+func ParseLogLines(text string) []LogLine {
 	var out []LogLine
-	for _, l := range strings.Split(r.Stderr, "\n") {
+	for _, l := range strings.Split(text, "\n") {
 		if m := logLineRE.FindStringSubmatch(l); m != nil {
 			out = append(out, LogLine{Level: strings.TrimSpace(m[2]), Message: m[3], Raw: l})
 		}
@@ -446,6 +454,8 @@ func parseHostOutput(r *HostResult) {
 			if json.Unmarshal([]byte(strings.TrimPrefix(line, "flbhost: metrics ")), &m) == nil {
 				r.Metrics = append(r.Metrics, m)
 			}
+		case strings.HasPrefix(line, "flbhost: logs_total "):
+			_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "flbhost: logs_total ")), &r.LogsTotal)
 		case strings.HasPrefix(line, "flbhost: peak_memory "):
 			var m struct {
 				KB int64 `json:"vm_hwm_kb"`

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host.h"
 
@@ -100,22 +101,141 @@ FLB_EXPORT const char *flb_output_name(struct flb_output_instance *ins)
     return ins->name;
 }
 
-/* --- logging, exported by every Fluent Bit (src/flb_log.c, src/flb_worker.c) --- */
+/* --- logging, exported by every Fluent Bit (src/flb_log.c, src/flb_worker.c) ---
+ * Only in libflbcore.so: the host reaches it through the library too
+ * (hostlog.c), so that there is one flb_worker_ctx. */
+#ifdef FLBCORE_SHARED
 
-/* Fluent Bit's threads (engine, output workers) are flb_workers; a plugin's
- * own threads are not, and flb_worker_get() returns NULL there. */
-static __thread int on_fluent_bit_thread;
-static int worker_token;
+/* Fluent Bit's threads are flb_workers: the engine thread gets the log's
+ * own worker (flb_log_create), every output worker thread one of its own
+ * (flb_worker_create from flb_tp_thread_start). A plugin's own threads,
+ * and the main thread that loads and registers plugins, have none:
+ * flb_worker_get() returns NULL there and flb_log_print writes to stderr,
+ * uncounted. flb_worker_ctx is a __thread variable the executable exports
+ * (FLB_HAVE_C_TLS, include/fluent-bit/flb_thread_storage.h). Workers live
+ * as long as their config: a hot reload or the shutdown destroys them after
+ * the instances' exits, before FLBPluginUnregister (flb_config_exit calls
+ * flb_log_destroy first); here they are poisoned, never freed, so that a
+ * later use aborts instead of reading freed memory. */
+#define WORKER_ALIVE 0x776f726b65724f4bULL
+#define WORKER_DEAD  0xdeadbeefdeadbeefULL
 
-FLB_EXPORT void flbhost_core_set_log(int level, int with_ms)
+struct flb_worker {
+    uint64_t magic;
+    struct flb_worker *next;
+};
+
+#ifdef FLBCORE_WORKER_KEY
+/* a build without FLB_HAVE_C_TLS: FLB_TLS_DEFINE makes a pthread key */
+FLB_EXPORT pthread_key_t flb_worker_ctx;
+FLB_EXPORT pthread_once_t flb_worker_ctx_once = PTHREAD_ONCE_INIT;
+
+static void worker_key_create(void)
+{
+    pthread_key_create(&flb_worker_ctx, NULL);
+}
+
+static struct flb_worker *worker_tls_get(void)
+{
+    pthread_once(&flb_worker_ctx_once, worker_key_create);
+    return pthread_getspecific(flb_worker_ctx);
+}
+
+static void worker_tls_set(struct flb_worker *w)
+{
+    pthread_once(&flb_worker_ctx_once, worker_key_create);
+    pthread_setspecific(flb_worker_ctx, w);
+}
+#else
+FLB_EXPORT __thread struct flb_worker *flb_worker_ctx;
+
+static struct flb_worker *worker_tls_get(void)
+{
+    return flb_worker_ctx;
+}
+
+static void worker_tls_set(struct flb_worker *w)
+{
+    flb_worker_ctx = w;
+}
+#endif
+
+static pthread_mutex_t workers_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct flb_worker *workers;       /* of the config running now */
+static long logs_total[FLB_LOG_TRACE + 1]; /* fluentbit_logs_total by level */
+static int log_fd = STDERR_FILENO;       /* Log_File, else stderr */
+
+FLB_EXPORT void flbhost_core_set_log(int level, int with_ms, int fd)
 {
     g_log_level = level;
     g_log_ms = with_ms;
+    log_fd = fd;
 }
 
-FLB_EXPORT void flbhost_core_fluent_bit_thread(void)
+/* a new worker of the running config, this thread's from now on */
+FLB_EXPORT void *flbhost_core_worker_create(void)
 {
-    on_fluent_bit_thread = 1;
+    struct flb_worker *w = xmalloc(sizeof(*w));
+    w->magic = WORKER_ALIVE;
+    pthread_mutex_lock(&workers_mu);
+    w->next = workers;
+    workers = w;
+    pthread_mutex_unlock(&workers_mu);
+    worker_tls_set(w);
+    return w;
+}
+
+FLB_EXPORT void flbhost_core_worker_set(void *w)
+{
+    worker_tls_set(w);
+}
+
+/* the config is destroyed: so are its workers (flb_worker_exit, flb_log_destroy) */
+FLB_EXPORT void flbhost_core_config_exit(void)
+{
+    struct flb_worker *w;
+    pthread_mutex_lock(&workers_mu);
+    for (w = workers; w; w = w->next) {
+        w->magic = WORKER_DEAD;
+    }
+    workers = NULL;
+    pthread_mutex_unlock(&workers_mu);
+    worker_tls_set(NULL);
+}
+
+FLB_EXPORT void flbhost_core_logs_total(long out[FLB_LOG_TRACE + 1])
+{
+    int i;
+    for (i = 0; i <= FLB_LOG_TRACE; i++) {
+        out[i] = __atomic_load_n(&logs_total[i], __ATOMIC_RELAXED);
+    }
+}
+
+static void check_worker(struct flb_worker *w, const char *fn)
+{
+    if (w->magic == WORKER_ALIVE) {
+        return;
+    }
+    fprintf(stderr, "flbhost: FATAL: %s() on a thread whose flb_worker_ctx is %p, %s "
+            "(Fluent Bit would use freed memory)\n", fn, (void *) w,
+            w->magic == WORKER_DEAD ? "a worker of a destroyed config" : "not a worker");
+    abort();
+}
+
+/* flb_log_print of the calling thread: through its worker to the log
+ * (Log_File or stderr) and counted, else straight to stderr */
+FLB_EXPORT void flbhost_core_vlog(int type, const char *fmt, va_list ap)
+{
+    struct flb_worker *w = worker_tls_get();
+    if (!w) {
+        log_vemit_fd(STDERR_FILENO, type, fmt, ap);
+        return;
+    }
+    check_worker(w, "flb_log_print");
+    if (type >= 0 && type <= FLB_LOG_TRACE) {
+        __atomic_add_fetch(&logs_total[type], 1, __ATOMIC_RELAXED);
+    }
+    log_vemit_fd(log_fd, type, fmt, ap);
 }
 
 /* the caller checks the level, as flb_log_check() does for the core */
@@ -125,24 +245,25 @@ FLB_EXPORT void flb_log_print(int type, const char *file, int line, const char *
     (void) file;
     (void) line;
     va_start(ap, fmt);
-    log_vemit(type, fmt, ap);
+    flbhost_core_vlog(type, fmt, ap);
     va_end(ap);
 }
 
 FLB_EXPORT void *flb_worker_get(void)
 {
-    return on_fluent_bit_thread ? &worker_token : NULL;
+    return worker_tls_get();
 }
 
 FLB_EXPORT int flb_worker_log_level(void *worker)
 {
-    if (worker != &worker_token) {
-        fprintf(stderr, "flbhost: FATAL: flb_worker_log_level() called with %p, not a worker "
-                "(Fluent Bit dereferences it)\n", worker);
+    if (!worker) {
+        fprintf(stderr, "flbhost: FATAL: flb_worker_log_level(NULL) (Fluent Bit dereferences it)\n");
         abort();
     }
+    check_worker(worker, "flb_worker_log_level");
     return g_log_level;
 }
+#endif
 
 #ifndef FLBCORE_1_9
 /* from 2.0 (src/flb_output.c) */

@@ -46,10 +46,11 @@ static struct {
     const char *log_level;
     const struct flb_profile *profile;
     int no_metrics;
+    int worker_key;
     long grace;
     int grace_set;
 } opt = {
-    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 5, 0
+    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 0, 5, 0
 };
 
 static struct config cfg;
@@ -243,7 +244,7 @@ static void plg_log(struct flb_output_instance *ins, int level, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    api_log_print(level, __FILE__, __LINE__, "[output:%s:%s] %s", P.name,
+    hostlog_print()(level, __FILE__, __LINE__, "[output:%s:%s] %s", P.name,
                   flb_output_name(ins), buf);
 }
 
@@ -525,7 +526,7 @@ static struct flb_api *profile_api(void)
         full.output_get_cmt_instance = (void *(*)(struct flb_output_instance *)) api_unset_field;
     }
     full.input_get_cmt_instance = api_input_get_cmt_instance;
-    full.log_print = api_log_print;
+    full.log_print = hostlog_print(); /* flb_log_print itself, as flb_api_create */
     full.input_log_check = api_input_log_check;
     full.output_log_check = api_output_log_check;
     full.custom_get_property = api_custom_get_property;
@@ -571,24 +572,22 @@ static void *core_sym(void *h, const char *path, const char *name)
     return f;
 }
 
-/* what the executable of the profile's release exports */
+/* what the executable of the profile's release exports; with
+ * --hide-symbols loaded RTLD_LOCAL, for the host's log only */
 static void profile_load_core(void)
 {
     char path[PATH_MAX];
     void *h;
 
-    snprintf(path, sizeof(path), "%slibflbcore%s.so", exe_dir,
-             opt.profile->core_2_0 ? "" : "19");
-    h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    snprintf(path, sizeof(path), "%slibflbcore%s%s.so", exe_dir,
+             opt.profile->core_2_0 ? "" : "19", opt.worker_key ? "_key" : "");
+    h = dlopen(path, RTLD_NOW | (opt.hide_symbols ? RTLD_LOCAL : RTLD_GLOBAL));
     if (!h) {
         die(1, "[flbhost] cannot load %s: %s", path, dlerror());
     }
     ((void (*)(size_t)) core_sym(h, path, "flbhost_core_set_host_offset"))(host_offset);
-    ((void (*)(int, int)) core_sym(h, path, "flbhost_core_set_log"))(g_log_level,
-                                                                     opt.profile->log_ms);
-    /* the engine thread, where Init, and flushes without workers, run */
-    ((void (*)(void)) core_sym(h, path, "flbhost_core_fluent_bit_thread"))();
-    if (!opt.profile->metrics || opt.no_metrics) {
+    hostlog_load(h, path);
+    if (!opt.profile->metrics || opt.no_metrics || opt.hide_symbols) {
         return;
     }
     snprintf(path, sizeof(path), "%slibflbcmt.so", exe_dir);
@@ -609,9 +608,7 @@ static void load_support_libs(void)
     void *h;
     int i;
 
-    if (!opt.hide_symbols) {
-        profile_load_core();
-    }
+    profile_load_core();
     for (i = 0; i < opt.nbuiltins; i++) {
         snprintf(path, sizeof(path), "%slibbuiltin_%s.so", exe_dir, opt.builtins[i]);
         h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
@@ -625,6 +622,7 @@ static void load_support_libs(void)
 static void plugin_load_and_register(void)
 {
     struct flb_plugin_proxy_def *def;
+    void *engine_worker;
     char *jn;
     char *jd;
 
@@ -640,6 +638,8 @@ static void plugin_load_and_register(void)
         P.pre_run = (int (*)(int)) sym("FLBPluginOutputPreRun");
     }
 
+    /* Fluent Bit loads and registers plugins on its main thread, no worker */
+    engine_worker = hostlog_detach();
     if (P.pre_register) {
         if (P.pre_register(hot_reloading) == -1) {
             die(1, "[flbhost] FLBPluginPreRegister returned -1: Fluent Bit would not register "
@@ -655,6 +655,7 @@ static void plugin_load_and_register(void)
     if (P.reg(def) == -1) {
         die(1, "[flbhost] FLBPluginRegister returned -1: Fluent Bit would not register the plugin");
     }
+    hostlog_attach(engine_worker);
     P.api = profile_api();
     jn = json_str(def->name);
     jd = json_str(def->description);
@@ -928,6 +929,7 @@ static void *worker_main(void *arg)
     struct hinst *hi = arg;
     struct job *jb;
 
+    hostlog_thread_start();
     while (1) {
         pthread_mutex_lock(&hi->q_mu);
         while (!hi->q_head && !hi->q_stop) {
@@ -1477,6 +1479,7 @@ static void exit_instances(int by_reload)
     free(insts);
     insts = NULL;
     ninsts = 0;
+    hostlog_config_exit();
 }
 
 /* flb_reload(), the same from 2.1 to 5.1: the reloading flag; the plugin
@@ -1524,6 +1527,7 @@ static int hot_reload(int window)
     printf("flbhost: reloaded\n");
     fflush(stdout);
     hlog(FLB_LOG_INFO, "[reload] start everything");
+    hostlog_engine_start();
     create_instances();
     init_instances();
     hot_reloading = 0;
@@ -1628,7 +1632,9 @@ static void usage(FILE *f)
 "  --hide-symbols        do not export flb_output_net_default & co\n"
 "  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n"
 "  --flb-version V       behave as Fluent Bit V: 1.9, 2.0, 2.2, 3.2, 4.0, 5.1 (default)\n"
-"  --no-metrics          a Fluent Bit built without FLB_HAVE_METRICS (2.0 and later)\n");
+"  --no-metrics          a Fluent Bit built without FLB_HAVE_METRICS (2.0 and later)\n"
+"  --worker-key          a Fluent Bit built without FLB_HAVE_C_TLS: flb_worker_ctx\n"
+"                        is a pthread key (2.0 and later)\n");
 }
 
 /* helper libraries are looked up next to the executable */
@@ -1650,7 +1656,8 @@ static void set_exe_dir(void)
 int main(int argc, char **argv)
 {
     enum { O_RETRY_WAIT = 1000, O_RETRY_CAP, O_MAX_RUNTIME, O_RELOAD_AFTER,
-           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS, O_GRACE };
+           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS, O_GRACE,
+           O_WORKER_KEY };
     static struct option lopts[] = {
         {"retry-wait", required_argument, 0, O_RETRY_WAIT},
         {"retry-cap", required_argument, 0, O_RETRY_CAP},
@@ -1662,6 +1669,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, 0, O_LOG_LEVEL},
         {"flb-version", required_argument, 0, O_FLB_VERSION},
         {"no-metrics", no_argument, 0, O_NO_METRICS},
+        {"worker-key", no_argument, 0, O_WORKER_KEY},
         {"grace", required_argument, 0, O_GRACE},
         {"help", no_argument, 0, O_HELP},
         /* fluent-bit's own long form, abbreviations included (getopt_long) */
@@ -1773,6 +1781,9 @@ int main(int argc, char **argv)
                 die(1, "[flbhost] --flb-version %s: one of %s", optarg, profile_list());
             }
             break;
+        case O_WORKER_KEY:
+            opt.worker_key = 1;
+            break;
         case O_NO_METRICS:
             opt.no_metrics = 1;
             break;
@@ -1883,8 +1894,15 @@ int main(int argc, char **argv)
                   (size_t) opt.profile->host_pad + (size_t) opt.host_pad;
     flbhost_core_set_host_offset(host_offset);
 
+    {
+        const char *lf = kv_get(&cfg.service, "log_file");
+        char *t = lf ? env_translate(lf) : NULL;
+        hostlog_open(t);
+        free(t);
+    }
     load_support_libs();
     plugin_load_and_register();
+    hostlog_engine_start();
     create_instances();
     init_instances();
 
@@ -1972,6 +1990,7 @@ int main(int argc, char **argv)
         free(jn);
         free(ja);
     }
+    hostlog_print_totals();
     print_peak_memory();
     fflush(stdout);
     return 0;

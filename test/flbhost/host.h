@@ -76,8 +76,8 @@ const char *kv_get(struct kvlist *l, const char *k);
 void kv_set(struct kvlist *l, const char *k, const char *v);
 void kv_free(struct kvlist *l);
 void log_vemit(int level, const char *fmt, va_list ap);
-void api_log_print(int level, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void log_vemit_fd(int fd, int level, const char *fmt, va_list ap);
+extern void (*g_log_sink)(int level, const char *fmt, va_list ap);
 void hlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 int parse_log_level(const char *s);
@@ -85,6 +85,18 @@ int parse_bool(const char *s);
 const char *env_get(const char *name);
 char *env_translate(const char *value);
 char *json_str(const char *s);
+
+/* hostlog.c: the log as Fluent Bit's workers see it */
+typedef void (*log_print_fn)(int type, const char *file, int line, const char *fmt, ...);
+void hostlog_open(const char *path);          /* [SERVICE] Log_File */
+void hostlog_load(void *core_handle, const char *path);
+void hostlog_engine_start(void);              /* the engine thread's worker */
+void hostlog_thread_start(void);              /* an output worker thread's */
+void hostlog_config_exit(void);               /* the config's workers destroyed */
+void *hostlog_detach(void);                   /* no worker on this thread, for now */
+void hostlog_attach(void *w);
+log_print_fn hostlog_print(void);             /* flb_log_print */
+void hostlog_print_totals(void);
 
 /* config.c */
 struct outdef *config_add_output(struct config *c, const char *name, const char *origin);

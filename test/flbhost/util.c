@@ -131,7 +131,7 @@ static const char *level_str(int level)
     }
 }
 
-void log_vemit(int level, const char *fmt, va_list ap)
+void log_vemit_fd(int fd, int level, const char *fmt, va_list ap)
 {
     char buf[4096];
     struct timeval tv;
@@ -162,20 +162,21 @@ void log_vemit(int level, const char *fmt, va_list ap)
     }
     buf[len++] = '\n';
     /* one write(2) per line, as Fluent Bit's logger does */
-    n = (int) write(STDERR_FILENO, buf, (size_t) len);
+    n = (int) write(fd, buf, (size_t) len);
     (void) n;
 }
 
-/* api->log_print: prints whatever it is given; the level check is the
- * caller's job (output_log_check), exactly as in Fluent Bit. */
-void api_log_print(int level, const char *file, int line, const char *fmt, ...)
+/* the host's lines: as flb_log_print of the calling thread once the
+ * engine runs (hostlog.c), to stderr before */
+void (*g_log_sink)(int level, const char *fmt, va_list ap);
+
+void log_vemit(int level, const char *fmt, va_list ap)
 {
-    va_list ap;
-    (void) file;
-    (void) line;
-    va_start(ap, fmt);
-    log_vemit(level, fmt, ap);
-    va_end(ap);
+    if (g_log_sink) {
+        g_log_sink(level, fmt, ap);
+        return;
+    }
+    log_vemit_fd(STDERR_FILENO, level, fmt, ap);
 }
 
 /* host's own messages: filtered by the global (service) log level */

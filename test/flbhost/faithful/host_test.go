@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -933,5 +934,60 @@ func TestHostExitOf19(t *testing.T) {
 	}
 	if r.CountLogs("warn", "would run the exit callback of a destroyed proxy") != 1 {
 		t.Errorf("no warning for probe.1's exit\n%s", r.Dump())
+	}
+}
+
+// TestHostLogDestination: Fluent Bit's flb_log_print sends a line to its
+// logger (Log_File, counted in fluentbit_logs_total) only from a thread with
+// a worker (src/flb_log.c): the engine thread, where Init runs, and each
+// output worker thread; a plugin's own thread, and the main thread that
+// registers plugins, write to stderr, uncounted. The host's own lines go to
+// the Log_File too. The same with flb_worker_ctx a pthread key.
+func TestHostLogDestination(t *testing.T) {
+	for _, c := range []struct {
+		workers string
+		args    []string
+	}{{"0", nil}, {"1", nil}, {"1", []string{"--worker-key"}}} {
+		workers := c.workers
+		t.Run(fmt.Sprintf("workers %s %v", workers, c.args), func(t *testing.T) {
+			logFile := filepath.Join(hosttest.TempDir(t), "fb.log")
+			conf := hosttest.WriteConfig(t, "l.conf", "[SERVICE]\n    Log_File "+logFile+
+				"\n[OUTPUT]\n    Name probe\n    Match *\n    probe.label lf\n    probe.worker_log on\n    Workers "+workers+"\n")
+			r := runProbe(t, nil, append(c.args, "-c", conf, "-i", reference.Chunk())...)
+			r.RequireOK(t)
+			data, err := os.ReadFile(logFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := hosttest.ParseLogLines(string(data))
+
+			want := map[string]bool{"init": true, "flush": true, "own_thread": false}
+			for _, e := range probeEvents(r, "worker") {
+				if e.b("set") != want[e.s("where")] {
+					t.Errorf("flb_worker_get() in %s: set=%v, want %v", e.s("where"), e.b("set"), want[e.s("where")])
+				}
+			}
+			if reg := probeEvents(r, "register"); len(reg) != 1 || reg[0].b("worker") {
+				t.Errorf("register events %v: want one, on a thread without a worker", reg)
+			}
+			for where, toFile := range want {
+				line := "[output:probe:lf] log line from " + where
+				inFile := strings.Contains(string(data), line)
+				onStderr := strings.Contains(r.Stderr, line)
+				if inFile != toFile || onStderr == toFile {
+					t.Errorf("%q: in the log file %v, on stderr %v; want in the file %v\nfile:\n%s\nstderr:\n%s", line, inFile, onStderr, toFile, data, r.Stderr)
+				}
+			}
+			if workers == "1" && !strings.Contains(string(data), "[output:probe:probe.0] worker #0 started") {
+				t.Errorf("the host's own lines go to the log file too\n%s", data)
+			}
+			total := 0
+			for _, n := range r.LogsTotal {
+				total += n
+			}
+			if total != len(file) || r.LogsTotal["info"] == 0 {
+				t.Errorf("logs_total %v counts %d lines, the log file has %d", r.LogsTotal, total, len(file))
+			}
+		})
 	}
 }

@@ -12,7 +12,7 @@
  *   probe.label  probe.keys (comma list to dump)  probe.init_ret
  *   probe.log on  probe.netdefault on  probe.retry_first N  probe.error_first N
  *   probe.invalid_first N  probe.ret R  probe.sleep_ms MS  probe.write_chunk on
- *   probe.read_past on
+ *   probe.read_past on  probe.worker_log on
  * Built with -DPROBE_NO_CTX it lacks FLBPluginFlushCtx, FLBPluginExitCtx,
  * FLBPluginPreRegister and FLBPluginOutputPreExit (old-style plugin).
  */
@@ -39,7 +39,8 @@ struct state {
     int seq;
     void *o_ins;
     int retry_first, error_first, invalid_first, ret, sleep_ms;
-    int write_chunk, read_past;
+    int write_chunk, read_past, worker_log;
+    void *api;
     atomic_int n;
     atomic_int inflight;
 };
@@ -101,6 +102,24 @@ static void emit(const char *fmt, ...)
     pthread_mutex_unlock(&out_mu);
 }
 
+/* probe.worker_log: which threads have a Fluent Bit worker, and where the
+ * api's log_print sends a line from each */
+static void worker_log(struct state *st, const char *where)
+{
+    void *(*get)(void) = (void *(*)(void)) dlsym(RTLD_DEFAULT, "flb_worker_get");
+    void (*log_print)(int, const char *, int, const char *, ...) =
+        ((struct flb_api *) st->api)->log_print;
+    emit("{\"ev\":\"worker\",\"where\":\"%s\",\"set\":%s}", where,
+         get && get() ? "true" : "false");
+    log_print(3, __FILE__, __LINE__, "[output:probe:%s] log line from %s", st->label, where);
+}
+
+static void *own_thread(void *arg)
+{
+    worker_log(arg, "own_thread");
+    return NULL;
+}
+
 static int envint(const char *k, int def)
 {
     const char *v = getenv(k);
@@ -128,14 +147,17 @@ EXPORT int FLBPluginRegister(struct flb_plugin_proxy_def *def)
     int i;
     const char *name = getenv("PROBE_NAME");
     const char *bc = getenv("PROBE_BUILTIN_CHECK");
+    void *(*worker_get)(void);
 
     /* 5.x: flb_calloc'ed 7 fields, only type set (flb_plugin_proxy_create);
      * PROBE_DEF5 reads only the 5 fields of the releases before 5.0 */
     zeroed = def->proxy == 0 && def->flags == 0 && def->name == NULL &&
              def->description == NULL &&
              (getenv("PROBE_DEF5") || (def->event_type == 0 && def->config_map == NULL));
-    emit("{\"ev\":\"register\",\"zeroed\":%s,\"type\":%d,\"tid\":%ld}",
-         zeroed ? "true" : "false", def->type, tid());
+    worker_get = (void *(*)(void)) dlsym(RTLD_DEFAULT, "flb_worker_get");
+    emit("{\"ev\":\"register\",\"zeroed\":%s,\"type\":%d,\"tid\":%ld,\"worker\":%s}",
+         zeroed ? "true" : "false", def->type, tid(),
+         worker_get && worker_get() ? "true" : "false");
 
     n += (size_t) snprintf(line + n, sizeof(line) - n, "{\"ev\":\"symbols\"");
     for (i = 0; names[i]; i++) {
@@ -335,6 +357,15 @@ EXPORT int FLBPluginInit(struct flbgo_output_plugin *p)
     st->sleep_ms = propint(p, "probe.sleep_ms", 0);
     st->write_chunk = propbool(p, "probe.write_chunk");
     st->read_past = propbool(p, "probe.read_past");
+    st->worker_log = propbool(p, "probe.worker_log");
+    st->api = p->api;
+    if (st->worker_log) {
+        pthread_t th;
+        worker_log(st, "init");
+        if (pthread_create(&th, NULL, own_thread, st) == 0) {
+            pthread_join(th, NULL);
+        }
+    }
 
     /* what FLBPluginSetContext does */
     p->context->remote_context = st;
@@ -367,6 +398,9 @@ static int do_flush(struct state *st, const void *data, int size, const char *ta
     }
     else {
         ret = st->ret;
+    }
+    if (st->worker_log) {
+        worker_log(st, "flush");
     }
     jesc(lab, sizeof(lab), st->label);
     jesc(tg, sizeof(tg), tag);
