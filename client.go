@@ -184,7 +184,7 @@ func (c *client) take(ctx context.Context) (*conn, error) {
 	var stale []*conn
 	keep := c.idle[:0]
 	for _, cn := range c.idle {
-		if cn.dead() || (c.cfg.IdleInterval > 0 && now.Sub(cn.lastUsed) > c.cfg.IdleInterval) {
+		if cn.dead() || cn.replacement(now, c.cfg.IdleInterval) != nil {
 			stale = append(stale, cn)
 		} else {
 			keep = append(keep, cn)
@@ -202,11 +202,16 @@ func (c *client) take(ctx context.Context) (*conn, error) {
 	c.mu.Unlock()
 
 	for _, s := range stale {
-		if !s.dead() {
+		why := s.replacement(now, c.cfg.IdleInterval)
+		switch {
+		case s.dead():
+		case why == errIdleReplaced:
 			c.log.Debugf("closing a connection to %s idle for %v (idle_interval %v)", c.cfg.LogURL,
 				now.Sub(s.lastUsed).Round(time.Millisecond), c.cfg.IdleInterval)
+		default:
+			c.log.Debugf("closing a connection to %s: the OAuth2 token it was opened with is due for renewal", c.cfg.LogURL)
 		}
-		s.setCause(errIdleReplaced)
+		s.setCause(why)
 		go func() {
 			defer c.closing.Done()
 			s.close(websocket.CloseNormalClosure, c.closeWait)

@@ -216,7 +216,7 @@ func TestPortAsWritten(t *testing.T) {
 		{"other", 0, "", false},
 	}
 	for _, tt := range tests {
-		got, ok := portAsWritten(outs, tt.instance, "websocket_go", tt.core)
+		got, ok := portAsWritten(outputAsWritten(outs, tt.instance, "websocket_go"), tt.core)
 		if ok != tt.ok || (ok && got != tt.want) {
 			t.Errorf("portAsWritten(%s, %d) = %q, %v; want %q, %v", tt.instance, tt.core, got, ok, tt.want, tt.ok)
 		}

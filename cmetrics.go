@@ -120,6 +120,8 @@ type cmtMetrics struct {
 	conns     unsafe.Pointer   // gauge
 	handshake unsafe.Pointer
 	failed    unsafe.Pointer
+	tokens    unsafe.Pointer
+	tokenFail unsafe.Pointer
 	lost      unsafe.Pointer
 	messages  unsafe.Pointer
 	bytes     unsafe.Pointer
@@ -171,7 +173,9 @@ func newCmtMetrics(plugin unsafe.Pointer, instance string) (*cmtMetrics, error) 
 	}
 	m.handshake = counter("handshakes_total", "WebSocket connections opened (handshake completed), by node.", nodeKeys, 2)
 	m.failed = counter("connect_failures_total", "Failed attempts to open a WebSocket connection (TCP, proxy, TLS or handshake), by node.", nodeKeys, 2)
-	m.lost = counter("connections_lost_total", "WebSocket connections lost, by node and cause: server_close, network_error, ping_timeout, idle_replaced.", causeKeys, 3)
+	m.tokens = counter("token_fetches_total", "OAuth2 access tokens fetched from the token endpoint, by node.", nodeKeys, 2)
+	m.tokenFail = counter("token_fetch_failures_total", "Requests to the OAuth2 token endpoint that gave no token, by node.", nodeKeys, 2)
+	m.lost = counter("connections_lost_total", "WebSocket connections lost, by node and cause: server_close, network_error, ping_timeout, idle_replaced, token_renewal.", causeKeys, 3)
 	m.messages = counter("messages_total", "WebSocket messages sent.", nameKey, 1)
 	m.bytes = counter("payload_bytes_total", "Payload bytes of the WebSocket messages sent, before framing and compression.", nameKey, 1)
 	m.confirmed = counter("confirmations_total", "Chunks whose reading the server confirmed (the pong after them).", nameKey, 1)
@@ -212,7 +216,7 @@ func (m *cmtMetrics) Node(node string) metricsSink {
 	}
 	n.labels = m.strings(m.instance, node)
 	now := timestamp()
-	for _, c := range []unsafe.Pointer{m.handshake, m.failed} {
+	for _, c := range []unsafe.Pointer{m.handshake, m.failed, m.tokens, m.tokenFail} {
 		C.flbws_cmt_update(m.fn.counterSet, c, now, 0, 2, n.labels)
 	}
 	for _, cause := range lostCauses {
@@ -283,6 +287,10 @@ func (n *cmtNodeMetrics) Handshake() {
 }
 
 func (n *cmtNodeMetrics) ConnectFailed() { n.update(n.fn.counterAdd, n.failed, 1, n.labels, 2) }
+
+func (n *cmtNodeMetrics) TokenFetched() { n.update(n.fn.counterAdd, n.tokens, 1, n.labels, 2) }
+
+func (n *cmtNodeMetrics) TokenFetchFailed() { n.update(n.fn.counterAdd, n.tokenFail, 1, n.labels, 2) }
 
 func (n *cmtNodeMetrics) Ended(cause error) {
 	n.setOpen(-1)

@@ -55,8 +55,8 @@ type config struct {
 	// word (an insecure switch, an endpoint that could not be read).
 	Warnings []string
 	// Secrets are the credentials the instance sends, which no log line
-	// may carry (see scrubbing).
-	Secrets []string
+	// may carry (see scrubbing), those that change included.
+	Secrets *secretSet
 }
 
 // connConfig holds the connection settings of one instance.
@@ -65,6 +65,9 @@ type connConfig struct {
 	// LogURL is URL as log lines show it (see redact).
 	LogURL             string
 	Header             http.Header
+	// Auth, when set, gives each handshake its Authorization header:
+	// credentials that change while the plugin runs (see credentials).
+	Auth               credentials
 	Subprotocols       []string
 	RequireSubprotocol bool
 	TLS                *tls.Config // nil for ws://
@@ -256,15 +259,22 @@ func (r *keyReader) list(key string) []string {
 // looked for.
 func loadConfig(src configSource, core coreEndpoint, confDir string) (*config, error) {
 	r := &keyReader{src: src}
-	cfg := &config{}
+	cfg := &config{Secrets: &secretSet{}}
+	if ks, ok := src.(interface{ Keys() []string }); ok {
+		for _, k := range ks.Keys() {
+			if err := checkOAuth2Key(k); err != nil {
+				r.errs = append(r.errs, err)
+			}
+		}
+	}
 
 	cfg.Encoder = loadEncoderOptions(r)
 	loadConnOptions(r, &cfg.Conn)
 	if file := r.string("upstream", ""); file != "" {
 		loadUpstream(r, file, core, confDir, cfg)
 	} else {
-		cfg.Endpoint = loadEndpoint(r, core, &cfg.Conn, &cfg.Warnings)
-		cfg.Secrets = secretValues(cfg.Conn, src.Get("proxy"))
+		cfg.Endpoint = loadEndpoint(r, core, &cfg.Conn, &cfg.Warnings, cfg.Secrets)
+		cfg.Secrets.add(secretValues(cfg.Conn, src.Get("proxy"))...)
 	}
 
 	if len(r.errs) > 0 {
@@ -295,8 +305,9 @@ func loadConnOptions(r *keyReader, c *connConfig) {
 
 // loadEndpoint reads the keys that say where and how to connect (uri,
 // ws_tls*, headers and auth, proxy) into c, with the Host and Port of
-// core, and returns the endpoint.
-func loadEndpoint(r *keyReader, core coreEndpoint, c *connConfig, warnings *[]string) *url.URL {
+// core, and returns the endpoint. Credentials that change register
+// themselves in secrets.
+func loadEndpoint(r *keyReader, core coreEndpoint, c *connConfig, warnings *[]string, secrets *secretSet) *url.URL {
 	useTLS := r.bool("ws_tls", false)
 	endpoint, warn, err := resolveEndpoint(r.string("uri", ""), useTLS, core)
 	if err != nil {
@@ -307,6 +318,8 @@ func loadEndpoint(r *keyReader, core coreEndpoint, c *connConfig, warnings *[]st
 	}
 
 	c.Header = loadHeaders(r)
+	c.Proxy = loadProxy(r)
+	c.Auth = loadCredentials(r, c.Header, endpoint != nil && endpoint.User != nil, c, secrets)
 	if endpoint != nil {
 		if endpoint.User != nil {
 			// gorilla refuses userinfo in a URL; it means Basic auth.
@@ -323,7 +336,6 @@ func loadEndpoint(r *keyReader, core coreEndpoint, c *connConfig, warnings *[]st
 	if err := checkReservedHeaders(c.Header, r.src.Get("subprotocols") != ""); err != nil {
 		r.errs = append(r.errs, err)
 	}
-	c.Proxy = loadProxy(r)
 
 	if endpoint != nil && endpoint.Scheme == "wss" {
 		tc, warns := loadTLS(r, endpoint.Hostname())

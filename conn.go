@@ -37,6 +37,7 @@ type conn struct {
 	// Owned by the Send holding the connection, or by client.mu while idle.
 	reused   bool           // it carried an earlier chunk
 	lastUsed time.Time      // end of its last chunk, or its handshake
+	renewAt  time.Time      // when the token it was opened with is due for renewal; zero: never
 	message  io.WriteCloser // the message being written, in parts
 	messages int            // messages begun in the chunk being written
 	msgBytes int            // payload of the message being written so far
@@ -245,6 +246,20 @@ func (cn *conn) setCause(err error) bool {
 	}
 	cn.cause = err
 	return true
+}
+
+// replacement says why an idle connection must be replaced before it
+// carries a chunk, or nil: it sat idle longer than idle (0: no limit), or
+// the token it was opened with is due for renewal, which a server may
+// enforce by cutting it.
+func (cn *conn) replacement(now time.Time, idle time.Duration) error {
+	switch {
+	case !cn.renewAt.IsZero() && !now.Before(cn.renewAt):
+		return errTokenRenewal
+	case idle > 0 && now.Sub(cn.lastUsed) > idle:
+		return errIdleReplaced
+	}
+	return nil
 }
 
 func (cn *conn) dead() bool {

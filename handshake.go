@@ -89,10 +89,79 @@ func (c *limitedConn) unlimit() { c.left.Store(-1) }
 // deadline, so a handshake is cut, when Fluent Bit stops, by closing them.
 type netConnKey struct{}
 
-// connect opens a new connection: TCP (through the proxy, if any), TLS
-// for wss://, and the WebSocket handshake, all within ConnectTimeout, and
-// cut when stop is done (Fluent Bit stopping).
+// connect opens a new connection: the Authorization of changing
+// credentials (an OAuth2 token fetched if need be), TCP (through the
+// proxy, if any), TLS for wss://, and the WebSocket handshake, all within
+// ConnectTimeout (a token fetch within its own oauth2.timeout), and cut
+// when stop is done (Fluent Bit stopping). A handshake refused with 401
+// gets new credentials and one more try, when they can differ.
 func (c *client) connect(stop context.Context) (*conn, error) {
+	auth, err := c.authorize(stop)
+	if err != nil {
+		return nil, err
+	}
+	ws, resp, unlimit, err := c.handshake(stop, auth)
+	if resp != nil && resp.StatusCode == http.StatusUnauthorized && c.cfg.Auth != nil && c.cfg.Auth.refused(auth) {
+		c.log.Debugf("handshake with %s refused with HTTP 401: trying once more with a new token", c.cfg.LogURL)
+		if auth, err = c.authorize(stop); err != nil {
+			return nil, err
+		}
+		ws, resp, unlimit, err = c.handshake(stop, auth)
+	}
+	if err != nil {
+		// A dial cut by stop's deadline (a flush's own bound once Fluent
+		// Bit is stopping) can fail a moment before stop says it is done.
+		if stopped(stop) {
+			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, errStopping)
+		}
+		return nil, handshakeError(c.cfg, resp, err)
+	}
+	err = checkSubprotocol(c.cfg, ws.Subprotocol())
+	if err == nil {
+		err = checkExtensions(c.cfg, resp.Header)
+	}
+	if err != nil {
+		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "")
+		ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		ws.Close()
+		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.LogURL, err)
+	}
+	unlimit()
+	c.metrics.Handshake()
+	cn := newConn(ws, c.cfg, c.log, c.metrics)
+	cn.renewAt = auth.renewAt
+	if err := cn.answersPings(stop, c.cfg.PingTimeout); err != nil {
+		return nil, err
+	}
+	return cn, nil
+}
+
+// stopped tells whether stop is done, or its deadline passed.
+func stopped(stop context.Context) bool {
+	d, ok := stop.Deadline()
+	return stop.Err() != nil || ok && !time.Now().Before(d)
+}
+
+// authorize is the Authorization of the instance's changing credentials
+// for one handshake; an empty one when it has none.
+func (c *client) authorize(stop context.Context) (authorization, error) {
+	if c.cfg.Auth == nil {
+		return authorization{}, nil
+	}
+	auth, err := c.cfg.Auth.authorization(stop, c.log, c.metrics)
+	if err != nil && stopped(stop) {
+		return authorization{}, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, errStopping)
+	}
+	if err != nil {
+		return authorization{}, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, err)
+	}
+	return auth, nil
+}
+
+// handshake dials and makes the WebSocket handshake, with auth's
+// Authorization when it has one. unlimit lifts the handshake's read limit
+// of the connection it made.
+func (c *client) handshake(stop context.Context, auth authorization) (ws *websocket.Conn, resp *http.Response, unlimit func(), err error) {
 	ctx, cancel := context.WithTimeout(stop, c.cfg.ConnectTimeout)
 	defer cancel()
 	var mu sync.Mutex
@@ -112,40 +181,23 @@ func (c *client) connect(stop context.Context) (*conn, error) {
 			nc.Close()
 		}
 	})
-	ws, resp, err := c.dialer.DialContext(ctx, c.cfg.URL, c.cfg.Header)
+	header := c.cfg.Header
+	if auth.header != "" {
+		header = header.Clone()
+		header.Set("Authorization", auth.header)
+	}
+	ws, resp, err = c.dialer.DialContext(ctx, c.cfg.URL, header)
 	if !cut() && err == nil {
 		ws.Close()
 		err = context.Cause(stop)
 	}
-	if err != nil {
-		// A dial cut by stop's deadline (a flush's own bound once Fluent
-		// Bit is stopping) can fail a moment before stop says it is done.
-		if d, ok := stop.Deadline(); stop.Err() != nil || ok && !time.Now().Before(d) {
-			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, errStopping)
+	return ws, resp, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, nc := range dialed {
+			nc.unlimit()
 		}
-		return nil, handshakeError(c.cfg, resp, err)
-	}
-	err = checkSubprotocol(c.cfg, ws.Subprotocol())
-	if err == nil {
-		err = checkExtensions(c.cfg, resp.Header)
-	}
-	if err != nil {
-		msg := websocket.FormatCloseMessage(websocket.CloseProtocolError, "")
-		ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-		ws.Close()
-		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.LogURL, err)
-	}
-	mu.Lock()
-	for _, nc := range dialed {
-		nc.unlimit()
-	}
-	mu.Unlock()
-	c.metrics.Handshake()
-	cn := newConn(ws, c.cfg, c.log, c.metrics)
-	if err := cn.answersPings(stop, c.cfg.PingTimeout); err != nil {
-		return nil, err
-	}
-	return cn, nil
+	}, err
 }
 
 // checkSubprotocol holds the server to RFC 6455 4.1 (it may only pick a
@@ -187,7 +239,7 @@ func handshakeError(cfg connConfig, resp *http.Response, err error) error {
 	case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
 		what := "refused"
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			what = "refused: authentication failed (check http_user, http_passwd, bearer_token and header)"
+			what = "refused: authentication failed (check http_user, http_passwd, bearer_token, their _file keys, oauth2.* and header)"
 		}
 		return fmt.Errorf("handshake with %s %s: HTTP %s%s", cfg.LogURL, what, resp.Status, preview(resp.Body))
 	case errors.Is(err, websocket.ErrBadHandshake):

@@ -28,6 +28,10 @@ type metricsSink interface {
 	Ended(cause error)
 	// Sent: messages of payload bytes were written to a connection.
 	Sent(messages, bytes int)
+	// TokenFetched: an OAuth2 access token came from the token endpoint.
+	TokenFetched()
+	// TokenFetchFailed: a request to the token endpoint gave no token.
+	TokenFetchFailed()
 	// Confirmed: the server acknowledged a chunk (the pong after it) rtt
 	// after the ping was sent.
 	Confirmed(rtt time.Duration)
@@ -40,16 +44,21 @@ const (
 	lostNetworkError = "network_error"
 	lostPingTimeout  = "ping_timeout"
 	lostIdleReplaced = "idle_replaced"
+	lostTokenRenewal = "token_renewal"
 )
 
 // lostCauses are every value lossCause returns, in the order the series
 // are registered.
-var lostCauses = []string{lostServerClose, lostNetworkError, lostPingTimeout, lostIdleReplaced}
+var lostCauses = []string{lostServerClose, lostNetworkError, lostPingTimeout, lostIdleReplaced, lostTokenRenewal}
 
 var (
 	// errIdleReplaced is the end of a connection closed by the plugin
 	// because it sat idle longer than idle_interval.
 	errIdleReplaced = errors.New("idle longer than idle_interval: replaced")
+	// errTokenRenewal is the end of a connection closed by the plugin
+	// because the OAuth2 token it was opened with is due for renewal, before
+	// the server may cut it for an expired token.
+	errTokenRenewal = errors.New("opened with an OAuth2 token due for renewal: replaced")
 	// errNoPong is a ping that got no pong in time.
 	errNoPong = errors.New("no pong")
 )
@@ -63,6 +72,8 @@ func lossCause(err error) (cause string, lost bool) {
 		return "", false
 	case errors.Is(err, errIdleReplaced):
 		return lostIdleReplaced, true
+	case errors.Is(err, errTokenRenewal):
+		return lostTokenRenewal, true
 	case errors.Is(err, errNoPong):
 		return lostPingTimeout, true
 	// 1006 is gorilla's word for a connection that ended without a close frame.
@@ -93,5 +104,7 @@ func (noMetrics) ConnectFailed()          {}
 func (noMetrics) Ended(error)             {}
 func (noMetrics) Sent(int, int)           {}
 func (noMetrics) Confirmed(time.Duration) {}
+func (noMetrics) TokenFetched()           {}
+func (noMetrics) TokenFetchFailed()       {}
 func (noMetrics) Node(string) metricsSink { return noMetrics{} }
 func (noMetrics) Close()                  {}

@@ -7,6 +7,8 @@ import "C"
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unsafe"
@@ -35,10 +37,23 @@ var instanceCount atomic.Int64
 // did not.
 var live instanceSet
 
-// instanceSource reads the properties of the instance being initialised.
-type instanceSource struct{ plugin unsafe.Pointer }
+// instanceSource reads the properties of the instance being initialised:
+// those the core shows the plugin, and the oauth2.* keys, which Fluent
+// Bit 5's core keeps, from its section as written.
+type instanceSource struct {
+	plugin  unsafe.Pointer
+	written map[string]string // from instanceAsWritten; nil when not found
+}
 
-func (s instanceSource) Get(key string) string { return output.FLBPluginConfigKey(s.plugin, key) }
+func (s instanceSource) Get(key string) string {
+	if v := output.FLBPluginConfigKey(s.plugin, key); v != "" || !isOAuth2Key(key) {
+		return v
+	}
+	return expandEnv(s.written[strings.ToLower(key)])
+}
+
+// Keys are the keys of the section as written.
+func (s instanceSource) Keys() []string { return slices.Collect(maps.Keys(s.written)) }
 
 //export FLBPluginPreRegister
 func FLBPluginPreRegister(hotReloading C.int) int {
@@ -78,9 +93,10 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	if err != nil {
 		flbLog.Warnf("%v: a relative Upstream path is read from the working directory only", err)
 	}
+	written := instanceAsWritten(name, pluginName)
 	core := readCoreEndpoint(plugin)
-	core.PortText, core.PortKnown = instancePort(name, pluginName, core.Port)
-	cfg, err := loadConfig(instanceSource{plugin}, core, confDir)
+	core.PortText, core.PortKnown = portAsWritten(written, core.Port)
+	cfg, err := loadConfig(instanceSource{plugin, written}, core, confDir)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			flbLog.Errorf("configuration: %s", line)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 )
 
@@ -130,10 +132,9 @@ const minSecret = 4
 
 // secretValues lists the credentials an instance sends, for scrubbing: a
 // server's refusal or close reason may quote the request it got. They are
-// the values of headers whose names say they are credentials, each word of
-// them (but an Authorization's scheme), the user:password of a Basic one;
-// the endpoint's query values, decoded and as written; and the userinfo of
-// the endpoint and of the proxy.
+// the values of headers whose names say they are credentials (see
+// headerSecrets); the endpoint's query values, decoded and as written; and
+// the userinfo of the endpoint and of the proxy.
 func secretValues(c connConfig, proxy string) []string {
 	var out []string
 	add := func(s string) {
@@ -142,26 +143,8 @@ func secretValues(c connConfig, proxy string) []string {
 		}
 	}
 	for name, values := range c.Header {
-		if !secretName(name) {
-			continue
-		}
 		for _, v := range values {
-			add(v)
-			words := strings.Fields(v)
-			if strings.HasSuffix(strings.ToLower(name), "authorization") && len(words) > 1 {
-				add(strings.Join(words[1:], " "))
-				if strings.EqualFold(words[0], "Basic") {
-					if b, err := base64.StdEncoding.DecodeString(words[1]); err == nil {
-						_, pass, _ := strings.Cut(string(b), ":")
-						add(string(b))
-						add(pass)
-					}
-				}
-				words = words[1:]
-			}
-			for _, w := range words {
-				add(w)
-			}
+			out = append(out, headerSecrets(name, v)...)
 		}
 	}
 	for _, raw := range []string{c.URL, proxy} {
@@ -186,6 +169,38 @@ func secretValues(c connConfig, proxy string) []string {
 	return out
 }
 
+// headerSecrets are the secrets of one header, none unless its name says
+// it is a credential: its value, each word of it (but an Authorization's
+// scheme), and the user:password and password of a Basic one.
+func headerSecrets(name, v string) []string {
+	if !secretName(name) {
+		return nil
+	}
+	var out []string
+	add := func(s string) {
+		if len(s) >= minSecret {
+			out = append(out, s)
+		}
+	}
+	add(v)
+	words := strings.Fields(v)
+	if strings.HasSuffix(strings.ToLower(name), "authorization") && len(words) > 1 {
+		add(strings.Join(words[1:], " "))
+		if strings.EqualFold(words[0], "Basic") {
+			if b, err := base64.StdEncoding.DecodeString(words[1]); err == nil {
+				_, pass, _ := strings.Cut(string(b), ":")
+				add(string(b))
+				add(pass)
+			}
+		}
+		words = words[1:]
+	}
+	for _, w := range words {
+		add(w)
+	}
+	return out
+}
+
 // secretForms are the ways a secret may be written in a log line: as is,
 // inside a %q-quoted string, URL-escaped (as a query value or a path), and
 // in base64 (standard and URL alphabets; without the padding, so that the
@@ -197,19 +212,69 @@ func secretForms(s string) []string {
 		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b)}
 }
 
-// scrubbing wraps log so that no line it prints carries one of secrets, in
-// any of its forms, whatever put it there.
-func scrubbing(log logger, secrets []string) logger {
+// secretSet is every credential an instance sends, for scrubbing: the
+// fixed ones of its configuration, and the latest values of those that
+// change while it runs (an OAuth2 token, a file's content). Lines are
+// scrubbed with a replacer rebuilt at each change.
+type secretSet struct {
+	mu       sync.Mutex
+	fixed    []string
+	changing map[any][][]string // by source: its latest values, newest last
+	r        atomic.Pointer[strings.Replacer]
+}
+
+// keepChanged is how many values of a changing secret stay scrubbed: the
+// current one and the one before, which a line about a connection made
+// with it may still carry.
+const keepChanged = 2
+
+// add registers fixed secrets.
+func (s *secretSet) add(secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fixed = append(s.fixed, secrets...)
+	s.rebuild()
+}
+
+// learn registers the secrets that make the new value of a changing
+// credential, source; the oldest value of source beyond keepChanged is
+// forgotten.
+func (s *secretSet) learn(source any, secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	values := s.changing[source]
+	if n := len(values); n > 0 && slices.Equal(values[n-1], secrets) {
+		return
+	}
+	if s.changing == nil {
+		s.changing = map[any][][]string{}
+	}
+	values = append(values, secrets)
+	s.changing[source] = values[max(0, len(values)-keepChanged):]
+	s.rebuild()
+}
+
+// rebuild makes the replacer of every form of every secret; under mu.
+func (s *secretSet) rebuild() {
 	var forms []string
-	for _, s := range secrets {
-		for _, f := range secretForms(s) {
-			if len(f) >= minSecret {
-				forms = append(forms, f)
+	collect := func(secrets []string) {
+		for _, secret := range secrets {
+			for _, f := range secretForms(secret) {
+				if len(f) >= minSecret {
+					forms = append(forms, f)
+				}
 			}
 		}
 	}
+	collect(s.fixed)
+	for _, values := range s.changing {
+		for _, v := range values {
+			collect(v)
+		}
+	}
 	if len(forms) == 0 {
-		return log
+		s.r.Store(nil)
+		return
 	}
 	// Longest first: a secret that holds another is replaced whole.
 	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
@@ -218,12 +283,27 @@ func scrubbing(log logger, secrets []string) logger {
 	for _, f := range forms {
 		pairs = append(pairs, f, redacted)
 	}
-	return scrubLogger{log, strings.NewReplacer(pairs...)}
+	s.r.Store(strings.NewReplacer(pairs...))
+}
+
+// scrub replaces every form of every secret in line.
+func (s *secretSet) scrub(line string) string {
+	if r := s.r.Load(); r != nil {
+		return r.Replace(line)
+	}
+	return line
+}
+
+// scrubbing wraps log so that no line it prints carries one of secrets, in
+// any of its forms, whatever put it there: those known now and those
+// learnt later.
+func scrubbing(log logger, secrets *secretSet) logger {
+	return scrubLogger{log, secrets}
 }
 
 type scrubLogger struct {
-	log logger
-	r   *strings.Replacer
+	log     logger
+	secrets *secretSet
 }
 
 // Debugf formats and scrubs nothing when debug lines are off: a flush logs
@@ -236,7 +316,7 @@ func (s scrubLogger) Debugf(format string, args ...any) {
 }
 
 func (s scrubLogger) line(format string, args []any) string {
-	return s.r.Replace(fmt.Sprintf(format, args...))
+	return s.secrets.scrub(fmt.Sprintf(format, args...))
 }
 
 func (s scrubLogger) Errorf(format string, args ...any) { s.log.Errorf("%s", s.line(format, args)) }

@@ -263,12 +263,17 @@ func expandEnv(s string) string {
 // nodeKeys are the keys a [NODE] may set besides name, host and port:
 // those that say where and how to connect. A node without one takes the
 // [OUTPUT]'s; every other key is the [OUTPUT]'s alone.
-var nodeKeys = append([]string{"uri", "ws_tls", "header", "http_user", "http_passwd", "bearer_token", "origin", "proxy"}, tlsKeys...)
+var nodeKeys = slices.Concat([]string{"uri", "ws_tls", "header", "origin", "proxy"}, fixedAuthKeys, tlsKeys, oauth2Keys, []string{clientSecretFileKey})
 
-// authKeys make the Authorization header together, with a user:password@
-// in uri: a node that sets one has its own credentials, and takes none of
-// the [OUTPUT]'s.
-var authKeys = []string{"http_user", "http_passwd", "bearer_token"}
+// fixedAuthKeys make the Authorization header together, with a
+// user:password@ in uri: a node that sets one has its own credentials, and
+// takes none of the [OUTPUT]'s, oauth2.* keys included. A node that sets
+// an oauth2.* key takes none of the [OUTPUT]'s fixedAuthKeys, but the
+// [OUTPUT]'s oauth2.* keys it does not set.
+var fixedAuthKeys = []string{"http_user", "http_passwd", "http_passwd_file", "bearer_token", "bearer_token_file"}
+
+// isOAuth2NodeKey tells the keys of the OAuth2 flow.
+func isOAuth2NodeKey(key string) bool { return isOAuth2Key(key) || key == clientSecretFileKey }
 
 // nodeSource reads a node's keys, and the [OUTPUT]'s where the node has
 // none.
@@ -282,22 +287,24 @@ func (s nodeSource) Get(key string) string {
 	if v, ok := s.node.Keys[key]; ok {
 		return v
 	}
-	if slices.Contains(authKeys, key) && s.ownAuth() {
+	fixed, oauth := s.ownAuth()
+	switch {
+	case slices.Contains(fixedAuthKeys, key) && (fixed || oauth), isOAuth2NodeKey(key) && fixed:
 		return ""
 	}
 	return s.output.Get(key)
 }
 
-// ownAuth tells whether the node sets credentials of its own.
-func (s nodeSource) ownAuth() bool {
-	for _, k := range authKeys {
-		if _, ok := s.node.Keys[k]; ok {
-			return true
-		}
+// ownAuth tells whether the node sets fixed credentials of its own, and
+// whether it sets oauth2.* keys.
+func (s nodeSource) ownAuth() (fixed, oauth bool) {
+	for k := range s.node.Keys {
+		fixed = fixed || slices.Contains(fixedAuthKeys, k)
+		oauth = oauth || isOAuth2NodeKey(k)
 	}
 	_, rest, isURL := strings.Cut(s.node.Keys["uri"], "://")
 	authority, _, _ := strings.Cut(rest, "/")
-	return isURL && strings.Contains(authority, "@")
+	return fixed || isURL && strings.Contains(authority, "@"), oauth
 }
 
 // outputWithPath is an [OUTPUT] without a uri key whose -o form named a
@@ -319,10 +326,12 @@ func checkNodeKey(key string) error {
 	switch {
 	case key == "name" || key == "host" || key == "port" || slices.Contains(nodeKeys, key) || strings.HasPrefix(key, headerKeyPrefix):
 		return nil
+	case isOAuth2Key(key):
+		return checkOAuth2Key(key)
 	case key == "tls" || strings.HasPrefix(key, "tls."):
 		return fmt.Errorf("key '%s' does nothing for this plugin: use 'ws_%s', as in the [OUTPUT]", key, key)
 	}
-	return fmt.Errorf("key '%s' cannot be set per node (a node takes name, host, port, %s and header.N): set it in the [OUTPUT]", key, strings.Join(nodeKeys, ", "))
+	return fmt.Errorf("key '%s' cannot be set per node (a node takes name, host, port, %s, header.N and the oauth2.* keys): set it in the [OUTPUT]", key, strings.Join(slices.DeleteFunc(slices.Clone(nodeKeys), isOAuth2Key), ", "))
 }
 
 // loadUpstream reads the upstream file into cfg.Upstream, each node's
@@ -372,7 +381,7 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 		}
 		conn := cfg.Conn
 		var warns []string
-		loadEndpoint(nr, coreEndpoint{Host: n.Get("host"), Port: port}, &conn, &warns)
+		loadEndpoint(nr, coreEndpoint{Host: n.Get("host"), Port: port}, &conn, &warns, cfg.Secrets)
 		conn.LogURL += " (node " + n.Name + ")"
 		for _, err := range nr.errs {
 			r.errs = append(r.errs, fmt.Errorf("upstream node '%s' (%s): %w", n.Name, n.Where, err))
@@ -380,7 +389,7 @@ func loadUpstream(r *keyReader, file string, core coreEndpoint, confDir string, 
 		for _, w := range warns {
 			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("upstream node '%s': %s", n.Name, w))
 		}
-		cfg.Secrets = append(cfg.Secrets, secretValues(conn, nr.src.Get("proxy"))...)
+		cfg.Secrets.add(secretValues(conn, nr.src.Get("proxy"))...)
 		u.Nodes = append(u.Nodes, nodeConfig{Name: n.Name, Conn: conn})
 	}
 	cfg.Upstream = u
