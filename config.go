@@ -63,8 +63,8 @@ type config struct {
 type connConfig struct {
 	URL string
 	// LogURL is URL as log lines show it (see redact).
-	LogURL             string
-	Header             http.Header
+	LogURL string
+	Header http.Header
 	// Auth, when set, gives each handshake its Authorization header:
 	// credentials that change while the plugin runs (see credentials).
 	Auth               credentials
