@@ -36,6 +36,9 @@ type WSOptions struct {
 	Subprotocols []string
 	// Status, when not 0, refuses every handshake with this HTTP status.
 	Status int
+	// Authorize, when set, sees each handshake's request first: it
+	// returns the HTTP status to refuse it with, or 0 to accept it.
+	Authorize func(r *http.Request) int
 	// Addr is the host:port to listen on; default a free loopback port.
 	Addr string
 	// Handle, when set, serves each accepted connection instead of the
@@ -211,6 +214,9 @@ func (s *WSServer) serve(up *websocket.Upgrader, w http.ResponseWriter, r *http.
 	s.mu.Lock()
 	status := s.opts.Status
 	s.mu.Unlock()
+	if status == 0 && s.opts.Authorize != nil {
+		status = s.opts.Authorize(r)
+	}
 	if status != 0 {
 		http.Error(w, http.StatusText(status), status)
 		return
