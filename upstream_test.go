@@ -363,3 +363,61 @@ func TestLoadConfigUpstreamErrors(t *testing.T) {
 		})
 	}
 }
+
+// A node's oauth2.* and *_file keys override the [OUTPUT]'s one by one; a
+// node with fixed credentials of its own takes none of the [OUTPUT]'s
+// oauth2.* keys, and one with oauth2.* keys none of its fixed ones.
+func TestUpstreamNodeCredentials(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := writeFile(t, "token", "tk-node-c\n")
+	file := writeUpstream(t, dir, "up.conf", `[UPSTREAM]
+    name  fleet
+[NODE]
+    name  a
+    host  127.0.0.1
+    port  8700
+[NODE]
+    name  b
+    host  127.0.0.1
+    port  8701
+    oauth2.client_id  client-b
+[NODE]
+    name  c
+    host  127.0.0.1
+    port  8702
+    bearer_token_file `+tokenFile+`
+[NODE]
+    name  d
+    host  127.0.0.1
+    port  8703
+    oauth2.enable off
+    bearer_token tk-node-d
+`)
+	cfg, err := loadConfig(mapSource{"upstream": file, "oauth2.enable": "on", "oauth2.token_url": "https://idp.test/token",
+		"oauth2.client_id": "client-a", "oauth2.client_secret": "cs-a"}, coreEndpoint{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := cfg.Upstream.Nodes
+	for i, want := range []string{"client-a", "client-b"} {
+		ts, ok := nodes[i].Conn.Auth.(*tokenSource)
+		if !ok || ts.s.ClientID != want || ts.s.TokenURL != "https://idp.test/token" || ts.s.ClientSecret != "cs-a" {
+			t.Errorf("node %s: %+v, want the [OUTPUT]'s OAuth2 with client id %s", nodes[i].Name, nodes[i].Conn.Auth, want)
+		}
+	}
+	if bf, ok := nodes[2].Conn.Auth.(bearerFile); !ok || bf.token.value != "tk-node-c" {
+		t.Errorf("node c: %+v, want its token file and no OAuth2", nodes[2].Conn.Auth)
+	}
+	if nodes[3].Conn.Auth != nil || nodes[3].Conn.Header.Get("Authorization") != "Bearer tk-node-d" {
+		t.Errorf("node d: %+v, %v: want its own bearer_token", nodes[3].Conn.Auth, nodes[3].Conn.Header)
+	}
+	if got := cfg.Secrets.scrub("cs-a tk-node-c tk-node-d"); got != "xxxxx xxxxx xxxxx" {
+		t.Errorf("node secrets not scrubbed: %q", got)
+	}
+
+	// A node's unknown oauth2.* key is refused, as in the [OUTPUT].
+	bad := writeUpstream(t, dir, "bad.conf", "[UPSTREAM]\n    name  f\n[NODE]\n    name  a\n    host  h\n    port  1\n    oauth2.client_secret_file  /x\n")
+	if _, err := loadConfig(mapSource{"upstream": bad}, coreEndpoint{}, ""); err == nil || !strings.Contains(err.Error(), "unknown key 'oauth2.client_secret_file'") {
+		t.Errorf("error %v", err)
+	}
+}

@@ -293,8 +293,54 @@ static int hidden_key(const char *k)
             return 1;
         }
     }
-    return strncasecmp(k, "tls.", 4) == 0 || strncasecmp(k, "net.", 4) == 0 ||
-           strncasecmp(k, "oauth2", 6) == 0;
+    return strncasecmp(k, "tls.", 4) == 0 || strncasecmp(k, "net.", 4) == 0;
+}
+
+/* Fluent Bit 5's OAuth2 config map (src/flb_oauth2.c): the only oauth2*
+ * keys its core takes. */
+static const char *oauth2_keys[] = {
+    "oauth2.enable", "oauth2.token_url", "oauth2.client_id", "oauth2.client_secret",
+    "oauth2.user_agent", "oauth2.scope", "oauth2.audience", "oauth2.resource",
+    "oauth2.auth_method", "oauth2.jwt_key_file", "oauth2.jwt_cert_file", "oauth2.jwt_aud",
+    "oauth2.jwt_header", "oauth2.jwt_ttl_seconds", "oauth2.refresh_skew_seconds",
+    "oauth2.timeout", "oauth2.connect_timeout", NULL
+};
+
+/* flb_output_oauth2_property_check (5.0 on), before the plugin's init:
+ * every oauth2* key the core kept must be one of its map, each once
+ * (flb_config_map_properties_check). */
+static void oauth2_property_check(struct flb_output_instance *ins)
+{
+    int i;
+    int j;
+    int count;
+    for (i = 0; i < ins->noauth2; i++) {
+        const char *k = ins->oauth2[i].key;
+        for (j = 0; oauth2_keys[j] && strcasecmp(k, oauth2_keys[j]) != 0; j++) {
+        }
+        if (!oauth2_keys[j]) {
+            hlog(FLB_LOG_ERROR, "[config] %s: unknown configuration property '%s'. "
+                 "The following properties are allowed: oauth2.enable, oauth2.token_url, "
+                 "oauth2.client_id, oauth2.client_secret, oauth2.user_agent, oauth2.scope, "
+                 "oauth2.audience, oauth2.resource, oauth2.auth_method, oauth2.jwt_key_file, "
+                 "oauth2.jwt_cert_file, oauth2.jwt_aud, oauth2.jwt_header, "
+                 "oauth2.jwt_ttl_seconds, oauth2.refresh_skew_seconds, oauth2.timeout, and "
+                 "oauth2.connect_timeout.", P.name, k);
+            hlog(FLB_LOG_ERROR, "[engine] output initialization failed");
+            fflush(stdout);
+            exit(255);
+        }
+        for (count = 0, j = 0; j < ins->noauth2; j++) {
+            count += strcasecmp(k, ins->oauth2[j].key) == 0;
+        }
+        if (count > 1) {
+            hlog(FLB_LOG_ERROR, "[config] %s: configuration property '%s' is set %i times",
+                 P.name, k, count);
+            hlog(FLB_LOG_ERROR, "[engine] output initialization failed");
+            fflush(stdout);
+            exit(255);
+        }
+    }
 }
 
 /* flb_output_set_property */
@@ -376,6 +422,14 @@ static void set_property(struct flb_output_instance *ins, const char *k, const c
                 die(1, "[config] %s does not support TLS", ins->name);
             }
         }
+    }
+    else if (opt.profile->oauth2_keys && strncasecmp(k, "oauth2", 6) == 0 && tmp) {
+        /* 5.0 on: the core keeps a set oauth2* key in its own list */
+        ins->oauth2 = xrealloc(ins->oauth2, sizeof(struct hprop) * (size_t) (ins->noauth2 + 1));
+        ins->oauth2[ins->noauth2].key = xstrdup(k);
+        ins->oauth2[ins->noauth2].val = tmp;
+        ins->noauth2++;
+        return;
     }
     else if (!hidden_key(k)) {
         if (ins->nprops == ins->props_cap) {
@@ -843,6 +897,11 @@ static void destroy_instance(struct hinst *hi)
         free(ins->props[i].val);
     }
     free(ins->props);
+    for (i = 0; i < ins->noauth2; i++) {
+        free(ins->oauth2[i].key);
+        free(ins->oauth2[i].val);
+    }
+    free(ins->oauth2);
     free(ins->context);
     /* poison: a plugin that kept o_ins past exit reads garbage */
     memset(ins, 0xa5, host_offset);
@@ -1406,6 +1465,7 @@ static void init_instances(void)
     int ret;
     for (i = 0; i < ninsts; i++) {
         struct flb_output_instance *ins = insts[i]->ins;
+        oauth2_property_check(ins);
         /* proxy_go_output_init: the shared struct points at this instance */
         P.plugin.api = P.api;
         P.plugin.o_ins = ins;

@@ -133,6 +133,8 @@ struct flb_output_instance {
     struct hprop *props;
     int nprops;
     int props_cap;
+    struct hprop *oauth2;    /* oauth2* keys the core keeps (5.0 on) */
+    int noauth2;
     struct flb_plugin_proxy_context *context;
     void *cmt;               /* cmetrics context (cmt.c), NULL without metrics */
     void *engine;            /* host bookkeeping (struct hinst *) */

@@ -59,6 +59,7 @@ struct flb_profile {
     int exit_last_ctx;        /* ExitCtx gets the last instance's context; the proxy
                                * is destroyed after the first instance's exit */
     int log_ms;               /* log timestamps with milliseconds */
+    int oauth2_keys;          /* the core keeps oauth2* keys and refuses unknown ones (5.0 on) */
     long host_pad;            /* where the instance's flb_net_host sits */
 };
 

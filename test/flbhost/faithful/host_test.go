@@ -162,6 +162,45 @@ func TestHostHiddenCoreKeys(t *testing.T) {
 	}
 }
 
+// The oauth2* keys: before 5.0 they reach the plugin like any key; from
+// 5.0 the core keeps every set key that starts with "oauth2" (even
+// "oauth2_x") and, before the plugin's init, refuses one its OAuth2 map
+// does not have, or one set twice (src/flb_output.c, src/flb_oauth2.c).
+func TestHostOAuth2Keys(t *testing.T) {
+	conf := func(keys string) string {
+		return hosttest.WriteConfig(t, "o.conf", "[OUTPUT]\n    Name probe\n    probe.label O\n"+keys+
+			"    probe.keys oauth2.enable,oauth2.token_url,oauth2_x\n")
+	}
+	keys := "    oauth2.enable on\n    oauth2.token_url http://idp/token\n    oauth2_x y\n"
+	for version, visible := range map[string]bool{"4.0": true, "5.1": false} {
+		var env []string
+		if version != "5.1" {
+			env = []string{"PROBE_DEF5=1"} // a definition of 5 fields before 5.0
+		}
+		r := runProbe(t, env, "--flb-version", version, "-c", conf(keys), "-i", reference.Chunk())
+		if version == "5.1" {
+			// oauth2_x is not in the map: the core stops before any init.
+			if r.ExitCode != 255 || len(probeEvents(r, "init")) != 0 || r.CountLogs("error", "[config] probe: unknown configuration property 'oauth2_x'") != 1 {
+				t.Errorf("5.1 must refuse oauth2_x before the plugin's init\n%s", r.Dump())
+			}
+			keys = "    oauth2.enable on\n    oauth2.token_url http://idp/token\n"
+			r = runProbe(t, nil, "--flb-version", version, "-c", conf(keys), "-i", reference.Chunk())
+		}
+		r.RequireOK(t)
+		props := probeProps(r)["O"]
+		for _, k := range []string{"oauth2.enable", "oauth2.token_url"} {
+			if e := props[k]; e.b("null") == visible {
+				t.Errorf("%s: key %q visible %v, want %v: %v", version, k, !e.b("null"), visible, e)
+			}
+		}
+	}
+	twice := "    oauth2.scope a\n    oauth2.Scope b\n"
+	if r := runProbe(t, nil, "-c", conf(twice), "-i", reference.Chunk()); r.ExitCode != 255 ||
+		r.CountLogs("error", "configuration property 'oauth2.scope' is set 2 times") != 1 {
+		t.Errorf("5.1 must refuse an oauth2 key set twice\n%s", r.Dump())
+	}
+}
+
 func TestHostPropertyLookup(t *testing.T) {
 	conf := hosttest.WriteConfig(t, "p.conf", `[OUTPUT]
     Name      probe
