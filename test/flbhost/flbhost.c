@@ -49,8 +49,9 @@ static struct {
     int worker_key;
     long grace;
     int grace_set;
+    long chunk_interval_ms;
 } opt = {
-    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 0, 5, 0
+    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 0, 5, 0, 0
 };
 
 static struct config cfg;
@@ -1688,6 +1689,7 @@ static void usage(FILE *f)
 "  --retry-cap MS        retry delay cap (default 2000000)\n"
 "  --max-runtime SEC     stop after SEC seconds; pending retries count as dropped\n"
 "  --reload-after K      hot reload after K chunks were dispatched\n"
+"  --chunk-interval MS   dispatch chunk k no earlier than k*MS after start (steady input)\n"
 "  --host-field-pad N    move the instance's flb_net_host N bytes (multiple of 8)\n"
 "  --hide-symbols        do not export flb_output_net_default & co\n"
 "  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n"
@@ -1717,7 +1719,7 @@ int main(int argc, char **argv)
 {
     enum { O_RETRY_WAIT = 1000, O_RETRY_CAP, O_MAX_RUNTIME, O_RELOAD_AFTER,
            O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS, O_GRACE,
-           O_WORKER_KEY };
+           O_WORKER_KEY, O_CHUNK_INTERVAL };
     static struct option lopts[] = {
         {"retry-wait", required_argument, 0, O_RETRY_WAIT},
         {"retry-cap", required_argument, 0, O_RETRY_CAP},
@@ -1731,6 +1733,7 @@ int main(int argc, char **argv)
         {"no-metrics", no_argument, 0, O_NO_METRICS},
         {"worker-key", no_argument, 0, O_WORKER_KEY},
         {"grace", required_argument, 0, O_GRACE},
+        {"chunk-interval", required_argument, 0, O_CHUNK_INTERVAL},
         {"help", no_argument, 0, O_HELP},
         /* fluent-bit's own long form, abbreviations included (getopt_long) */
         {"config", required_argument, 0, 'c'},
@@ -1812,6 +1815,9 @@ int main(int argc, char **argv)
             break;
         case O_RETRY_CAP:
             opt.retry_cap_ms = atol(optarg);
+            break;
+        case O_CHUNK_INTERVAL:
+            opt.chunk_interval_ms = atol(optarg);
             break;
         case O_MAX_RUNTIME:
             opt.max_runtime = atof(optarg);
@@ -2003,7 +2009,7 @@ int main(int argc, char **argv)
             reloaded = 1;
             continue;
         }
-        if (next < total) {
+        if (next < total && now_ms() >= start + next * opt.chunk_interval_ms) {
             if (dispatch_chunk((int) (next % nchunks))) {
                 next++;
                 dispatched++;
@@ -2014,6 +2020,9 @@ int main(int argc, char **argv)
             break;
         }
         until = now_ms() + 50;
+        if (next < total && start + next * opt.chunk_interval_ms < until) {
+            until = start + next * opt.chunk_interval_ms;
+        }
         {
             struct job *jb;
             for (jb = retries; jb; jb = jb->next) {
