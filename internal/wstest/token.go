@@ -132,6 +132,17 @@ func (s *TokenServer) Requests() []TokenRequest {
 	return append([]TokenRequest(nil), s.requests...)
 }
 
+// Tokens are the tokens it issued.
+func (s *TokenServer) Tokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for tok := range s.tokens {
+		out = append(out, tok)
+	}
+	return out
+}
+
 // Issued counts the tokens it issued.
 func (s *TokenServer) Issued() int {
 	s.mu.Lock()
