@@ -53,6 +53,13 @@ type authorization struct {
 	renewAt time.Time
 }
 
+// secretsOf names one changing secret of a credentials source in a
+// secretSet.
+type secretsOf struct {
+	owner any
+	what  string
+}
+
 // maxSecretFile bounds what a secret file may hold: a token or a
 // password, not a log file named by mistake.
 const maxSecretFile = 64 << 10
@@ -368,7 +375,7 @@ func loadOAuth2(r *keyReader, c *connConfig, secrets *secretSet) credentials {
 		case s.ClientSecret == "":
 			r.errs = append(r.errs, fmt.Errorf("key 'oauth2.enable' is on but neither 'oauth2.client_secret' nor '%s' is set (oauth2.auth_method %s)", clientSecretFileKey, s.AuthMethod))
 		default:
-			secrets.add(s.ClientSecret)
+			secrets.add(clientSecrets(s.ClientID, s.ClientSecret)...)
 		}
 	case authMethodJWT:
 		if s.JWTKeyFile == "" || s.JWTCertFile == "" {
@@ -381,6 +388,13 @@ func loadOAuth2(r *keyReader, c *connConfig, secrets *secretSet) credentials {
 	}
 	ts.client = tokenClient(s, c.Proxy)
 	return ts
+}
+
+// clientSecrets are the forms of a client secret a request to the token
+// endpoint carries: itself, and the id:secret of its Basic header, whose
+// parts are URL-escaped first (RFC 6749 2.3.1).
+func clientSecrets(id, secret string) []string {
+	return []string{secret, id + ":" + secret, url.QueryEscape(id) + ":" + url.QueryEscape(secret)}
 }
 
 // tokenClient makes the requests to the token endpoint: the system's CA
@@ -494,6 +508,7 @@ func (ts *tokenSource) fetch(ctx context.Context, log logger) (authorization, er
 		cc.ClientSecret = ts.s.ClientSecret
 		if ts.secretFile != nil {
 			cc.ClientSecret = ts.secretFile.read(log)
+			ts.secrets.learn(secretsOf{ts, "client secret"}, clientSecrets(ts.s.ClientID, cc.ClientSecret)...)
 		}
 		cc.AuthStyle = oauth2.AuthStyleInHeader
 		if ts.s.AuthMethod == authMethodPost {
@@ -504,7 +519,7 @@ func (ts *tokenSource) fetch(ctx context.Context, log logger) (authorization, er
 		if err != nil {
 			return authorization{}, fmt.Errorf("no OAuth2 token from %s: %w", ts.logURL, err)
 		}
-		ts.secrets.learn(assertionOf{ts}, assertion)
+		ts.secrets.learn(secretsOf{ts, "client assertion"}, assertion)
 		cc.AuthStyle = oauth2.AuthStyleInParams
 		cc.EndpointParams.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
 		cc.EndpointParams.Set("client_assertion", assertion)
@@ -515,7 +530,7 @@ func (ts *tokenSource) fetch(ctx context.Context, log logger) (authorization, er
 		return authorization{}, fmt.Errorf("no OAuth2 token from %s: %w", ts.logURL, tokenError(ctx, ts.s.Timeout, err))
 	}
 	header := tok.Type() + " " + tok.AccessToken
-	ts.secrets.learn(ts, tok.AccessToken)
+	ts.secrets.learn(secretsOf{ts, "access token"}, tok.AccessToken)
 	a := authorization{header: header}
 	if !tok.Expiry.IsZero() {
 		// Half-way through the token's life when it lives no longer than
@@ -562,10 +577,6 @@ func tokenError(ctx context.Context, timeout time.Duration, err error) error {
 	}
 	return errors.New("the answer is not a token response (RFC 6749 5.1)")
 }
-
-// assertionOf names the client assertions of a tokenSource among the
-// secrets that change.
-type assertionOf struct{ *tokenSource }
 
 // assertion is a private_key_jwt client assertion (RFC 7523), as Fluent
 // Bit 5 makes it: RS256, the certificate's thumbprint in the header

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/out-websocket/out_websocket/internal/hosttest"
+	"github.com/out-websocket/out_websocket/internal/reference"
 	"github.com/out-websocket/out_websocket/internal/wstest"
 )
 
@@ -129,5 +130,74 @@ func TestBearerTokenFileReplaced(t *testing.T) {
 	}
 	if s := r.Summary(t, "websocket_go.0"); s.Retried != 0 {
 		t.Errorf("%d flushes failed (RETRY), want none", s.Retried)
+	}
+}
+
+// The oauth2.* keys work as a user writes them in every release: a
+// classic [OUTPUT], -o/-p, YAML; before 5.0 the plugin sees them, from 5.0
+// it reads them from the section as written. An oauth2.* key Fluent Bit 5
+// does not know (oauth2.client_secret_file) stops Fluent Bit at start in
+// every release, naming the key: the file's key is client_secret_file.
+func TestOAuth2KeysAsWritten(t *testing.T) {
+	t.Parallel()
+	ts := wstest.StartTokenServer(t, wstest.TokenOptions{ClientID: "fluent-bit", ClientSecret: "written-secret", Lifetime: time.Hour})
+	srv := wstest.StartWSServer(t, ts.Protect(wstest.WSOptions{Path: "/ingest"}))
+	secretFile := hosttest.WriteConfig(t, "client-secret", "written-secret\n")
+	keys := []string{"oauth2.enable on", "oauth2.token_url " + ts.URL(), "oauth2.client_id fluent-bit"}
+	var confs int
+	classic := func(extra ...string) []string {
+		confs++
+		return []string{"-c", hosttest.WriteConfig(t, fmt.Sprintf("fluent-bit-%d.conf", confs), faultOutput(srv.URL(), "json", "*", 0, append(keys, extra...)...))}
+	}
+	yaml := hosttest.WriteConfig(t, "fluent-bit.yaml", fmt.Sprintf(`pipeline:
+  outputs:
+    - name: websocket_go
+      match: '*'
+      alias: ws
+      uri: %s
+      format: json
+      oauth2.enable: on
+      oauth2.token_url: %s
+      oauth2.client_id: fluent-bit
+      oauth2.client_secret: ${WRITTEN_SECRET}
+`, srv.URL(), ts.URL()))
+	cli := []string{"-o", "websocket_go", "-p", "uri=" + srv.URL(), "-p", "format=json", "-p", "oauth2.enable=on",
+		"-p", "oauth2.token_url=" + ts.URL(), "-p", "oauth2.client_id=fluent-bit", "-p", "client_secret_file=" + secretFile}
+	tests := []struct {
+		name     string
+		version  string
+		args     []string
+		instance string
+		refused  string // the error line that stops Fluent Bit, if any
+	}{
+		{"classic 4.0", "4.0", classic("oauth2.client_secret written-secret"), "websocket_go.0", ""},
+		{"classic 5.1", "5.1", classic("oauth2.client_secret written-secret"), "websocket_go.0", ""},
+		{"client_secret_file 5.1", "5.1", classic("client_secret_file " + secretFile), "websocket_go.0", ""},
+		{"-o -p 5.1", "5.1", cli, "websocket_go.0", ""},
+		{"YAML 5.1", "5.1", []string{"-c", yaml}, "ws", ""},
+		{"oauth2.client_secret_file 5.1", "5.1", classic("oauth2.client_secret_file " + secretFile), "",
+			"[config] websocket_go: unknown configuration property 'oauth2.client_secret_file'"},
+		{"oauth2.client_secret_file 4.0", "4.0", classic("oauth2.client_secret_file " + secretFile), "",
+			"unknown key 'oauth2.client_secret_file': the OAuth2 client secret's file is key 'client_secret_file'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(ts.Requests())
+			args := append([]string{"-e", hosttest.PluginSO(t), "--flb-version", tt.version, "-i", reference.Chunk()}, tt.args...)
+			r := hosttest.RunHostWith(t, hosttest.HostOptions{Env: []string{"WRITTEN_SECRET=written-secret"}}, args...)
+			if tt.refused != "" {
+				if r.ExitCode != 255 || r.CountLogs("error", tt.refused) == 0 {
+					t.Errorf("exit %d, want 255 with %q\n%s", r.ExitCode, tt.refused, r.Dump())
+				}
+				return
+			}
+			r.RequireOK(t)
+			if s := r.Summary(t, tt.instance); s.OK != 1 || s.Retried != 0 {
+				t.Errorf("summary %+v, want the chunk sent at once\n%s", s, r.Dump())
+			}
+			if n := len(ts.Requests()) - before; n != 1 {
+				t.Errorf("%d token requests, want 1", n)
+			}
+		})
 	}
 }
