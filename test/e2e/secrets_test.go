@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,13 +21,17 @@ import (
 )
 
 // No secret reaches the log, whatever happens: every secret-bearing key and
-// form gets a secret of its own, and six runs at Log_Level debug (records
+// form gets a secret of its own, and eleven runs at Log_Level debug (records
 // delivered, server down, 401, bad configuration, a refusal and a close
 // reason that quote the request back) must print none of them in any form
 // (raw, inside a %q-quoted string, URL-escaped, base64, and the base64 of a
 // Basic credential), anywhere in the host's output. Some secrets hold a
 // quote or a backslash, which %q escapes; the query's is written
-// URL-escaped in the uri.
+// URL-escaped in the uri. The credentials that rotate are in it too: an
+// OAuth2 client secret (in the config or a file) sent to a token endpoint
+// that quotes the request back in its refusal, the tokens it issues quoted
+// back in a close reason, a token file and a password file quoted back in
+// a refusal.
 func TestSecretsNeverLogged(t *testing.T) {
 	t.Parallel()
 	secrets := map[string]string{
@@ -44,6 +50,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 		"tab in header":   "tb-SECRET-d6f7",
 		"X-Credentials":   `cr-SECRET"e7a8`,
 		"X-JWT-Assertion": "jw-SECRET-f8b9",
+		"client_secret":   `cs-SECRET"09ca`,
+		"secret file":     `cf-SECRET\1adb`,
+		"token file":      "tf-SECRET-2bec",
+		"password file":   `pf-SECRET"3cfd`,
 	}
 	forbidden := map[string]string{}
 	for what, s := range secrets {
@@ -53,9 +63,25 @@ func TestSecretsNeverLogged(t *testing.T) {
 			forbidden[what+form] = f
 		}
 	}
-	for what, user := range map[string]string{"uri userinfo": "ingest", "http_passwd": "fluent"} {
+	for what, user := range map[string]string{"uri userinfo": "ingest", "http_passwd": "fluent", "password file": "fluent"} {
 		forbidden[what+" as Basic"] = base64.StdEncoding.EncodeToString([]byte(user + ":" + secrets[what]))
 	}
+	// A client secret's Basic header escapes it first (RFC 6749 2.3.1).
+	for _, what := range []string{"client_secret", "secret file"} {
+		forbidden[what+" as Basic"] = base64.StdEncoding.EncodeToString([]byte("fluent:" + url.QueryEscape(secrets[what])))
+	}
+	dir := t.TempDir()
+	file := func(what string) string {
+		p := filepath.Join(dir, strings.ReplaceAll(what, " ", "-"))
+		if err := os.WriteFile(p, []byte(secrets[what]+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Token endpoints: one that refuses every request quoting it back in
+	// its body, one that issues tokens, which a server then quotes back.
+	echoTokens := wstest.StartTokenServer(t, wstest.TokenOptions{ClientID: "fluent", ClientSecret: "not-this-one", Echo: true})
+	tokens := wstest.StartTokenServer(t, wstest.TokenOptions{ClientID: "fluent", ClientSecret: secrets["client_secret"], Lifetime: time.Hour})
 
 	srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/ingest"})
 	refusing := wstest.StartWSServer(t, wstest.WSOptions{Path: "/ingest", Status: 401})
@@ -141,6 +167,57 @@ func TestSecretsNeverLogged(t *testing.T) {
 				t.Errorf("the close was not logged")
 			}
 		}},
+		{"token endpoint quotes the request", []string{
+			"URI " + srv.URL(),
+			"oauth2.enable on",
+			"oauth2.token_url " + echoTokens.URL(),
+			"oauth2.client_id fluent",
+			"oauth2.client_secret " + secrets["client_secret"],
+		}, func(t *testing.T, r hosttest.HostResult) {
+			if r.CountLogs("warn", "no OAuth2 token from "+echoTokens.URL()+": HTTP 401 Unauthorized (invalid_client)") == 0 {
+				t.Errorf("the refusal was not logged")
+			}
+		}},
+		{"token endpoint quotes the posted secret file", []string{
+			"URI " + srv.URL(),
+			"oauth2.enable on",
+			"oauth2.token_url " + echoTokens.URL(),
+			"oauth2.client_id fluent",
+			"oauth2.auth_method post",
+			"client_secret_file " + file("secret file"),
+		}, func(t *testing.T, r hosttest.HostResult) {
+			if r.CountLogs("warn", "no OAuth2 token from") == 0 {
+				t.Errorf("the refusal was not logged")
+			}
+		}},
+		{"close reason quotes the token", []string{
+			fmt.Sprintf("URI ws://%s/ingest", hostPort(echoClose)),
+			"oauth2.enable on",
+			"oauth2.token_url " + tokens.URL(),
+			"oauth2.client_id fluent",
+			"oauth2.client_secret " + secrets["client_secret"],
+		}, func(t *testing.T, r hosttest.HostResult) {
+			if r.CountLogs("warn", "close 1008") == 0 || tokens.Issued() == 0 {
+				t.Errorf("the close was not logged, or no token issued")
+			}
+		}},
+		{"refusal quotes the token file", []string{
+			fmt.Sprintf("URI %s/ingest", strings.TrimSuffix(echoRefusal, "/")),
+			"bearer_token_file " + file("token file"),
+		}, func(t *testing.T, r hosttest.HostResult) {
+			if r.CountLogs("warn", "400") == 0 {
+				t.Errorf("the refusal was not logged")
+			}
+		}},
+		{"refusal quotes the password file", []string{
+			fmt.Sprintf("URI %s/ingest", strings.TrimSuffix(echoRefusal, "/")),
+			"http_user fluent",
+			"http_passwd_file " + file("password file"),
+		}, func(t *testing.T, r hosttest.HostResult) {
+			if r.CountLogs("warn", "400") == 0 {
+				t.Errorf("the refusal was not logged")
+			}
+		}},
 		{"bad config", []string{
 			fmt.Sprintf("URI ws://ingest:%s@%s:99999/ingest?token=%s", secrets["typo'd uri"], "127.0.0.1", url.QueryEscape(secrets["uri query"])),
 			"header.2 Authorization:Bearer" + secrets["typo'd header"],
@@ -168,6 +245,13 @@ func TestSecretsNeverLogged(t *testing.T) {
 			for what, s := range forbidden {
 				if strings.Contains(out, s) {
 					t.Errorf("the %s secret %q is in the output", what, s)
+				}
+			}
+			for _, tok := range tokens.Tokens() {
+				for _, f := range []string{tok, base64.StdEncoding.EncodeToString([]byte(tok)), base64.RawURLEncoding.EncodeToString([]byte(tok))} {
+					if strings.Contains(out, f) {
+						t.Errorf("an issued token %q is in the output", f)
+					}
 				}
 			}
 			if r.CountLogs("debug", "") == 0 && tt.name != "bad config" {
