@@ -19,6 +19,7 @@ type confEndpoint struct {
 	addr, path string
 	binary     bool
 	header     [2]string // a request header the example sets
+	oauth2     bool      // it takes only a token of the example's token endpoint
 }
 
 // upstreamEndpoints are the nodes of conf/upstream-nodes.conf and .yaml.
@@ -39,6 +40,7 @@ func TestConfExamples(t *testing.T) {
 		env       []string // values for the example's ${VAR}s
 		tls       bool
 		repeat    int // sends of the chunk, when more than one
+		tokens    bool // a token endpoint at OAUTH2_TOKEN_URL, its client secret in OAUTH2_CLIENT_SECRET_FILE
 	}{
 		"fluent-bit.conf": {endpoints: []confEndpoint{{addr: "127.0.0.1:8700", path: "/something"}}, plugin: true},
 		"fluent-bit.yaml": {endpoints: []confEndpoint{{addr: "127.0.0.1:8700", path: "/something"}}, plugin: true},
@@ -53,6 +55,11 @@ func TestConfExamples(t *testing.T) {
 		// Three chunks, round-robin: one to each node.
 		"upstream.conf": {endpoints: upstreamEndpoints, plugin: true, repeat: 3},
 		"upstream.yaml": {endpoints: upstreamEndpoints, plugin: true, repeat: 3},
+		"rotating-credentials.conf": {
+			endpoints: []confEndpoint{{addr: "127.0.0.1:8744", path: "/ingest", oauth2: true},
+				{addr: "127.0.0.1:8745", path: "/ingest", header: [2]string{"Authorization", "Bearer tk-from-file"}}},
+			plugin: true, tokens: true, env: []string{"WS_TOKEN_FILE=" + hosttest.WriteFile(t, "ws-token", []byte("tk-from-file\n"))},
+		},
 	}
 	// Files that are not pipelines, and the example that uses each.
 	support := map[string]string{
@@ -81,11 +88,21 @@ func TestConfExamples(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
+			env := tt.env
+			var tokens *wstest.TokenServer
+			if tt.tokens {
+				tokens = wstest.StartTokenServer(t, wstest.TokenOptions{ClientID: "fluent-bit", ClientSecret: "example-secret", Lifetime: time.Hour})
+				env = append(env[:len(env):len(env)], "OAUTH2_TOKEN_URL="+tokens.URL(),
+					"OAUTH2_CLIENT_SECRET_FILE="+hosttest.WriteFile(t, "client-secret", []byte("example-secret\n")))
+			}
 			var servers []*wstest.WSServer
 			for _, ep := range tt.endpoints {
 				opts := wstest.WSOptions{Addr: ep.addr, Path: ep.path}
 				if tt.tls {
 					opts.TLS = ca.ServerTLS(t, "localhost", "127.0.0.1")
+				}
+				if ep.oauth2 {
+					opts = tokens.Protect(opts)
 				}
 				servers = append(servers, wstest.StartWSServer(t, opts))
 			}
@@ -98,7 +115,7 @@ func TestConfExamples(t *testing.T) {
 			} else {
 				hosttest.PluginSO(t) // the example's plugins file names ./out_websocket.so
 			}
-			r := hosttest.RunHostWith(t, hosttest.HostOptions{Dir: hosttest.RepoRoot, Env: tt.env}, args...)
+			r := hosttest.RunHostWith(t, hosttest.HostOptions{Dir: hosttest.RepoRoot, Env: env}, args...)
 			r.RequireOK(t)
 			for _, s := range r.SummaryList {
 				if s.Name != "websocket_go" || s.OK == 0 || s.OK != s.Chunks || s.Flushes != s.Chunks || s.Retried != 0 || s.Dropped != 0 {
