@@ -32,12 +32,12 @@ type conn struct {
 	url     string
 	log     logger
 	metrics metricsSink
-	confirm bool // confirm_delivery: a chunk is sent once its ping is answered
+	confirm bool      // confirm_delivery: a chunk is sent once its ping is answered
+	renewAt time.Time // when the token it was opened with is due for renewal; zero: never
 
 	// Owned by the Send holding the connection, or by client.mu while idle.
 	reused   bool           // it carried an earlier chunk
 	lastUsed time.Time      // end of its last chunk, or its handshake
-	renewAt  time.Time      // when the token it was opened with is due for renewal; zero: never
 	message  io.WriteCloser // the message being written, in parts
 	messages int            // messages begun in the chunk being written
 	msgBytes int            // payload of the message being written so far
@@ -52,9 +52,11 @@ type conn struct {
 	pong   chan struct{} // closed, and replaced, at each pong
 }
 
-func newConn(ws *websocket.Conn, cfg connConfig, log logger, metrics metricsSink) *conn {
+// newConn watches a connection made with an Authorization due for renewal
+// at renewAt (zero: never).
+func newConn(ws *websocket.Conn, cfg connConfig, log logger, metrics metricsSink, renewAt time.Time) *conn {
 	cn := &conn{ws: ws, url: cfg.LogURL, log: log, metrics: metrics, confirm: cfg.ConfirmDelivery, lastUsed: time.Now(),
-		done: make(chan struct{}), pong: make(chan struct{})}
+		renewAt: renewAt, done: make(chan struct{}), pong: make(chan struct{})}
 	ws.SetReadLimit(readLimit)
 	ws.SetPongHandler(cn.onPong)
 	go cn.read()
@@ -177,11 +179,15 @@ func (e serverCloseError) Error() string {
 func (e serverCloseError) Unwrap() error { return e.ce }
 
 // logEnd says why the server ended a connection. A normal or going-away
-// close is routine (the next chunk reconnects); anything else may need
-// the user's attention, e.g. 1009 asks for a smaller max_message_size.
+// close is routine (the next chunk reconnects), and so is any close of a
+// connection whose token is due for renewal (a server enforcing its
+// expiry on an idle connection); anything else may need the user's
+// attention, e.g. 1009 asks for a smaller max_message_size.
 func (cn *conn) logEnd(err error) {
 	var ce *websocket.CloseError
 	switch {
+	case errors.As(err, &ce) && !cn.renewAt.IsZero() && !time.Now().Before(cn.renewAt):
+		cn.log.Debugf("%s closed a connection opened with a token now due for renewal: %v", cn.url, err)
 	case errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway):
 		cn.log.Debugf("%s closed the connection: %v", cn.url, err)
 	case errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure: // 1006 is gorilla's word for EOF

@@ -282,6 +282,18 @@ func TestOAuth2TokenRenewal(t *testing.T) {
 	if log.count("warn", "") != 0 {
 		t.Error("a renewal is routine: no warning")
 	}
+
+	// An idle connection the server cuts when its token expires: routine
+	// too, a debug line.
+	srv.WaitIdle(testTimeout)
+	c2, log2 := newTestClient(t, oauthConfig(t, srv.URL(), ts, "oauth2.refresh_skew_seconds", "1").Conn)
+	if err := c2.Send(websocket.TextMessage, each([][]byte{[]byte("three")})); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, c2)
+	if log2.count("warn", "") != 0 || log2.count("debug", "closed a connection opened with a token now due for renewal") != 1 {
+		t.Errorf("the server's close of an expired connection: want one debug line, no warning")
+	}
 }
 
 // bearer_token_file is read at each handshake: a replaced file is used at

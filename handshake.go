@@ -128,8 +128,7 @@ func (c *client) connect(stop context.Context) (*conn, error) {
 	}
 	unlimit()
 	c.metrics.Handshake()
-	cn := newConn(ws, c.cfg, c.log, c.metrics)
-	cn.renewAt = auth.renewAt
+	cn := newConn(ws, c.cfg, c.log, c.metrics, auth.renewAt)
 	if err := cn.answersPings(stop, c.cfg.PingTimeout); err != nil {
 		return nil, err
 	}

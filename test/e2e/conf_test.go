@@ -39,7 +39,7 @@ func TestConfExamples(t *testing.T) {
 		plugin    bool     // -e on the command line (else the example's plugins_file)
 		env       []string // values for the example's ${VAR}s
 		tls       bool
-		repeat    int // sends of the chunk, when more than one
+		repeat    int  // sends of the chunk, when more than one
 		tokens    bool // a token endpoint at OAUTH2_TOKEN_URL, its client secret in OAUTH2_CLIENT_SECRET_FILE
 	}{
 		"fluent-bit.conf": {endpoints: []confEndpoint{{addr: "127.0.0.1:8700", path: "/something"}}, plugin: true},
