@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,20 +39,11 @@ func (k keysSource) Keys() []string {
 	return out
 }
 
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // Each mistake in the credentials keys stops the plugin at start with an
 // error naming the key.
 func TestCredentialsConfigErrors(t *testing.T) {
-	secret := writeFile(t, "secret", "s3cret\n")
-	empty := writeFile(t, "empty", "\n")
+	secret := writeTestFile(t, t.TempDir(), "secret", "s3cret\n")
+	empty := writeTestFile(t, t.TempDir(), "empty", "\n")
 	oauth := func(extra ...string) mapSource {
 		m := mapSource{"uri": "ws://127.0.0.1:1/", "oauth2.enable": "on", "oauth2.token_url": "https://idp/token",
 			"oauth2.client_id": "fluent", "oauth2.client_secret": "cs-1234"}
@@ -300,7 +290,7 @@ func TestOAuth2TokenRenewal(t *testing.T) {
 // the next one; a file that cannot be read keeps the last token, with one
 // warning, and one line when it is back.
 func TestBearerTokenFile(t *testing.T) {
-	path := writeFile(t, "token", "tk-first\n")
+	path := writeTestFile(t, t.TempDir(), "token", "tk-first\n")
 	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	cfg, err := loadConfig(mapSource{"uri": srv.URL(), "bearer_token_file": path}, coreEndpoint{}, "")
 	if err != nil {
@@ -353,7 +343,7 @@ func TestBearerTokenFile(t *testing.T) {
 
 // http_passwd_file: Basic auth with http_user and the file's password.
 func TestPasswordFile(t *testing.T) {
-	path := writeFile(t, "pw", "pw-1\n")
+	path := writeTestFile(t, t.TempDir(), "pw", "pw-1\n")
 	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	cfg, err := loadConfig(mapSource{"uri": srv.URL(), "http_user": "fluent", "http_passwd_file": path}, coreEndpoint{}, "")
 	if err != nil {
@@ -396,8 +386,8 @@ func TestPrivateKeyJWT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyFile := writeFile(t, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})))
-	certFile := writeFile(t, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	keyFile := writeTestFile(t, t.TempDir(), "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})))
+	certFile := writeTestFile(t, t.TempDir(), "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 	sha1Sum, sha256Sum := sha1.Sum(der), sha256.Sum256(der)
 	var form atomic.Value
 	tokenURL := startHTTPServer(t, func(w http.ResponseWriter, r *http.Request) {

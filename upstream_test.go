@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// writeUpstream writes an upstream file into dir and returns its path.
-func writeUpstream(t *testing.T, dir, name, content string) string {
+// writeTestFile writes a file into dir and returns its path.
+func writeTestFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -63,7 +63,7 @@ func TestReadUpstreamFile(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []struct{ name, content string }{{"up.conf", classicUpstream}, {"up.yaml", yamlUpstream}, {"up.yml", yamlUpstream}} {
 		t.Run(f.name, func(t *testing.T) {
-			up, err := readUpstreamFile(writeUpstream(t, dir, f.name, f.content))
+			up, err := readUpstreamFile(writeTestFile(t, dir, f.name, f.content))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,9 +104,9 @@ func TestUpstreamYAMLScalarsAsWritten(t *testing.T) {
 	dir := t.TempDir()
 	for i, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
-			yml := writeUpstream(t, dir, fmt.Sprintf("u%d.yaml", i), fmt.Sprintf(
+			yml := writeTestFile(t, dir, fmt.Sprintf("u%d.yaml", i), fmt.Sprintf(
 				"upstream_servers:\n  - name: %[1]s\n    nodes:\n      - name: %[1]s\n        host: h\n        port: 0100\n        http_passwd: %[1]s\n", tt.yaml))
-			classic := writeUpstream(t, dir, fmt.Sprintf("u%d.conf", i), fmt.Sprintf(
+			classic := writeTestFile(t, dir, fmt.Sprintf("u%d.conf", i), fmt.Sprintf(
 				"[UPSTREAM]\n    name %[1]s\n[NODE]\n    name %[1]s\n    host h\n    port 0100\n    http_passwd %[1]s\n", tt.classic))
 			for _, path := range []string{yml, classic} {
 				up, err := readUpstreamFile(path)
@@ -155,7 +155,7 @@ func TestReadUpstreamFileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(dir, "missing.conf")
 			if tt.file != "" {
-				path = writeUpstream(t, dir, tt.file, tt.content)
+				path = writeTestFile(t, dir, tt.file, tt.content)
 			}
 			_, err := readUpstreamFile(path)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), filepath.Base(path)) || strings.Contains(err.Error(), "SECRET") {
@@ -169,10 +169,10 @@ func TestReadUpstreamFileErrors(t *testing.T) {
 // one in the main config file's directory (flb_upstream_ha_from_file).
 func TestResolveUpstreamPath(t *testing.T) {
 	conf := t.TempDir()
-	writeUpstream(t, conf, "nodes.conf", classicUpstream)
+	writeTestFile(t, conf, "nodes.conf", classicUpstream)
 	cwd := t.TempDir()
 	t.Chdir(cwd)
-	writeUpstream(t, cwd, "here.conf", classicUpstream)
+	writeTestFile(t, cwd, "here.conf", classicUpstream)
 	tests := []struct{ file, confDir, want string }{
 		{"nodes.conf", conf, filepath.Join(conf, "nodes.conf")},
 		{"here.conf", conf, "here.conf"},
@@ -204,7 +204,7 @@ func TestExpandEnv(t *testing.T) {
 // the node.
 func TestLoadConfigUpstream(t *testing.T) {
 	dir := t.TempDir()
-	writeUpstream(t, dir, "nodes.conf", `[UPSTREAM]
+	writeTestFile(t, dir, "nodes.conf", `[UPSTREAM]
     name fleet
 [NODE]
     name a
@@ -267,7 +267,7 @@ func TestLoadConfigUpstream(t *testing.T) {
 // a warning.
 func TestUpstreamOutputDefaults(t *testing.T) {
 	dir := t.TempDir()
-	file := writeUpstream(t, dir, "u.conf", `[UPSTREAM]
+	file := writeTestFile(t, dir, "u.conf", `[UPSTREAM]
     name u
 [NODE]
     name a
@@ -344,7 +344,7 @@ func TestLoadConfigUpstreamErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			writeUpstream(t, dir, "u.conf", tt.file)
+			writeTestFile(t, dir, "u.conf", tt.file)
 			tt.src["upstream"] = filepath.Join(dir, "u.conf")
 			_, err := loadConfig(tt.src, tt.core, "")
 			if err == nil {
@@ -369,8 +369,8 @@ func TestLoadConfigUpstreamErrors(t *testing.T) {
 // oauth2.* keys, and one with oauth2.* keys none of its fixed ones.
 func TestUpstreamNodeCredentials(t *testing.T) {
 	dir := t.TempDir()
-	tokenFile := writeFile(t, "token", "tk-node-c\n")
-	file := writeUpstream(t, dir, "up.conf", `[UPSTREAM]
+	tokenFile := writeTestFile(t, t.TempDir(), "token", "tk-node-c\n")
+	file := writeTestFile(t, dir, "up.conf", `[UPSTREAM]
     name  fleet
 [NODE]
     name  a
@@ -416,7 +416,7 @@ func TestUpstreamNodeCredentials(t *testing.T) {
 	}
 
 	// A node's unknown oauth2.* key is refused, as in the [OUTPUT].
-	bad := writeUpstream(t, dir, "bad.conf", "[UPSTREAM]\n    name  f\n[NODE]\n    name  a\n    host  h\n    port  1\n    oauth2.client_secret_file  /x\n")
+	bad := writeTestFile(t, dir, "bad.conf", "[UPSTREAM]\n    name  f\n[NODE]\n    name  a\n    host  h\n    port  1\n    oauth2.client_secret_file  /x\n")
 	if _, err := loadConfig(mapSource{"upstream": bad}, coreEndpoint{}, ""); err == nil || !strings.Contains(err.Error(), "unknown key 'oauth2.client_secret_file'") {
 		t.Errorf("error %v", err)
 	}
