@@ -678,6 +678,9 @@ func (c *config) String() string {
 		sort.Strings(names)
 		fmt.Fprintf(&b, ", headers %s", strings.Join(names, " "))
 	}
+	if a := describeAuth(c.Conn.Auth); a != "" {
+		fmt.Fprintf(&b, ", %s", a)
+	}
 	if len(c.Conn.Subprotocols) > 0 {
 		fmt.Fprintf(&b, ", subprotocols %s", strings.Join(c.Conn.Subprotocols, ","))
 	}

@@ -60,6 +60,19 @@ type secretsOf struct {
 	what  string
 }
 
+// describeAuth names credentials for the startup line, without a secret.
+func describeAuth(c credentials) string {
+	switch c := c.(type) {
+	case bearerFile:
+		return "bearer_token_file " + c.token.path
+	case *basicFile:
+		return "http_passwd_file " + c.password.path
+	case *tokenSource:
+		return fmt.Sprintf("oauth2 from %s (auth_method %s, refresh_skew_seconds %d)", c.logURL, c.s.AuthMethod, int(c.s.RefreshSkew.Seconds()))
+	}
+	return ""
+}
+
 // maxSecretFile bounds what a secret file may hold: a token or a
 // password, not a log file named by mistake.
 const maxSecretFile = 64 << 10

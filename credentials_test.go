@@ -147,6 +147,9 @@ func TestOAuth2Handshake(t *testing.T) {
 			srv := wstest.StartWSServer(t, ts.Protect(wstest.WSOptions{}))
 			cfg := oauthConfig(t, srv.URL(), ts, "oauth2.auth_method", method, "oauth2.scope", "logs:write logs:read",
 				"oauth2.audience", "wss://ingest", "oauth2.user_agent", "fluent-bit-test")
+			if want := "oauth2 from " + ts.URL() + " (auth_method " + method + ", refresh_skew_seconds 60)"; !strings.Contains(cfg.String(), want) {
+				t.Errorf("startup line %q, want %q in it", cfg.String(), want)
+			}
 			m := &tokenCounts{}
 			for i := range 2 {
 				c, _ := newTestClient(t, cfg.Conn) // a new connection, the same credentials
