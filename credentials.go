@@ -423,8 +423,9 @@ func tokenClient(s oauth2Settings, proxy func(*http.Request) (*url.URL, error)) 
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout: s.ConnectTimeout,
 		ForceAttemptHTTP2:   true,
-		MaxIdleConns:        1,
-		IdleConnTimeout:     90 * time.Second,
+		// A token is fetched once in its life: no connection is kept for
+		// the next, to outlive the instance.
+		DisableKeepAlives: true,
 	}
 	if s.UserAgent != "" {
 		rt = userAgent{rt, s.UserAgent}
@@ -584,7 +585,12 @@ func tokenError(ctx context.Context, timeout time.Duration, err error) error {
 		return fmt.Errorf("no answer within %v (oauth2.timeout)", timeout)
 	case errors.As(err, &ue):
 		// url.Error names the URL as written, query included.
-		return fmt.Errorf("%s: %w%s", strings.ToLower(ue.Op), ue.Err, tlsHint(ue.Err))
+		var unknown x509.UnknownAuthorityError
+		hint := ""
+		if errors.As(ue.Err, &unknown) {
+			hint = " (its certificate is not signed by a CA this system trusts: add the CA with SSL_CERT_FILE; ws_tls.ca_file is for the WebSocket endpoint only)"
+		}
+		return fmt.Errorf("%s: %w%s", strings.ToLower(ue.Op), ue.Err, hint)
 	case strings.Contains(err.Error(), "missing access_token"):
 		return errors.New("the answer holds no access_token")
 	}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -440,5 +441,24 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if claims["iss"] != "fluent" || claims["sub"] != "fluent" || claims["aud"] != tokenURL || claims["exp"].(float64)-claims["iat"].(float64) != 300 || claims["jti"] == "" {
 			t.Errorf("claims %v", claims)
 		}
+	}
+}
+
+// The token endpoint's TLS trusts the system's CAs, not ws_tls.ca_file: an
+// endpoint whose CA the system does not know fails, with the way out.
+func TestOAuth2TokenEndpointTLS(t *testing.T) {
+	idp := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"tok-tls","token_type":"Bearer","expires_in":3600}`))
+	}))
+	t.Cleanup(idp.Close)
+	cfg, err := loadConfig(mapSource{"uri": "ws://127.0.0.1:1/", "oauth2.enable": "on", "oauth2.token_url": idp.URL + "/token",
+		"oauth2.client_id": "fluent", "oauth2.client_secret": "cs-secret"}, coreEndpoint{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cfg.Conn.Auth.authorization(context.Background(), &recLogger{}, noMetrics{})
+	if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") || !strings.Contains(err.Error(), "SSL_CERT_FILE") {
+		t.Errorf("error %v, want an unknown authority with the way out", err)
 	}
 }
