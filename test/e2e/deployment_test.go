@@ -171,7 +171,7 @@ func TestDeploymentGuide(t *testing.T) {
 				Dir: filepath.Join(root, "fluent-bit", "etc"),
 				// Go's TLS takes the test CA for the system's: the configs
 				// trust the image's CA bundle.
-				Env: []string{"WS_URL=" + strings.Replace(srv.URL(), "ws://", "wss://", 1), "WS_TOKEN=" + token, "SSL_CERT_FILE=" + ca.File},
+				Env: []string{"WS_URL=" + srv.URL(), "WS_TOKEN=" + token, "SSL_CERT_FILE=" + ca.File},
 			}, args...)
 			r.RequireOK(t)
 			if s := r.Summary(t, "websocket_go.0"); s.Chunks != 3 || s.OK != 3 || s.Retried != 0 {

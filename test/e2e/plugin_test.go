@@ -121,6 +121,30 @@ func TestConflictingEndpointStopsInit(t *testing.T) {
 	}
 }
 
+// Fluent Bit keeps tls and tls.* for itself, as the README says: `tls on`
+// stops it at start (the plugin does not register FLB_IO_TLS, its TLS is
+// ws_tls), while `tls off` and tls.* change nothing: the records go out
+// over ws:// as configured, no TLS setting in the startup line.
+func TestTLSKeysAreFluentBits(t *testing.T) {
+	for _, v := range []string{"1.9", "5.1"} {
+		t.Run(v, func(t *testing.T) {
+			r := hosttest.RunHost(t, "--flb-version", v, "-e", hosttest.PluginSO(t), "-o", "websocket_go", "-p", "tls=on")
+			if r.ExitCode == 0 || !strings.Contains(r.Stderr, "[config] websocket_go.0 does not support TLS") {
+				t.Errorf("tls on: exit %d, want Fluent Bit's 'does not support TLS'\n%s", r.ExitCode, r.Dump())
+			}
+
+			srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/x"})
+			r = hosttest.RunHost(t, "--flb-version", v, "-e", hosttest.PluginSO(t), "-o", "websocket_go", "-p", "uri="+srv.URL(),
+				"-p", "tls=off", "-p", "tls.verify=off", "-p", "tls.ca_file=/nonexistent/ca.pem", "-p", "tls.vhost=elsewhere", "-i", reference.Chunk())
+			r.RequireOK(t)
+			srv.WaitMessages(1, 5*time.Second)
+			if r.CountLogs("info", "tls verify") != 0 || r.CountLogs("warn", "") != 0 {
+				t.Errorf("tls.* changed something\n%s", r.Dump())
+			}
+		})
+	}
+}
+
 // Every bad value stops Fluent Bit at start (exit 255) with a line naming
 // the key, the value and what is allowed.
 func TestBadValueStopsInit(t *testing.T) {
