@@ -116,5 +116,5 @@ lint:
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy" >&2; exit 1; }
 
 clean:
-	rm -rf $(SO) out_websocket.h $(DIST) build toolchain/node_modules
+	rm -rf $(SO) out_websocket.h $(DIST) build
 	$(MAKE) -C test/flbhost clean
