@@ -464,12 +464,10 @@ func appendYAMLOutputs(outs []map[string]string, pipeline *yaml.Node) []map[stri
 	return outs
 }
 
-// portAsWritten is the Port of this instance as its config wrote it, ${VAR}
-// expanded, found by the instance's Alias, else by its id (<plugin>.<id>)
-// among outputs. ok only when that output is this plugin's and the core's
-// atoi of the text is corePort: the core keeps Port from the plugin and
-// stores only that number, which makes 0, "abc" and no Port alike.
-func portAsWritten(outs []map[string]string, instance, plugin string, corePort int) (string, bool) {
+// outputAsWritten is this instance's output among outs, found by the
+// instance's Alias, else by its id (<plugin>.<id>); nil when that output is
+// not this plugin's.
+func outputAsWritten(outs []map[string]string, instance, plugin string) map[string]string {
 	var out map[string]string
 	for _, o := range outs {
 		if o["alias"] == instance {
@@ -481,24 +479,45 @@ func portAsWritten(outs []map[string]string, instance, plugin string, corePort i
 		strings.HasPrefix(instance, plugin+".") && id >= 0 && id < len(outs) {
 		out = outs[id]
 	}
-	if out == nil {
-		return "", false
+	if name, _, _ := strings.Cut(out["name"], "://"); !strings.EqualFold(name, plugin) {
+		return nil
 	}
-	name, _, _ := strings.Cut(out["name"], "://")
+	return out
+}
+
+// portAsWritten is the Port of an output as its config wrote it, ${VAR}
+// expanded. ok only when the core's atoi of the text is corePort: the core
+// keeps Port from the plugin and stores only that number, which makes 0,
+// "abc" and no Port alike.
+func portAsWritten(out map[string]string, corePort int) (string, bool) {
 	raw, ok := out["port"]
-	if !ok || !strings.EqualFold(name, plugin) {
+	if !ok {
 		return "", false
 	}
 	text := expandEnv(raw)
 	return text, atoi(text) == corePort
 }
 
-// instancePort is portAsWritten for the running Fluent Bit.
-func instancePort(instance, plugin string, corePort int) (string, bool) {
+// tlsKeysAsWritten are the tls and tls.* keys of an output, ${VAR}
+// expanded: the core keeps them from the plugin.
+func tlsKeysAsWritten(out map[string]string) map[string]string {
+	keys := map[string]string{}
+	for k, v := range out {
+		if k == "tls" || strings.HasPrefix(k, "tls.") {
+			keys[k] = expandEnv(v)
+		}
+	}
+	return keys
+}
+
+// instanceAsWritten is outputAsWritten for the running Fluent Bit; nil
+// when it cannot be read (Fluent Bit embedded as a library, a section set
+// through its API).
+func instanceAsWritten(instance, plugin string) map[string]string {
 	cl, ok := runningCommandLine()
 	if !ok {
-		return "", false
+		return nil
 	}
 	file, _ := findConfigFile(cl.configCandidates(startDir()))
-	return portAsWritten(outputsAsWritten(cl, file), instance, plugin, corePort)
+	return outputAsWritten(outputsAsWritten(cl, file), instance, plugin)
 }

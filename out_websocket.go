@@ -79,7 +79,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		flbLog.Warnf("%v: a relative Upstream path is read from the working directory only", err)
 	}
 	core := readCoreEndpoint(plugin)
-	core.PortText, core.PortKnown = instancePort(name, pluginName, core.Port)
+	written := instanceAsWritten(name, pluginName)
+	core.PortText, core.PortKnown = portAsWritten(written, core.Port)
+	core.TLSKeys = tlsKeysAsWritten(written)
 	cfg, err := loadConfig(instanceSource{plugin}, core, confDir)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
