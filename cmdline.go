@@ -464,9 +464,9 @@ func appendYAMLOutputs(outs []map[string]string, pipeline *yaml.Node) []map[stri
 	return outs
 }
 
-// outputAsWritten is the output of this instance among outs, found by the
-// instance's Alias, else by its id (<plugin>.<id>); nil when none is, or
-// when the one found is not this plugin's.
+// outputAsWritten is this instance's output among outs, found by the
+// instance's Alias, else by its id (<plugin>.<id>); nil when that output is
+// not this plugin's.
 func outputAsWritten(outs []map[string]string, instance, plugin string) map[string]string {
 	var out map[string]string
 	for _, o := range outs {
@@ -496,6 +496,18 @@ func portAsWritten(out map[string]string, corePort int) (string, bool) {
 	}
 	text := expandEnv(raw)
 	return text, atoi(text) == corePort
+}
+
+// tlsKeysAsWritten are the tls and tls.* keys of an output, ${VAR}
+// expanded: the core keeps them from the plugin.
+func tlsKeysAsWritten(out map[string]string) map[string]string {
+	keys := map[string]string{}
+	for k, v := range out {
+		if k == "tls" || strings.HasPrefix(k, "tls.") {
+			keys[k] = expandEnv(v)
+		}
+	}
+	return keys
 }
 
 // instanceAsWritten is outputAsWritten for the running Fluent Bit: nil

@@ -187,6 +187,18 @@ func TestOutputsAsWritten(t *testing.T) {
 	}
 }
 
+// The tls keys of an output as written, ${VAR} expanded; no others.
+func TestTLSKeysAsWritten(t *testing.T) {
+	t.Setenv("CMDLINE_TEST_TLS", "on")
+	got := tlsKeysAsWritten(map[string]string{"name": "websocket_go", "tls": "${CMDLINE_TEST_TLS}", "tls.verify": "off", "ws_tls": "on", "tlsx": "1"})
+	if want := map[string]string{"tls": "on", "tls.verify": "off"}; !maps.Equal(got, want) {
+		t.Errorf("tlsKeysAsWritten = %v, want %v", got, want)
+	}
+	if got := tlsKeysAsWritten(nil); len(got) != 0 {
+		t.Errorf("tlsKeysAsWritten(nil) = %v", got)
+	}
+}
+
 // An instance's Port as written is found by its Alias or its id, only in
 // an output of this plugin whose text the core read as the same number.
 func TestPortAsWritten(t *testing.T) {

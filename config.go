@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +39,9 @@ type coreEndpoint struct {
 	PortText  string
 	PortKnown bool
 	Path      string
+	// TLSKeys are the tls and tls.* keys as written (tlsKeysAsWritten),
+	// which the core keeps too: Fluent Bit's own TLS, not this plugin's.
+	TLSKeys map[string]string
 	// Err says why the core's values could not be read; the zero
 	// Host and Port then mean "unknown", not "unset".
 	Err error
@@ -268,6 +273,11 @@ func loadConfig(src configSource, core coreEndpoint, confDir string) (*config, e
 		}
 	}
 
+	warnings, err := checkCoreTLS(core.TLSKeys)
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	cfg.Warnings = append(cfg.Warnings, warnings...)
 	cfg.Encoder = loadEncoderOptions(r)
 	loadConnOptions(r, &cfg.Conn)
 	if file := r.string("upstream", ""); file != "" {
@@ -572,6 +582,30 @@ func loadProxy(r *keyReader) func(*http.Request) (*url.URL, error) {
 		return nil
 	}
 	return http.ProxyURL(u)
+}
+
+// checkCoreTLS refuses `tls on`: Fluent Bit's TLS, which a Go plugin does
+// not get. Fluent Bit 4.0.3 and later stop at start on it themselves;
+// before, they log the refusal and run the instance without TLS, which
+// would send in clear what was meant to be encrypted. tls.* keys do
+// nothing: a warning names this plugin's key for each.
+func checkCoreTLS(keys map[string]string) ([]string, error) {
+	var err error
+	if v := keys["tls"]; slices.Contains([]string{"on", "true", "yes"}, strings.ToLower(strings.TrimSpace(v))) {
+		err = fmt.Errorf("invalid value %q for key 'tls': Fluent Bit's TLS does not apply to this plugin; allowed: off, and 'ws_tls on' or a wss:// URI for TLS", v)
+	}
+	var warnings []string
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		if k == "tls" {
+			continue
+		}
+		if ours := "ws_" + k; slices.Contains(tlsKeys, ours) {
+			warnings = append(warnings, fmt.Sprintf("key '%s' is Fluent Bit's and does nothing for this plugin: use '%s'", k, ours))
+		} else {
+			warnings = append(warnings, fmt.Sprintf("key '%s' is Fluent Bit's and does nothing for this plugin, which has no such setting", k))
+		}
+	}
+	return warnings, err
 }
 
 // tlsKeys are ours, named ws_tls.*: Fluent Bit's core keeps tls and every

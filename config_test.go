@@ -204,6 +204,42 @@ func TestTLSKeysNeedWSS(t *testing.T) {
 	}
 }
 
+// Fluent Bit's own tls keys, as written in the [OUTPUT]: `tls on` (in any
+// form flb_utils_bool takes) is refused, naming ws_tls; `tls off` passes;
+// each tls.* key is a warning naming this plugin's key, if it has one.
+func TestCoreTLSKeys(t *testing.T) {
+	tests := []struct {
+		keys     map[string]string
+		err      bool
+		warnings []string
+	}{
+		{keys: map[string]string{"tls": "on"}, err: true},
+		{keys: map[string]string{"tls": " Yes"}, err: true},
+		{keys: map[string]string{"tls": "TRUE", "tls.verify": "off"}, err: true, warnings: []string{"'tls.verify' is Fluent Bit's and does nothing for this plugin: use 'ws_tls.verify'"}},
+		{keys: map[string]string{"tls": "off"}},
+		{keys: map[string]string{"tls.debug": "4", "tls.ca_file": "/ca.pem"}, warnings: []string{"'tls.ca_file'", "'tls.debug' is Fluent Bit's and does nothing for this plugin, which has no such setting"}},
+		{},
+	}
+	for _, tt := range tests {
+		cfg, err := loadConfig(mapSource{"uri": "ws://h/"}, coreEndpoint{TLSKeys: tt.keys}, "")
+		if tt.err != (err != nil) || err != nil && !strings.Contains(err.Error(), "key 'tls'") || err != nil && !strings.Contains(err.Error(), "'ws_tls on'") {
+			t.Errorf("%v: error %v, want one: %v", tt.keys, err, tt.err)
+		}
+		if err != nil {
+			continue
+		}
+		if len(cfg.Warnings) != len(tt.warnings) {
+			t.Errorf("%v: warnings %q, want %q", tt.keys, cfg.Warnings, tt.warnings)
+			continue
+		}
+		for i, w := range tt.warnings {
+			if !strings.Contains(cfg.Warnings[i], w) {
+				t.Errorf("%v: warning %q, want %q", tt.keys, cfg.Warnings[i], w)
+			}
+		}
+	}
+}
+
 // TestLoadConfigHardening: settings that would break every connection are
 // refused at start, naming the key and never quoting a secret; URI
 // userinfo becomes Basic authentication.

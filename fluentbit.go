@@ -2,6 +2,9 @@ package main
 
 /*
 #cgo LDFLAGS: -ldl
+// RTLD_DEFAULT is a GNU extension in the dlfcn.h of glibc before 2.34,
+// such as the 2.17 that the release artifacts are built against.
+#cgo CFLAGS: -D_GNU_SOURCE
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -96,6 +96,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	written := instanceAsWritten(name, pluginName)
 	core := readCoreEndpoint(plugin)
 	core.PortText, core.PortKnown = portAsWritten(written, core.Port)
+	core.TLSKeys = tlsKeysAsWritten(written)
 	cfg, err := loadConfig(instanceSource{plugin, written}, core, confDir)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

@@ -1,19 +1,23 @@
 // Command demo shows out_websocket at work: it starts a WebSocket server
 // that prints what it receives, runs the test host with the plugin over a
-// Fluent Bit config and a chunk of sample records, and stops by itself.
+// Fluent Bit config, and stops by itself. The host has no inputs, so the
+// demo hands it the records the config's dummy input would make: its Dummy
+// record, one a second, one chunk each, as Fluent Bit run over the same
+// config sends them.
 //
 // Without -host it is only the receiver, until interrupted, for a real
 // Fluent Bit: go run ./test/demo -listen 127.0.0.1:8700
 package main
 
 import (
-	"errors"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,7 +33,7 @@ func main() {
 	host := flag.String("host", "", "the test host to run (make demo: test/flbhost/flbhost); none: only receive, until interrupted")
 	plugin := flag.String("plugin", "./out_websocket.so", "the plugin")
 	listen := flag.String("listen", "127.0.0.1:8700", "where the receiver listens: the Host and Port of -conf")
-	records := flag.Int("records", 5, "sample records to send")
+	records := flag.Int("records", 5, "records of the config's dummy input to send")
 	flag.Parse()
 	var err error
 	if *host == "" {
@@ -70,12 +74,22 @@ func run(conf, host, plugin, listen string, records int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	chunk := filepath.Join(dir, "sample.msgpack")
-	if err := os.WriteFile(chunk, chunktest.SampleChunk(records, 1), 0o644); err != nil {
+	body, err := dummyRecord(conf)
+	if err != nil {
+		return err
+	}
+	chunks := make([][]byte, records)
+	start := time.Now().Unix()
+	for i := range chunks {
+		chunks[i] = chunktest.Event(chunktest.Time(uint32(start)+uint32(i), 0), chunktest.M{}, body)
+	}
+	input := filepath.Join(dir, "dummy.chunks")
+	if err := os.WriteFile(input, chunktest.Frame(chunks...), 0o644); err != nil {
 		return err
 	}
 
-	cmd := exec.Command(host, "-c", conf, "-e", plugin, "-i", chunk, "-t", "demo", "--max-runtime", "20")
+	// The tag is the config's [INPUT] Tag, which the host reads itself.
+	cmd := exec.Command(host, "-c", conf, "-e", plugin, "-I", input, "--max-runtime", "20")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	fmt.Printf("demo: %s\n", cmd)
 	if err := cmd.Run(); err != nil {
@@ -86,13 +100,81 @@ func run(conf, host, plugin, listen string, records int) error {
 	// a moment to print it.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
-		if n := srv.messages.Load(); n > 0 {
+		if n := srv.messages.Load(); n >= int64(records) {
 			fmt.Printf("demo: %d message(s) arrived over a real WebSocket connection\n", n)
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return errors.New("no message arrived")
+	return fmt.Errorf("%d of %d messages arrived", srv.messages.Load(), records)
+}
+
+// dummyRecord is the record of conf's dummy input (its Dummy key, classic
+// or YAML; Fluent Bit's default when unset), keys in their order.
+func dummyRecord(conf string) (chunktest.M, error) {
+	text, err := os.ReadFile(conf)
+	if err != nil {
+		return nil, err
+	}
+	record := `{"message":"dummy"}`
+	for _, line := range strings.Split(string(text), "\n") {
+		key, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if key, yaml := strings.CutSuffix(key, ":"); ok && strings.EqualFold(key, "dummy") {
+			value = strings.TrimSpace(value)
+			if yaml {
+				value = strings.Trim(value, `'"`)
+			}
+			record = value
+			break
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(record))
+	dec.UseNumber()
+	v, err := jsonValue(dec)
+	if m, ok := v.(chunktest.M); ok && err == nil {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%s: the dummy input's record %s is not a JSON object (%v)", conf, record, err)
+}
+
+// jsonValue reads one JSON value from dec as msgpack values for chunktest,
+// objects as ordered maps.
+func jsonValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok := tok.(type) {
+	case json.Delim:
+		var items []any
+		for dec.More() {
+			if tok == '{' {
+				key, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				items = append(items, key)
+			}
+			v, err := jsonValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, v)
+		}
+		if _, err := dec.Token(); err != nil { // the closing delimiter
+			return nil, err
+		}
+		if tok == '{' {
+			return chunktest.M(items), nil
+		}
+		return chunktest.A(items), nil
+	case json.Number:
+		if i, err := tok.Int64(); err == nil {
+			return i, nil
+		}
+		return tok.Float64()
+	}
+	return tok, nil
 }
 
 // receiver is a WebSocket server that prints every message it reads.

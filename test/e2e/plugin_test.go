@@ -121,6 +121,39 @@ func TestConflictingEndpointStopsInit(t *testing.T) {
 	}
 }
 
+// Fluent Bit keeps tls and tls.* for itself, as the README says. `tls on`
+// stops Fluent Bit at start in every release, before any record goes out:
+// 4.0.3 and later stop on it themselves ("does not support TLS"), older
+// ones only log that and run the instance without TLS, so the plugin,
+// which finds the key as written, refuses to start. `tls off` and tls.*
+// change nothing: a warning names the ws_tls key of each, and the records
+// go out over ws:// as configured.
+func TestTLSKeysAreFluentBits(t *testing.T) {
+	for _, v := range flbVersions {
+		t.Run(v, func(t *testing.T) {
+			t.Parallel()
+			srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/x"})
+			conf := hosttest.WriteConfig(t, "fluent-bit.conf", "[OUTPUT]\n    Name websocket_go\n    Match *\n    URI "+srv.URL()+"\n    tls on\n")
+			r := hosttest.RunHost(t, "--flb-version", v, "-e", hosttest.PluginSO(t), "-c", conf, "-i", reference.Chunk())
+			stops := r.ExitCode == 1 || // the core
+				r.ExitCode == 255 && r.CountLogs("error", "for key 'tls': Fluent Bit's TLS does not apply to this plugin") == 1
+			if !stops || !strings.Contains(r.Stderr, "support TLS") || srv.Handshakes() != 0 {
+				t.Errorf("tls on: exit %d, %d handshakes; want Fluent Bit's 'support TLS' and a stop before any connection\n%s", r.ExitCode, srv.Handshakes(), r.Dump())
+			}
+
+			r = hosttest.RunHost(t, "--flb-version", v, "-e", hosttest.PluginSO(t), "-o", "websocket_go", "-p", "uri="+srv.URL(),
+				"-p", "tls=off", "-p", "tls.verify=off", "-p", "tls.ca_file=/nonexistent/ca.pem", "-p", "tls.debug=4", "-i", reference.Chunk())
+			r.RequireOK(t)
+			srv.WaitMessages(1, 5*time.Second)
+			if r.CountLogs("warn", "'tls.verify' is Fluent Bit's and does nothing for this plugin: use 'ws_tls.verify'") != 1 ||
+				r.CountLogs("warn", "'tls.ca_file' is Fluent Bit's") != 1 || r.CountLogs("warn", "'tls.debug' is Fluent Bit's") != 1 ||
+				r.CountLogs("warn", "") != 3 || r.CountLogs("info", "tls verify") != 0 {
+				t.Errorf("tls.*: want one warning each and nothing else\n%s", r.Dump())
+			}
+		})
+	}
+}
+
 // Every bad value stops Fluent Bit at start (exit 255) with a line naming
 // the key, the value and what is allowed.
 func TestBadValueStopsInit(t *testing.T) {

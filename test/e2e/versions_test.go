@@ -62,8 +62,8 @@ func TestVersions(t *testing.T) {
 
 // The built-in's documented example: Host and Port read from the core, the
 // payload byte for byte Fluent Bit's JSON; metrics where the release has
-// them, one info line where it has not.
-func versionSeedConfig(t *testing.T, v string, ver []string) {
+// them, one info line where it has not. The run, for more checks.
+func versionSeedConfig(t *testing.T, v string, ver []string) hosttest.HostResult {
 	srv := wstest.StartWSServer(t, wstest.WSOptions{Path: "/something"})
 	conf := hosttest.WriteConfig(t, "fluent-bit.conf", builtinExample(srv.HostPort()))
 	r := hosttest.RunHost(t, append(ver, "-c", conf, "-i", reference.Chunk())...)
@@ -95,6 +95,7 @@ func versionSeedConfig(t *testing.T, v string, ver []string) {
 	} else if without != 1 || len(r.Metrics) != 0 {
 		t.Errorf("%d 'running without metrics' lines (want 1), %d metric dumps (want 0)\n%s", without, len(r.Metrics), r.Dump())
 	}
+	return r
 }
 
 // Every format, one instance each, in one run.

@@ -420,7 +420,15 @@ static void set_property(struct flb_output_instance *ins, const char *k, const c
         if (tmp) {
             ins->tls_on = parse_bool(tmp);
             if (ins->tls_on && !(ins->flags & (FLB_IO_TLS | FLB_IO_OPT_TLS))) {
-                die(1, "[config] %s does not support TLS", ins->name);
+                if (opt.profile->bad_property_stops) {
+                    die(1, "[config] %s %s", ins->name, opt.profile->no_tls);
+                }
+                /* Before 4.0.3 flb_config.c logs the refusal and goes on:
+                 * the instance runs without TLS. */
+                hlog(FLB_LOG_ERROR, "[config] %s %s", ins->name, opt.profile->no_tls);
+                hlog(FLB_LOG_ERROR, "[config] could not configure property 'tls' on output plugin "
+                     "with section name '%.*s'", (int) strcspn(ins->name, "."), ins->name);
+                ins->tls_on = 0;
             }
         }
     }

@@ -61,6 +61,10 @@ struct flb_profile {
     int log_ms;               /* log timestamps with milliseconds */
     int oauth2_keys;          /* the core keeps oauth2* keys and refuses unknown ones (5.0 on) */
     long host_pad;            /* where the instance's flb_net_host sits */
+    const char *no_tls;       /* flb_output.c's words for tls on without FLB_IO_TLS */
+    int bad_property_stops;   /* a property the core refuses stops Fluent Bit
+                               * (src/flb_config.c, 4.0.3 on); before, an error
+                               * line and it runs on without that property */
 };
 
 const struct flb_profile *profile_find(const char *version);

@@ -783,12 +783,24 @@ func TestHostMatch(t *testing.T) {
 	}
 }
 
+// tls on for a plugin without FLB_IO_TLS: Fluent Bit 4.0.3 and later stop
+// (src/flb_config.c: goto error); before, they log it and the instance runs
+// without TLS (seen in real 1.9.10, 2.2.3 and 3.2.10, and 5.1.1 stopping).
 func TestHostTLSNeedsPluginFlag(t *testing.T) {
-	r := runProbe(t, nil, "-o", "probe", "-p", "tls=on", "-i", reference.Chunk())
-	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "[config] probe.0 does not support TLS") {
-		t.Errorf("tls on for a plugin without FLB_IO_TLS is a config error\n%s", r.Dump())
+	for _, tt := range []struct{ version, words string }{{"5.1", "does not support TLS"}, {"4.0", "does not support TLS"}} {
+		r := runProbe(t, []string{"PROBE_DEF5=1"}, "--flb-version", tt.version, "-o", "probe", "-p", "tls=on", "-i", reference.Chunk())
+		if r.ExitCode == 0 || !strings.Contains(r.Stderr, "[config] probe.0 "+tt.words) {
+			t.Errorf("%s: tls on for a plugin without FLB_IO_TLS stops Fluent Bit\n%s", tt.version, r.Dump())
+		}
 	}
-	r = runProbe(t, []string{"PROBE_FLAGS=4"}, "-o", "probe", "-p", "tls=on", "-i", reference.Chunk())
+	for _, tt := range []struct{ version, words string }{{"1.9", "don't support TLS"}, {"2.0", "don't support TLS"}, {"2.2", "does not support TLS"}, {"3.2", "does not support TLS"}} {
+		r := runProbe(t, []string{"PROBE_DEF5=1"}, "--flb-version", tt.version, "-o", "probe", "-p", "tls=on", "-i", reference.Chunk())
+		r.RequireOK(t)
+		if r.CountLogs("error", "[config] probe.0 "+tt.words) != 1 || r.CountLogs("error", "could not configure property 'tls' on output plugin with section name 'probe'") != 1 {
+			t.Errorf("%s: tls on for a plugin without FLB_IO_TLS is logged, and Fluent Bit runs on\n%s", tt.version, r.Dump())
+		}
+	}
+	r := runProbe(t, []string{"PROBE_FLAGS=4"}, "-o", "probe", "-p", "tls=on", "-i", reference.Chunk())
 	r.RequireOK(t)
 }
 
