@@ -29,6 +29,7 @@ var errClosedByUs = errors.New("connection closed by the plugin")
 // ping_interval, a pinger that ends the connection when pongs stop.
 type conn struct {
 	ws      *websocket.Conn
+	nc      *meteredConn // its TCP connection
 	url     string
 	log     logger
 	metrics metricsSink
@@ -41,7 +42,8 @@ type conn struct {
 	messages int            // messages begun in the chunk being written
 	msgBytes int            // payload of the message being written so far
 
-	done  chan struct{} // closed when the reader stops: the connection is dead
+	done   chan struct{} // closed when the reader stops: the connection is dead
+	pinger chan struct{} // closed when the keepalive stops; nil without one
 	pings atomic.Uint64 // number of the last ping sent
 	busy  atomic.Bool   // a chunk is being written: its own deadlines and ping watch the connection
 
@@ -58,7 +60,11 @@ func newConn(ws *websocket.Conn, cfg connConfig, log logger, metrics metricsSink
 	ws.SetPongHandler(cn.onPong)
 	go cn.read()
 	if cfg.PingInterval > 0 {
-		go cn.keepalive(cfg.PingInterval, cfg.PingTimeout)
+		cn.pinger = make(chan struct{})
+		go func() {
+			defer close(cn.pinger)
+			cn.keepalive(cfg.PingInterval, cfg.PingTimeout)
+		}()
 	}
 	return cn
 }
@@ -152,7 +158,7 @@ func (cn *conn) answersPings(stop context.Context, timeout time.Duration) error 
 	case err == nil:
 		return nil
 	case stop.Err() != nil:
-		return fmt.Errorf("connect to %s: %w", cn.url, errStopping)
+		return fmt.Errorf("connect to %s: %w", cn.url, context.Cause(stop))
 	case errors.Is(err, errNoPong):
 		cn.kill(fmt.Errorf("%w within %v (ping_timeout) after the handshake", errNoPong, timeout))
 		return fmt.Errorf("%s answered no ping within %v (ping_timeout) after the handshake, and confirm_delivery needs a pong "+
@@ -340,7 +346,9 @@ func (cn *conn) fail(err error) error {
 }
 
 // close ends the connection with a close frame of the given code and waits
-// up to wait for the server's close frame, as RFC 6455 asks.
+// up to wait for the server's close frame, as RFC 6455 asks. It returns
+// once the connection's reader and keepalive are gone: after the
+// instance's exit nothing may log through it.
 func (cn *conn) close(code int, wait time.Duration) {
 	cn.setCause(errClosedByUs)
 	msg := websocket.FormatCloseMessage(code, "")
@@ -353,6 +361,10 @@ func (cn *conn) close(code int, wait time.Duration) {
 		t.Stop()
 	}
 	cn.ws.Close()
+	<-cn.done
+	if cn.pinger != nil {
+		<-cn.pinger
+	}
 }
 
 // isTimeout tells a deadline that passed from a broken connection.

@@ -41,7 +41,7 @@ func newDialer(cfg connConfig) *websocket.Dialer {
 			if err != nil {
 				return nil, err
 			}
-			lc := &limitedConn{Conn: nc}
+			lc := &limitedConn{Conn: &meteredConn{Conn: nc}}
 			lc.left.Store(handshakeLimit)
 			if report, ok := ctx.Value(netConnKey{}).(func(*limitedConn)); ok {
 				report(lc)
@@ -62,9 +62,12 @@ var errHandshakeTooLarge = fmt.Errorf("the server sent more than %d bytes withou
 // limitedConn is a TCP connection that fails reads past handshakeLimit
 // until unlimit is called, once the handshake is done.
 type limitedConn struct {
-	net.Conn
-	left atomic.Int64 // bytes still allowed; -1 once unlimited
+	net.Conn // a *meteredConn
+	left     atomic.Int64 // bytes still allowed; -1 once unlimited
 }
+
+// metered is the connection's byte count.
+func (c *limitedConn) metered() *meteredConn { return c.Conn.(*meteredConn) }
 
 func (c *limitedConn) Read(p []byte) (int, error) {
 	left := c.left.Load()
@@ -91,8 +94,10 @@ type netConnKey struct{}
 
 // connect opens a new connection: TCP (through the proxy, if any), TLS
 // for wss://, and the WebSocket handshake, all within ConnectTimeout, and
-// cut when stop is done (Fluent Bit stopping).
-func (c *client) connect(stop context.Context) (*conn, error) {
+// cut when the flight is (Fluent Bit stopping). The flight follows the
+// progress of each TCP connection it dials.
+func (c *client) connect(fl *flight) (*conn, error) {
+	stop := fl.ctx
 	ctx, cancel := context.WithTimeout(stop, c.cfg.ConnectTimeout)
 	defer cancel()
 	var mu sync.Mutex
@@ -101,6 +106,7 @@ func (c *client) connect(stop context.Context) (*conn, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		dialed = append(dialed, nc)
+		fl.track(nc.metered())
 		if stop.Err() != nil {
 			nc.Close()
 		}
@@ -118,10 +124,8 @@ func (c *client) connect(stop context.Context) (*conn, error) {
 		err = context.Cause(stop)
 	}
 	if err != nil {
-		// A dial cut by stop's deadline (a flush's own bound once Fluent
-		// Bit is stopping) can fail a moment before stop says it is done.
-		if d, ok := stop.Deadline(); stop.Err() != nil || ok && !time.Now().Before(d) {
-			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, errStopping)
+		if stop.Err() != nil {
+			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, context.Cause(stop))
 		}
 		return nil, handshakeError(c.cfg, resp, err)
 	}
@@ -139,9 +143,14 @@ func (c *client) connect(stop context.Context) (*conn, error) {
 	for _, nc := range dialed {
 		nc.unlimit()
 	}
+	var nc *meteredConn
+	if n := len(dialed); n > 0 {
+		nc = dialed[n-1].metered() // the one the handshake went through
+	}
 	mu.Unlock()
 	c.metrics.Handshake()
 	cn := newConn(ws, c.cfg, c.log, c.metrics)
+	cn.nc = nc
 	if err := cn.answersPings(stop, c.cfg.PingTimeout); err != nil {
 		return nil, err
 	}
