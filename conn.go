@@ -44,8 +44,8 @@ type conn struct {
 
 	done   chan struct{} // closed when the reader stops: the connection is dead
 	pinger chan struct{} // closed when the keepalive stops; nil without one
-	pings atomic.Uint64 // number of the last ping sent
-	busy  atomic.Bool   // a chunk is being written: its own deadlines and ping watch the connection
+	pings  atomic.Uint64 // number of the last ping sent
+	busy   atomic.Bool   // a chunk is being written: its own deadlines and ping watch the connection
 
 	mu     sync.Mutex
 	cause  error         // why it died; the first reason wins

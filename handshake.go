@@ -62,7 +62,7 @@ var errHandshakeTooLarge = fmt.Errorf("the server sent more than %d bytes withou
 // limitedConn is a TCP connection that fails reads past handshakeLimit
 // until unlimit is called, once the handshake is done.
 type limitedConn struct {
-	net.Conn // a *meteredConn
+	net.Conn              // a *meteredConn
 	left     atomic.Int64 // bytes still allowed; -1 once unlimited
 }
 
