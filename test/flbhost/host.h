@@ -60,6 +60,10 @@ struct flb_profile {
                                * is destroyed after the first instance's exit */
     int log_ms;               /* log timestamps with milliseconds */
     long host_pad;            /* where the instance's flb_net_host sits */
+    int signal_reinit;        /* SIGHUP asks for a hot reload, and the SIGHUP and SIGCONT
+                               * handler runs flb_signal_init() again (2.1 on) */
+    int retry_at_stop;        /* a RETRY while the engine stops is retried after 1 s and
+                               * pending retries are moved to now; Grace -1 waits (2.0 on) */
 };
 
 const struct flb_profile *profile_find(const char *version);
@@ -93,8 +97,6 @@ void hostlog_load(void *core_handle, const char *path);
 void hostlog_engine_start(void);              /* the engine thread's worker */
 void hostlog_thread_start(void);              /* an output worker thread's */
 void hostlog_config_exit(void);               /* the config's workers destroyed */
-void *hostlog_detach(void);                   /* no worker on this thread, for now */
-void hostlog_attach(void *w);
 log_print_fn hostlog_print(void);             /* flb_log_print */
 void hostlog_print_totals(void);
 
