@@ -393,8 +393,10 @@ func rewatch() int { return int(C.flbws_rewatch()) }
 // stallBound is how long a transfer may make no progress once Fluent Bit
 // stops: then it is cut (RETRY: the chunk stays Fluent Bit's) and later
 // flushes to its endpoint fail at once. With Workers 0 Fluent Bit counts
-// its grace period only once the flush it runs has returned, so a stalled
-// flush adds this to Grace: it is kept well under a second.
+// its grace period only once the flush it runs has returned, so a flush
+// that stalls as Fluent Bit stops adds this to Grace: it is kept well
+// under a second. One that stalled before is cut at the watcher's first
+// look (stallBound/5).
 const stallBound = 500 * time.Millisecond
 
 // Why a transfer was cut because Fluent Bit stops.
@@ -451,7 +453,7 @@ func (s *stop) begin() (time.Duration, bool) {
 	s.begun = time.Now()
 	s.era++
 	for fl := range s.flights {
-		fl.seenAt = s.begun
+		fl.baseline()
 	}
 	if s.grace >= 0 {
 		era := s.era
@@ -551,7 +553,8 @@ func (s *stop) stopping() (era int, ok bool) {
 // period is over.
 func (s *stop) takeoff() (*flight, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	fl := &flight{ctx: ctx, cancel: cancel, stop: s, seenAt: time.Now()}
+	fl := &flight{ctx: ctx, cancel: cancel, stop: s, started: time.Now()}
+	fl.seenAt = fl.started
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.over {
@@ -568,9 +571,10 @@ func (s *stop) takeoff() (*flight, error) {
 // is cut when the stop cuts it; the TCP connection it moves bytes on shows
 // whether it makes progress.
 type flight struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	stop   *stop
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	stop    *stop
+	started time.Time
 
 	mu     sync.Mutex
 	nc     *meteredConn
@@ -593,15 +597,34 @@ func (fl *flight) land() {
 	fl.cancel(nil)
 }
 
-// stalled tells whether the flight made no progress since stallBound
-// before now. Under stop.mu.
-func (fl *flight) stalled(now time.Time) bool {
+// mark is what the flight's connection moved so far.
+func (fl *flight) mark() progress {
 	fl.mu.Lock()
 	p := progress{nc: fl.nc}
 	fl.mu.Unlock()
 	if p.nc != nil {
 		p.read, p.written, p.queued = p.nc.progress()
 	}
+	return p
+}
+
+// baseline is where the watcher starts from when the stop begins: what
+// the connection moved so far, last seen moving when it last read or
+// wrote. A transfer stalled long before is cut at the first look that
+// finds it still. Under stop.mu.
+func (fl *flight) baseline() {
+	fl.seen, fl.seenAt = fl.mark(), fl.started
+	if fl.seen.nc != nil {
+		if t := time.Unix(0, fl.seen.nc.active.Load()); t.After(fl.seenAt) {
+			fl.seenAt = t
+		}
+	}
+}
+
+// stalled tells whether the flight made no progress since stallBound
+// before now. Under stop.mu.
+func (fl *flight) stalled(now time.Time) bool {
+	p := fl.mark()
 	if p != fl.seen {
 		fl.seen, fl.seenAt = p, now
 		return false
@@ -620,18 +643,26 @@ type progress struct {
 type meteredConn struct {
 	net.Conn
 	read, written atomic.Int64
+	active        atomic.Int64 // when it last read or wrote a byte, Unix nanoseconds
 }
 
 func (c *meteredConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	c.read.Add(int64(n))
+	c.moved(&c.read, n)
 	return n, err
 }
 
 func (c *meteredConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
-	c.written.Add(int64(n))
+	c.moved(&c.written, n)
 	return n, err
+}
+
+func (c *meteredConn) moved(count *atomic.Int64, n int) {
+	if n > 0 {
+		count.Add(int64(n))
+		c.active.Store(time.Now().UnixNano())
+	}
 }
 
 // progress is what the connection read and wrote so far, and what of it

@@ -49,8 +49,9 @@ static struct {
     int no_metrics;
     int worker_key;
     long grace;
+    long chunk_interval_ms;
 } opt = {
-    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 0, 5
+    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 0, 5, 0
 };
 
 static struct config cfg;
@@ -1338,6 +1339,39 @@ static void print_peak_memory(void)
     }
 }
 
+/* One pipeline's engine: Init, flushes without Workers and exits run on it,
+ * as on Fluent Bit's engine thread. It ends by itself at the end of the
+ * chunks or --max-runtime, else when flb_stop asks it to. */
+static struct {
+    pthread_t tid;
+    atomic_int stop;          /* flb_engine_exit(): stop within grace */
+    atomic_int hold;          /* dispatch no chunk: a --reload-after reload is on its way */
+    atomic_int window;        /* the reload goes ahead: the engine flushes one more chunk
+                               * as it stops (the chunk Fluent Bit flushes at stop) */
+    long grace;               /* config->grace: -1 once a hot reload with thread safety began */
+    int by_reload;            /* its exit is a hot reload's (FLBPluginOutputPreExit(1)) */
+    const char *ended;        /* why it ended by itself, NULL when stopped */
+} eng;
+
+static int wake_pipe[2];      /* the engine tells the main thread it ended */
+static long next_chunk;       /* chunks dispatched so far, over every pipeline */
+static long total_chunks;
+static int reload_sent;       /* --reload-after sent its SIGHUP */
+static int64_t opt_start;     /* when the first pipeline started */
+static int64_t run_deadline;  /* --max-runtime, 0 for none */
+
+/* how many chunks the input produced by now: all at once, or one each
+ * --chunk-interval */
+static long ingested(void)
+{
+    long n;
+    if (opt.chunk_interval_ms <= 0) {
+        return total_chunks;
+    }
+    n = (long) ((now_ms() - opt_start) / opt.chunk_interval_ms) + 1;
+    return n < total_chunks ? n : total_chunks;
+}
+
 /* ------------------------------------------------------------------ */
 /* shutdown on a signal                                                */
 /* ------------------------------------------------------------------ */
@@ -1359,8 +1393,16 @@ static void shutdown_grace(long grace)
     int64_t next_check = now_ms() + 1000;
     int checks = 0;
     struct job *jb;
+    long held;
 
     is_shutting_down = 1;
+    if (atomic_exchange(&eng.window, 0) && next_chunk < total_chunks &&
+        dispatch_chunk((int) (next_chunk % nchunks))) {
+        next_chunk++;
+    }
+    /* inputs are paused: what they produced is still flushed, as
+     * flb_engine_flush() does at each check */
+    held = atomic_load(&eng.hold) ? next_chunk : ingested();
     if (grace >= 0 || !opt.profile->retry_at_stop) {
         hlog(FLB_LOG_WARN, "[engine] service will shutdown in max %u seconds", (unsigned) grace);
     }
@@ -1378,9 +1420,20 @@ static void shutdown_grace(long grace)
         int64_t now;
 
         progressed += fire_due_retries();
+        if (next_chunk < held && dispatch_chunk((int) (next_chunk % nchunks))) {
+            next_chunk++;
+            progressed++;
+        }
         now = now_ms();
+        if (run_deadline && now >= run_deadline) {
+            /* the host's own limit, not Fluent Bit's: a stop that would
+             * go on (Grace -1) ends here too */
+            hlog(FLB_LOG_WARN, "[flbhost] --max-runtime reached");
+            eng.ended = "max-runtime";
+            return;
+        }
         if (now >= next_check) {
-            int left = pending_total();
+            int left = pending_total() + (int) (held - next_chunk);
             checks++;
             while (next_check <= now) {
                 next_check += 1000;
@@ -1515,36 +1568,14 @@ static void exit_instances(int by_reload)
 /* the engine thread (flb_start / flb_stop)                            */
 /* ------------------------------------------------------------------ */
 
-/* One pipeline's engine: Init, flushes without Workers and exits run on it,
- * as on Fluent Bit's engine thread. It ends by itself at the end of the
- * chunks or --max-runtime, else when flb_stop asks it to. */
-static struct {
-    pthread_t tid;
-    atomic_int stop;          /* flb_engine_exit(): stop within grace */
-    atomic_int hold;          /* dispatch no chunk: a --reload-after reload is on its way */
-    long grace;               /* config->grace: -1 once a hot reload with thread safety began */
-    int by_reload;            /* its exit is a hot reload's (FLBPluginOutputPreExit(1)) */
-    const char *ended;        /* why it ended by itself, NULL when stopped */
-} eng;
-
-static int wake_pipe[2];      /* the engine tells the main thread it ended */
-static long next_chunk;       /* chunks dispatched so far, over every pipeline */
-static long total_chunks;
-static int reload_sent;       /* --reload-after sent its SIGHUP */
-static int64_t opt_start;     /* when the first pipeline started */
-
 static void *engine_main(void *arg)
 {
-    int64_t deadline = 0;
     char b = 1;
     (void) arg;
 
     hostlog_engine_start();
     create_instances();
     init_instances();
-    if (opt.max_runtime > 0) {
-        deadline = opt_start + (int64_t) (opt.max_runtime * 1000.0);
-    }
     for (;;) {
         int64_t until;
         int progressed = handle_completions();
@@ -1553,30 +1584,27 @@ static void *engine_main(void *arg)
             shutdown_grace(eng.grace);
             break;
         }
-        if (deadline && now_ms() >= deadline) {
+        if (run_deadline && now_ms() >= run_deadline) {
             hlog(FLB_LOG_WARN, "[flbhost] --max-runtime reached");
             eng.ended = "max-runtime";
             break;
         }
         progressed += fire_due_retries();
         if (opt.reload_after > 0 && !reload_sent && next_chunk >= opt.reload_after) {
-            /* as `curl -X POST /api/v2/reload` does: a SIGHUP to itself; the
-             * chunk after it is the one the old pipeline flushes while it
-             * stops, then none until the reload is over */
+            /* as `curl -X POST /api/v2/reload` does: a SIGHUP to itself; no
+             * chunk comes in until the reload is over (or failed), but the
+             * window chunk */
             reload_sent = 1;
-            atomic_store(&eng.hold, 2);
+            atomic_store(&eng.hold, 1);
             kill(getpid(), SIGHUP);
         }
-        if (next_chunk < total_chunks && atomic_load(&eng.hold) != 1) {
+        if (next_chunk < ingested() && !atomic_load(&eng.hold)) {
             if (dispatch_chunk((int) (next_chunk % nchunks))) {
                 next_chunk++;
-                if (atomic_load(&eng.hold) == 2) {
-                    atomic_store(&eng.hold, 1);
-                }
                 continue;
             }
         }
-        if (next_chunk >= total_chunks && pending_total() == 0 && !retries && atomic_load(&eng.hold) != 1) {
+        if (next_chunk >= total_chunks && pending_total() == 0 && !retries && !atomic_load(&eng.hold)) {
             eng.ended = "shutdown";
             break;
         }
@@ -1612,6 +1640,7 @@ static void engine_start(long grace)
 {
     atomic_store(&eng.stop, 0);
     atomic_store(&eng.hold, 0);
+    atomic_store(&eng.window, 0);
     eng.grace = grace;
     eng.by_reload = 0;
     eng.ended = NULL;
@@ -1860,11 +1889,11 @@ static int hot_reload(void)
              * every later flush */
             atomic_store(&shutdown_by_hot_reloading, 0);
         }
-        atomic_store(&eng.hold, 0);
         return -1;
     }
 
     hlog(FLB_LOG_INFO, "[reload] stop everything of the old context");
+    atomic_store(&eng.window, atomic_load(&eng.hold));
     engine_stop(1);
     proxy_destroy(P);
     atomic_store(&shutdown_by_hot_reloading, 0);
@@ -1968,6 +1997,7 @@ static void usage(FILE *f)
 "  --retry-cap MS        retry delay cap (default 2000000)\n"
 "  --max-runtime SEC     stop after SEC seconds; pending retries count as dropped\n"
 "  --reload-after K      hot reload after K chunks were dispatched\n"
+"  --chunk-interval MS   the input produces a chunk every MS (default: all at once)\n"
 "  --host-field-pad N    move the instance's flb_net_host N bytes (multiple of 8)\n"
 "  --hide-symbols        do not export flb_output_net_default & co\n"
 "  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n"
@@ -1997,12 +2027,13 @@ int main(int argc, char **argv)
 {
     enum { O_RETRY_WAIT = 1000, O_RETRY_CAP, O_MAX_RUNTIME, O_RELOAD_AFTER,
            O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS,
-           O_WORKER_KEY };
+           O_WORKER_KEY, O_CHUNK_INTERVAL };
     static struct option lopts[] = {
         {"retry-wait", required_argument, 0, O_RETRY_WAIT},
         {"retry-cap", required_argument, 0, O_RETRY_CAP},
         {"max-runtime", required_argument, 0, O_MAX_RUNTIME},
         {"reload-after", required_argument, 0, O_RELOAD_AFTER},
+        {"chunk-interval", required_argument, 0, O_CHUNK_INTERVAL},
         {"host-field-pad", required_argument, 0, O_PAD},
         {"hide-symbols", no_argument, 0, O_HIDE},
         {"builtin", required_argument, 0, O_BUILTIN},
@@ -2088,6 +2119,9 @@ int main(int argc, char **argv)
             break;
         case O_RELOAD_AFTER:
             opt.reload_after = atol(optarg);
+            break;
+        case O_CHUNK_INTERVAL:
+            opt.chunk_interval_ms = atol(optarg);
             break;
         case O_PAD:
             opt.host_pad = atol(optarg);
@@ -2231,6 +2265,9 @@ int main(int argc, char **argv)
     P = plugin_load_and_register(0);
 
     opt_start = now_ms();
+    if (opt.max_runtime > 0) {
+        run_deadline = opt_start + (int64_t) (opt.max_runtime * 1000.0);
+    }
     total_chunks = (long) nchunks * opt.repeat;
     engine_start(opt.grace);
 
@@ -2251,7 +2288,9 @@ int main(int argc, char **argv)
             int halted = hot_reload() != 0;
             print_signals();
             if (halted) {
-                /* FLB_RELOAD_HALTED: a second, then reloads are taken again */
+                /* the old pipeline goes on, its chunks too; FLB_RELOAD_HALTED:
+                 * a second, then reloads are taken again */
+                atomic_store(&eng.hold, 0);
                 sleep(1);
             }
             reload_requested = 0;
