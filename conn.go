@@ -41,6 +41,7 @@ type conn struct {
 	message  io.WriteCloser // the message being written, in parts
 	messages int            // messages begun in the chunk being written
 	msgBytes int            // payload of the message being written so far
+	unmarked int            // bytes written since the last progress mark
 
 	done   chan struct{} // closed when the reader stops: the connection is dead
 	pinger chan struct{} // closed when the keepalive stops; nil without one
@@ -301,6 +302,11 @@ func (cn *conn) writePart(typ int, part []byte, last bool, timeout time.Duration
 		return cn.writeFailed(err)
 	}
 	cn.msgBytes += len(part)
+	if cn.unmarked += len(part); cn.unmarked >= markEvery {
+		if err := cn.mark(timeout); err != nil {
+			return cn.writeFailed(err)
+		}
+	}
 	if !last {
 		return nil
 	}
@@ -311,6 +317,21 @@ func (cn *conn) writePart(typ int, part []byte, last bool, timeout time.Duration
 	}
 	cn.metrics.Sent(1, cn.msgBytes)
 	return nil
+}
+
+// markEvery is how many bytes go between two progress marks.
+const markEvery = 256 << 10
+
+// mark sends a ping between the frames of what is being written (RFC 6455
+// 5.4 allows control frames amid a fragmented message). A server answers
+// it once it has read what came before: while the bytes sit in the
+// server's socket buffer, only these pongs show that it reads, and a stop
+// tells a slow server from one that stopped by them (see stop).
+func (cn *conn) mark(timeout time.Duration) error {
+	cn.unmarked = 0
+	var payload [8]byte
+	binary.BigEndian.PutUint64(payload[:], cn.pings.Add(1))
+	return cn.ws.WriteControl(websocket.PingMessage, payload[:], time.Now().Add(timeout))
 }
 
 // writeFailed kills the connection for a failed write of the current message.
