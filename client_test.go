@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -237,6 +238,87 @@ func TestClientStopping(t *testing.T) {
 	if m := slow.WaitMessages(2, testTimeout); len(m[0].Data) != 6<<20 {
 		t.Errorf("the slow server got %d bytes, want %d", len(m[0].Data), 6<<20)
 	}
+}
+
+// TestStopSeesDrain: a chunk written whole into a buffer on the way (a
+// proxy that reads all it is sent, a server's grown socket buffer) leaves
+// nothing in the plugin's socket buffer to drain, and the server then
+// reads it slowly. The pongs to the pings written between frames show it
+// reads, and a stop lets the transfer finish.
+func TestStopSeesDrain(t *testing.T) {
+	const size = 1 << 20
+	slow := wstest.StartWSServer(t, wstest.WSOptions{ReadRate: 512 << 10}) // two seconds
+	host, port := slow.HostPort()
+	proxy, took := bufferingProxy(t, net.JoinHostPort(host, fmt.Sprint(port)))
+	st := newStop(time.Minute)
+	log := &recLogger{}
+	c := newClient(testConfig("ws://"+proxy+"/"), log, st)
+	c.closeWait = 200 * time.Millisecond
+	closeAtEnd(t, log, c.Close)
+	t.Cleanup(st.end)
+	done := make(chan error, 1)
+	go func() { done <- c.Send(websocket.BinaryMessage, each([][]byte{make([]byte, size)})) }()
+	deadline := time.Now().Add(testTimeout)
+	for took.Load() < size && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if took.Load() < size {
+		t.Fatalf("the proxy took %d bytes, not the whole chunk", took.Load())
+	}
+	st.begin()
+	if err := <-done; err != nil {
+		t.Errorf("Send: %v; the server was reading all along", err)
+	}
+}
+
+// bufferingProxy forwards TCP connections to addr, reading all a client
+// sends at once into memory, whatever pace the server reads at; took
+// counts those bytes.
+func bufferingProxy(t *testing.T, to string) (addr string, took *atomic.Int64) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	took = new(atomic.Int64)
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", to)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			t.Cleanup(func() { client.Close(); server.Close() })
+			pending := make(chan []byte, 1<<16)
+			go func() {
+				defer close(pending)
+				for {
+					b := make([]byte, 32<<10)
+					n, err := client.Read(b)
+					took.Add(int64(n))
+					if n > 0 {
+						pending <- b[:n]
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				for b := range pending {
+					if _, err := server.Write(b); err != nil {
+						return
+					}
+				}
+			}()
+			go io.Copy(client, server)
+		}
+	}()
+	return ln.Addr().String(), took
 }
 
 // TestClientGraceOver: at the end of the grace period a transfer still in

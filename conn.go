@@ -298,13 +298,17 @@ func (cn *conn) writePart(typ int, part []byte, last bool, timeout time.Duration
 		}
 		cn.message = w
 	}
-	if _, err := cn.message.Write(part); err != nil {
-		return cn.writeFailed(err)
-	}
-	cn.msgBytes += len(part)
-	if cn.unmarked += len(part); cn.unmarked >= markEvery {
-		if err := cn.mark(timeout); err != nil {
+	for len(part) > 0 {
+		n := min(len(part), markEvery-cn.unmarked)
+		if _, err := cn.message.Write(part[:n]); err != nil {
 			return cn.writeFailed(err)
+		}
+		part = part[n:]
+		cn.msgBytes += n
+		if cn.unmarked += n; cn.unmarked == markEvery {
+			if err := cn.mark(timeout); err != nil {
+				return cn.writeFailed(err)
+			}
 		}
 	}
 	if !last {
@@ -319,8 +323,10 @@ func (cn *conn) writePart(typ int, part []byte, last bool, timeout time.Duration
 	return nil
 }
 
-// markEvery is how many bytes go between two progress marks.
-const markEvery = 256 << 10
+// markEvery is how many bytes go between two progress marks: a frame's
+// worth, so that a server reading at 128 KB/s or more shows progress
+// within stallBound.
+const markEvery = writeBufferSize
 
 // mark sends a ping between the frames of what is being written (RFC 6455
 // 5.4 allows control frames amid a fragmented message). A server answers
