@@ -198,7 +198,7 @@ func (l *lifecycle) register(def unsafe.Pointer) *registration {
 	l.hotReload = false
 	if r.reload {
 		for _, old := range l.regs {
-			if old.beginStop("a hot reload replaces this pipeline") {
+			if old.beginStop("a hot reload began") {
 				r.replaces = append(r.replaces, old)
 			}
 		}

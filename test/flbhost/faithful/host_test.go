@@ -673,6 +673,41 @@ func TestHostHotReload(t *testing.T) {
 	}
 }
 
+// A hot reload Fluent Bit rejects (flb_reload of 2.2 to 5.1): the config is
+// read again, the plugin registered again, and when the new outputs fail
+// their checks that registration is unregistered while the old pipeline
+// runs on; its instance keeps flushing. The SIGHUP handler installs every
+// handler anew (flb_signal_init).
+func TestHostFailedReload(t *testing.T) {
+	good := "[SERVICE]\n    Hot_Reload On\n[OUTPUT]\n    Name probe\n    Match *\n    probe.label a\n"
+	conf := hosttest.WriteConfig(t, "fluent-bit.conf", good)
+	h := hosttest.StartHost(t, hosttest.HostOptions{}, "-e", hosttest.ProbeSO(), "-c", conf,
+		"-i", reference.Chunk(), "-n", "20", "--chunk-interval", "100")
+	if !h.WaitFor(`"ev":"flush"`, 10*time.Second) {
+		t.Fatalf("no flush before the reload")
+	}
+	if err := os.WriteFile(conf, []byte(good+"    Log_Level verbose\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.Signal(syscall.SIGHUP)
+	r := h.Wait()
+	r.RequireOK(t)
+	seq := strings.Join(evSeq(r), " ")
+	want := "preregister0 register init:a prerun1 preregister1 register unregister preexit0 exitctx:a unregister SUMMARY"
+	if seq != want {
+		t.Errorf("failed reload sequence\n got %s\nwant %s", seq, want)
+	}
+	if r.Reloads != 0 || len(r.Registrations) != 2 || !strings.Contains(r.Stderr, "reloaded config format is invalid. Reloading is halted") {
+		t.Errorf("%d reloads, %d registrations\n%s", r.Reloads, len(r.Registrations), r.Dump())
+	}
+	if s := r.Summary(t, "probe.0"); s.OK != 20 {
+		t.Errorf("the running pipeline must flush every chunk: %+v", s)
+	}
+	if len(r.Signals) == 0 || r.Signals[0]["SIGTERM"].Handler != "fluent-bit" || r.Signals[0]["SIGTERM"].OnStack {
+		t.Errorf("after SIGHUP, SIGTERM must be Fluent Bit's handler, installed by signal(): %+v", r.Signals)
+	}
+}
+
 func TestHostSignalShutdown(t *testing.T) {
 	h := hosttest.StartHost(t, hosttest.HostOptions{}, "-e", hosttest.ProbeSO(), "-o", "probe", "-p", "probe.sleep_ms=100",
 		"-i", reference.Chunk(), "-n", "200")
