@@ -122,25 +122,6 @@ func TestReloadWithinGrace(t *testing.T) {
 	}
 }
 
-// waitBusy waits until the plugin is stuck: the server took its
-// connection, or (nothing listening) a flush failed; then a moment for
-// the flush to block.
-func waitBusy(t *testing.T, h *hosttest.RunningHost, busy <-chan struct{}) {
-	t.Helper()
-	if busy == nil {
-		if !h.WaitFor("failed to flush", 10*time.Second) {
-			t.Fatalf("no flush failed")
-		}
-		return
-	}
-	select {
-	case <-busy:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the plugin never connected")
-	}
-	time.Sleep(300 * time.Millisecond)
-}
-
 // waitCount waits until the host printed substr n times on stdout.
 func waitCount(h *hosttest.RunningHost, substr string, n int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
@@ -188,16 +169,7 @@ func TestStopAfterReload(t *testing.T) {
 					t.Fatalf("SIGCONT not seen")
 				}
 				time.Sleep(time.Second) // the new pipeline's flush is blocked again
-				signalled := time.Now()
-				h.Signal(syscall.SIGTERM)
-				r := h.Wait()
-				took := time.Since(signalled)
-				if took > grace+time.Second {
-					t.Errorf("the host exited %v after SIGTERM, more than Grace %v + 1 s", took.Round(time.Millisecond), grace)
-				}
-				if r.ExitCode != 0 || strings.Contains(r.Stderr, "panic") {
-					t.Errorf("exit %d, signal %q", r.ExitCode, r.Signal)
-				}
+				r, took := stopWithin(t, h, grace)
 				if len(r.Signals) == 0 {
 					t.Fatalf("no signal dispositions\n%s", r.Dump())
 				}
