@@ -75,6 +75,14 @@ func (b *backoff) waiting() bool {
 	return b.failures > 0 && (b.probing || b.now().Before(b.next))
 }
 
+// release ends an attempt allow granted that neither failed nor
+// succeeded (cut because Fluent Bit stops): the next may try at once.
+func (b *backoff) release() {
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
+}
+
 // failure records a failed attempt and sets the wait before the next one.
 func (b *backoff) failure(err error) {
 	b.mu.Lock()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -45,15 +44,14 @@ type client struct {
 	backoff   *backoff
 	closeWait time.Duration
 	connected atomic.Bool // a connection was ever made
-	// stop is done stopWait after Fluent Bit was told to stop (see
-	// shutdown.go): what is in flight is cut, and each later Send gets
-	// stopWait of its own (flushBound).
-	stop    context.Context
-	unwatch func() bool
-	// stopCut is set once a flush was cut for Fluent Bit stopping: the
-	// server hangs, and later flushes fail at once instead of each taking
-	// stopWait while Fluent Bit waits to join its workers.
-	stopCut atomic.Bool
+	// stop is how the client's transfers end when Fluent Bit stops its
+	// pipeline (see stop).
+	stop *stop
+	// cutEra is the era of the stop in which a transfer was cut for making
+	// no progress: the server hangs, and later flushes fail at once
+	// instead of each waiting stallBound while Fluent Bit waits to join
+	// its workers. overEra is the era whose end of grace was logged.
+	cutEra, overEra atomic.Int64
 
 	mu      sync.Mutex
 	idle    []*conn // the most recently used last
@@ -62,8 +60,8 @@ type client struct {
 }
 
 // newClient makes a client; it connects on the first Send.
-func newClient(cfg connConfig, log logger, stop context.Context) *client {
-	c := &client{
+func newClient(cfg connConfig, log logger, stop *stop) *client {
+	return &client{
 		cfg:       cfg,
 		log:       log,
 		metrics:   noMetrics{},
@@ -72,16 +70,6 @@ func newClient(cfg connConfig, log logger, stop context.Context) *client {
 		closeWait: closeWait,
 		stop:      stop,
 	}
-	c.unwatch = context.AfterFunc(stop, func() {
-		// Under mu: once Close (FLBPluginExitCtx) is done, Fluent Bit frees
-		// the logger's instance, and nothing may log.
-		c.mu.Lock()
-		if !c.closed {
-			c.log.Infof("Fluent Bit is stopping: what is still in flight to %s is cut, and each flush now gets %v, then returns RETRY", cfg.LogURL, stopWait)
-		}
-		c.mu.Unlock()
-	})
-	return c
 }
 
 // messageStream produces the messages of one chunk, in order, handing each
@@ -100,30 +88,27 @@ type messageStream func(write func(part []byte, last bool) error) error
 // against the server's backoff: a write or a confirmation that fails on a
 // server that answered does not make the next flushes fail. A write that fails on a
 // reused connection is tried once more on a new one, so the server may see
-// a chunk twice (at least once delivery).
+// a chunk twice (at least once delivery). Once Fluent Bit stops, the stop
+// may cut it (errStopping).
 func (c *client) Send(messageType int, messages messageStream) error {
-	ctx, cancel := flushBound(c.stop)
-	defer cancel()
-	return c.sendWithin(ctx, messageType, messages)
-}
-
-// sendWithin is Send under the bound ctx of one flush.
-func (c *client) sendWithin(ctx context.Context, messageType int, messages messageStream) error {
-	if c.stopCut.Load() {
-		return errStopping
+	if era, ok := c.stop.stopping(); ok && c.cutEra.Load() == int64(era) {
+		return errStalled
 	}
-	cn, err := c.send(ctx, messageType, messages, c.take)
+	fl, err := c.stop.takeoff()
+	if err != nil {
+		return err
+	}
+	defer fl.land()
+	cn, err := c.send(fl, messageType, messages, c.take)
 	// A reused connection may have died unseen while idle (a server
 	// restart, a proxy's idle timeout); a new one deserves a try. A timeout
 	// is a server that stopped reading, which a new connection won't fix.
-	if err != nil && cn != nil && cn.reused && !isTimeout(err) {
+	if err != nil && cn != nil && cn.reused && !isTimeout(err) && !errors.Is(err, errStopping) {
 		c.log.Debugf("%v; sending the chunk again on a new connection", err)
-		cn, err = c.send(ctx, messageType, messages, c.dial)
-	}
-	if errors.Is(err, errStopping) {
-		c.stopCut.Store(true)
+		cn, err = c.send(fl, messageType, messages, c.dial)
 	}
 	if err != nil {
+		c.stopped(err)
 		return err
 	}
 	if cn != nil {
@@ -132,32 +117,38 @@ func (c *client) sendWithin(ctx context.Context, messageType int, messages messa
 	return nil
 }
 
-// flushBound is what a flush runs under: stop, or, once Fluent Bit is
-// stopping, stopWait of its own. Fluent Bit goes on flushing what it holds
-// during its grace period (a healthy server takes a chunk well within
-// stopWait, so nothing is refused that could be delivered), and a flush
-// that hangs is cut in time for Fluent Bit to exit within Grace + 1 s.
-func flushBound(stop context.Context) (context.Context, context.CancelFunc) {
-	if stop.Err() == nil {
-		return stop, func() {}
+// stopped says once per stop that a transfer was cut because Fluent Bit
+// stops, and keeps the era of a cut for making no progress.
+func (c *client) stopped(err error) {
+	era, _ := c.stop.stopping()
+	switch {
+	case errors.Is(err, errStalled):
+		if c.cutEra.Swap(int64(era)) != int64(era) {
+			c.log.Infof("no progress to %s for %v while Fluent Bit stops: cut, the chunk stays Fluent Bit's (RETRY); later flushes to it fail at once",
+				c.cfg.LogURL, stallBound)
+		}
+	case errors.Is(err, errGraceOver):
+		if c.overEra.Swap(int64(era)) != int64(era) {
+			c.log.Infof("Fluent Bit's grace period is over: what was in flight to %s is cut, the chunk stays Fluent Bit's (RETRY)", c.cfg.LogURL)
+		}
 	}
-	return context.WithTimeoutCause(context.Background(), stopWait, errStopping)
 }
 
 // send writes the chunk's messages on a connection that get gives at the
-// first message, and has the server confirm them, all cut when ctx is
-// done. It returns that connection, if there was one.
-func (c *client) send(ctx context.Context, messageType int, messages messageStream, get func(context.Context) (*conn, error)) (*conn, error) {
+// first message, and has the server confirm them, all cut when the flight
+// is. It returns that connection, if there was one.
+func (c *client) send(fl *flight, messageType int, messages messageStream, get func(*flight) (*conn, error)) (*conn, error) {
 	var cn *conn
 	release := func() {}
 	defer func() { release() }()
 	err := messages(func(part []byte, last bool) error {
 		if cn == nil {
 			var err error
-			if cn, err = get(ctx); err != nil {
+			if cn, err = get(fl); err != nil {
 				return err
 			}
-			release = cn.carry(ctx)
+			fl.track(cn.nc)
+			release = cn.carry(fl.ctx)
 		}
 		return cn.writePart(messageType, part, last, c.cfg.WriteTimeout)
 	})
@@ -174,7 +165,7 @@ func (c *client) send(ctx context.Context, messageType int, messages messageStre
 // longer than IdleInterval, or a new one. The others are closed first, so
 // a connection a middlebox may have dropped is replaced before the write
 // instead of failing it.
-func (c *client) take(ctx context.Context) (*conn, error) {
+func (c *client) take(fl *flight) (*conn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -221,17 +212,20 @@ func (c *client) take(ctx context.Context) (*conn, error) {
 		cn.reused = true
 		return cn, nil
 	}
-	return c.dial(ctx)
+	return c.dial(fl)
 }
 
 // dial connects unless the backoff says the server is down.
-func (c *client) dial(ctx context.Context) (*conn, error) {
+func (c *client) dial(fl *flight) (*conn, error) {
 	if err := c.backoff.allow(); err != nil {
 		return nil, err
 	}
-	cn, err := c.connect(ctx)
+	cn, err := c.connect(fl)
 	if errors.Is(err, errStopping) {
-		return nil, err // Fluent Bit stopping says nothing of the server
+		// Fluent Bit stopping says nothing of the server; the attempt the
+		// backoff allowed is over.
+		c.backoff.release()
+		return nil, err
 	}
 	if err != nil {
 		c.metrics.ConnectFailed()
@@ -270,7 +264,6 @@ func (c *client) put(cn *conn) {
 // briefly for the server's close frames. A Send still running closes its
 // connection when it is done; later Sends fail.
 func (c *client) Close() {
-	c.unwatch()
 	c.mu.Lock()
 	idle := c.idle
 	c.idle, c.closed = nil, true
@@ -292,14 +285,13 @@ func (c *client) Close() {
 type nodes struct {
 	clients []*client
 	log     logger
-	stop    context.Context
 	next    atomic.Uint64
 }
 
 // newNodes makes a client for each endpoint, its connection metrics
-// labelled with the endpoint, that closes when stop is done.
-func newNodes(endpoints []nodeConfig, log logger, metrics instanceMetrics, stop context.Context) *nodes {
-	ns := &nodes{log: log, stop: stop}
+// labelled with the endpoint, its transfers ended by stop.
+func newNodes(endpoints []nodeConfig, log logger, metrics instanceMetrics, stop *stop) *nodes {
+	ns := &nodes{log: log}
 	for _, n := range endpoints {
 		c := newClient(n.Conn, log, stop)
 		c.metrics = metrics.Node(n.label())
@@ -329,27 +321,23 @@ func (e nodesFailed) Error() string {
 func (e nodesFailed) Unwrap() []error { return e.errs }
 
 // Send sends one chunk to one node, trying the nodes in turn until one
-// takes it (see nodes). Once Fluent Bit stops, all the nodes it tries
-// share the one bound of a flush.
+// takes it (see nodes). Once Fluent Bit stops, a node whose transfer is cut
+// for making no progress hands the chunk to the next like any failure;
+// once the grace period is over every node fails at once.
 func (ns *nodes) Send(messageType int, messages messageStream) error {
 	n := len(ns.clients)
 	if n == 1 {
 		return ns.clients[0].Send(messageType, messages)
 	}
-	ctx, cancel := flushBound(ns.stop)
-	defer cancel()
 	start := ns.pick()
 	failed := nodesFailed{quiet: true}
 	for i := range n {
 		c := ns.clients[(start+i)%n]
-		cutBefore := c.stopCut.Load()
-		err := c.sendWithin(ctx, messageType, messages)
+		err := c.Send(messageType, messages)
 		if err == nil {
 			return nil
 		}
-		// A node cut by an earlier flush fails at once, and the next may
-		// still take the chunk; one cut now has spent the flush's bound.
-		if errors.Is(err, errClientClosed) || errors.Is(err, errStopping) && !cutBefore || ctx.Err() != nil {
+		if errors.Is(err, errClientClosed) || errors.Is(err, errGraceOver) {
 			return err
 		}
 		failed.errs = append(failed.errs, err)

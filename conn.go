@@ -29,6 +29,7 @@ var errClosedByUs = errors.New("connection closed by the plugin")
 // ping_interval, a pinger that ends the connection when pongs stop.
 type conn struct {
 	ws      *websocket.Conn
+	nc      *meteredConn // its TCP connection
 	url     string
 	log     logger
 	metrics metricsSink
@@ -41,10 +42,12 @@ type conn struct {
 	message  io.WriteCloser // the message being written, in parts
 	messages int            // messages begun in the chunk being written
 	msgBytes int            // payload of the message being written so far
+	unmarked int            // bytes written since the last progress mark
 
-	done  chan struct{} // closed when the reader stops: the connection is dead
-	pings atomic.Uint64 // number of the last ping sent
-	busy  atomic.Bool   // a chunk is being written: its own deadlines and ping watch the connection
+	done   chan struct{} // closed when the reader stops: the connection is dead
+	pinger chan struct{} // closed when the keepalive stops; nil without one
+	pings  atomic.Uint64 // number of the last ping sent
+	busy   atomic.Bool   // a chunk is being written: its own deadlines and ping watch the connection
 
 	mu     sync.Mutex
 	cause  error         // why it died; the first reason wins
@@ -61,7 +64,11 @@ func newConn(ws *websocket.Conn, cfg connConfig, log logger, metrics metricsSink
 	ws.SetPongHandler(cn.onPong)
 	go cn.read()
 	if cfg.PingInterval > 0 {
-		go cn.keepalive(cfg.PingInterval, cfg.PingTimeout)
+		cn.pinger = make(chan struct{})
+		go func() {
+			defer close(cn.pinger)
+			cn.keepalive(cfg.PingInterval, cfg.PingTimeout)
+		}()
 	}
 	return cn
 }
@@ -155,7 +162,7 @@ func (cn *conn) answersPings(stop context.Context, timeout time.Duration) error 
 	case err == nil:
 		return nil
 	case stop.Err() != nil:
-		return fmt.Errorf("connect to %s: %w", cn.url, errStopping)
+		return fmt.Errorf("connect to %s: %w", cn.url, context.Cause(stop))
 	case errors.Is(err, errNoPong):
 		cn.kill(fmt.Errorf("%w within %v (ping_timeout) after the handshake", errNoPong, timeout))
 		return fmt.Errorf("%s answered no ping within %v (ping_timeout) after the handshake, and confirm_delivery needs a pong "+
@@ -312,10 +319,19 @@ func (cn *conn) writePart(typ int, part []byte, last bool, timeout time.Duration
 		}
 		cn.message = w
 	}
-	if _, err := cn.message.Write(part); err != nil {
-		return cn.writeFailed(err)
+	for len(part) > 0 {
+		n := min(len(part), markEvery-cn.unmarked)
+		if _, err := cn.message.Write(part[:n]); err != nil {
+			return cn.writeFailed(err)
+		}
+		part = part[n:]
+		cn.msgBytes += n
+		if cn.unmarked += n; cn.unmarked == markEvery {
+			if err := cn.mark(timeout); err != nil {
+				return cn.writeFailed(err)
+			}
+		}
 	}
-	cn.msgBytes += len(part)
 	if !last {
 		return nil
 	}
@@ -326,6 +342,23 @@ func (cn *conn) writePart(typ int, part []byte, last bool, timeout time.Duration
 	}
 	cn.metrics.Sent(1, cn.msgBytes)
 	return nil
+}
+
+// markEvery is how many bytes go between two progress marks: a frame's
+// worth, so that a server reading at 128 KB/s or more shows progress
+// within stallBound.
+const markEvery = writeBufferSize
+
+// mark sends a ping between the frames of what is being written (RFC 6455
+// 5.4 allows control frames amid a fragmented message). A server answers
+// it once it has read what came before: while the bytes sit in the
+// server's socket buffer, only these pongs show that it reads, and a stop
+// tells a slow server from one that stopped by them (see stop).
+func (cn *conn) mark(timeout time.Duration) error {
+	cn.unmarked = 0
+	var payload [8]byte
+	binary.BigEndian.PutUint64(payload[:], cn.pings.Add(1))
+	return cn.ws.WriteControl(websocket.PingMessage, payload[:], time.Now().Add(timeout))
 }
 
 // writeFailed kills the connection for a failed write of the current message.
@@ -361,7 +394,9 @@ func (cn *conn) fail(err error) error {
 }
 
 // close ends the connection with a close frame of the given code and waits
-// up to wait for the server's close frame, as RFC 6455 asks.
+// up to wait for the server's close frame, as RFC 6455 asks. It returns
+// once the connection's reader and keepalive are gone: after the
+// instance's exit nothing may log through it.
 func (cn *conn) close(code int, wait time.Duration) {
 	cn.setCause(errClosedByUs)
 	msg := websocket.FormatCloseMessage(code, "")
@@ -374,6 +409,10 @@ func (cn *conn) close(code int, wait time.Duration) {
 		t.Stop()
 	}
 	cn.ws.Close()
+	<-cn.done
+	if cn.pinger != nil {
+		<-cn.pinger
+	}
 }
 
 // isTimeout tells a deadline that passed from a broken connection.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -441,6 +442,55 @@ func TestClientKeepalive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCloseWaitsForKeepalive: a keepalive that found the server silent
+// says so before the client's Close returns, never after: after the
+// instance's exit Fluent Bit frees what its logger uses.
+func TestCloseWaitsForKeepalive(t *testing.T) {
+	srv := wstest.StartWSServer(t, wstest.WSOptions{NoPong: true})
+	cfg := testConfig(srv.URL())
+	cfg.ConfirmDelivery = false
+	cfg.PingInterval, cfg.PingTimeout = 20*time.Millisecond, 50*time.Millisecond
+	log := &heldLogger{held: make(chan struct{}), release: make(chan struct{})}
+	c := newClient(cfg, log, newStop(defaultGrace))
+	c.closeWait = 200 * time.Millisecond
+	if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-log.held: // the keepalive is logging that no pong came
+	case <-time.After(testTimeout):
+		t.Fatal("the keepalive never said the server is silent")
+	}
+	closed := make(chan struct{})
+	go func() {
+		c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Error("Close returned while the keepalive was still to log")
+	case <-time.After(3 * c.closeWait):
+	}
+	close(log.release)
+	<-closed
+}
+
+// heldLogger holds the first warning until release is closed; held is
+// closed when it comes.
+type heldLogger struct {
+	recLogger
+	once          sync.Once
+	held, release chan struct{}
+}
+
+func (l *heldLogger) Warnf(format string, args ...any) {
+	l.once.Do(func() {
+		close(l.held)
+		<-l.release
+	})
+	l.recLogger.Warnf(format, args...)
 }
 
 // TestClientServerMessages: what the server sends is read and dropped; a

@@ -222,7 +222,7 @@ func TestOAuth2TokenEndpointDown(t *testing.T) {
 	srv := wstest.StartWSServer(t, ts.Protect(wstest.WSOptions{}))
 	cfg := oauthConfig(t, srv.URL(), ts)
 	log := &recLogger{}
-	c := newClient(cfg.Conn, scrubbing(log, cfg.Secrets), context.Background())
+	c := newClient(cfg.Conn, scrubbing(log, cfg.Secrets), newStop(defaultGrace))
 	closeAtEnd(t, log, c.Close)
 	m := &tokenCounts{}
 	c.metrics = m
@@ -304,7 +304,7 @@ func TestBearerTokenFile(t *testing.T) {
 	scrubbed := scrubbing(log, cfg.Secrets)
 	send := func() {
 		t.Helper()
-		c := newClient(cfg.Conn, scrubbed, context.Background()) // a new handshake each time
+		c := newClient(cfg.Conn, scrubbed, newStop(defaultGrace)) // a new handshake each time
 		defer c.Close()
 		if err := c.Send(websocket.TextMessage, each([][]byte{[]byte("x")})); err != nil {
 			t.Fatal(err)

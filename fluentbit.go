@@ -43,7 +43,25 @@ struct flbws_plugin {
 	void *context;
 };
 
+// struct flb_plugin_proxy_context and struct flb_plugin_proxy begin so in
+// every release from 1.9 (include/fluent-bit/flb_plugin_proxy.h).
+struct flbws_proxy {
+	void *def;
+};
+
+struct flbws_proxy_context {
+	void *remote_context;
+	struct flbws_proxy *proxy;
+};
+
 static void *flbws_api(void *plugin) { return ((struct flbws_plugin *) plugin)->api; }
+
+// flbws_def is the def the plugin was registered with for the pipeline of
+// the instance being initialised.
+static void *flbws_def(void *plugin) {
+	struct flbws_proxy_context *ctx = ((struct flbws_plugin *) plugin)->context;
+	return ctx && ctx->proxy ? ctx->proxy->def : NULL;
+}
 static void *flbws_instance(void *plugin) { return ((struct flbws_plugin *) plugin)->o_ins; }
 
 static void flbws_set_flags(void *def, int flags) { ((struct flbws_proxy_def *) def)->flags = flags; }
@@ -156,6 +174,10 @@ func pluginAPI(plugin unsafe.Pointer) unsafe.Pointer { return C.flbws_api(plugin
 func pluginInstance(plugin unsafe.Pointer) unsafe.Pointer {
 	return unsafe.Pointer(C.flbws_instance(plugin))
 }
+
+// pluginDef is the def of the registration the instance being initialised
+// belongs to: go.c hands each instance the proxy it was registered on.
+func pluginDef(plugin unsafe.Pointer) unsafe.Pointer { return C.flbws_def(plugin) }
 
 func setPluginFlags(def unsafe.Pointer, flags int) {
 	C.flbws_set_flags(def, C.int(flags))

@@ -41,7 +41,7 @@ func newDialer(cfg connConfig) *websocket.Dialer {
 			if err != nil {
 				return nil, err
 			}
-			lc := &limitedConn{Conn: nc}
+			lc := &limitedConn{Conn: &meteredConn{Conn: nc}}
 			lc.left.Store(handshakeLimit)
 			if report, ok := ctx.Value(netConnKey{}).(func(*limitedConn)); ok {
 				report(lc)
@@ -62,9 +62,12 @@ var errHandshakeTooLarge = fmt.Errorf("the server sent more than %d bytes withou
 // limitedConn is a TCP connection that fails reads past handshakeLimit
 // until unlimit is called, once the handshake is done.
 type limitedConn struct {
-	net.Conn
-	left atomic.Int64 // bytes still allowed; -1 once unlimited
+	net.Conn              // a *meteredConn
+	left     atomic.Int64 // bytes still allowed; -1 once unlimited
 }
+
+// metered is the connection's byte count.
+func (c *limitedConn) metered() *meteredConn { return c.Conn.(*meteredConn) }
 
 func (c *limitedConn) Read(p []byte) (int, error) {
 	left := c.left.Load()
@@ -93,26 +96,26 @@ type netConnKey struct{}
 // credentials (an OAuth2 token fetched if need be), TCP (through the
 // proxy, if any), TLS for wss://, and the WebSocket handshake, all within
 // ConnectTimeout (a token fetch within its own oauth2.timeout), and cut
-// when stop is done (Fluent Bit stopping). A handshake refused with 401
+// when the flight is (Fluent Bit stopping). The flight follows the
+// progress of each TCP connection it dials. A handshake refused with 401
 // gets new credentials and one more try, when they can differ.
-func (c *client) connect(stop context.Context) (*conn, error) {
+func (c *client) connect(fl *flight) (*conn, error) {
+	stop := fl.ctx
 	auth, err := c.authorize(stop)
 	if err != nil {
 		return nil, err
 	}
-	ws, resp, unlimit, err := c.handshake(stop, auth)
+	ws, resp, dialed, err := c.handshake(fl, auth)
 	if resp != nil && resp.StatusCode == http.StatusUnauthorized && c.cfg.Auth != nil && c.cfg.Auth.refused(auth) {
 		c.log.Debugf("handshake with %s refused with HTTP 401: trying once more with a new token", c.cfg.LogURL)
 		if auth, err = c.authorize(stop); err != nil {
 			return nil, err
 		}
-		ws, resp, unlimit, err = c.handshake(stop, auth)
+		ws, resp, dialed, err = c.handshake(fl, auth)
 	}
 	if err != nil {
-		// A dial cut by stop's deadline (a flush's own bound once Fluent
-		// Bit is stopping) can fail a moment before stop says it is done.
-		if stopped(stop) {
-			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, errStopping)
+		if stop.Err() != nil {
+			return nil, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, context.Cause(stop))
 		}
 		return nil, handshakeError(c.cfg, resp, err)
 	}
@@ -126,19 +129,13 @@ func (c *client) connect(stop context.Context) (*conn, error) {
 		ws.Close()
 		return nil, fmt.Errorf("handshake with %s: %w", c.cfg.LogURL, err)
 	}
-	unlimit()
 	c.metrics.Handshake()
 	cn := newConn(ws, c.cfg, c.log, c.metrics, auth.renewAt)
+	cn.nc = dialed()
 	if err := cn.answersPings(stop, c.cfg.PingTimeout); err != nil {
 		return nil, err
 	}
 	return cn, nil
-}
-
-// stopped tells whether stop is done, or its deadline passed.
-func stopped(stop context.Context) bool {
-	d, ok := stop.Deadline()
-	return stop.Err() != nil || ok && !time.Now().Before(d)
 }
 
 // authorize is the Authorization of the instance's changing credentials
@@ -148,8 +145,8 @@ func (c *client) authorize(stop context.Context) (authorization, error) {
 		return authorization{}, nil
 	}
 	auth, err := c.cfg.Auth.authorization(stop, c.log, c.metrics)
-	if err != nil && stopped(stop) {
-		return authorization{}, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, errStopping)
+	if err != nil && stop.Err() != nil {
+		return authorization{}, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, context.Cause(stop))
 	}
 	if err != nil {
 		return authorization{}, fmt.Errorf("connect to %s: %w", c.cfg.LogURL, err)
@@ -158,17 +155,20 @@ func (c *client) authorize(stop context.Context) (authorization, error) {
 }
 
 // handshake dials and makes the WebSocket handshake, with auth's
-// Authorization when it has one. unlimit lifts the handshake's read limit
-// of the connection it made.
-func (c *client) handshake(stop context.Context, auth authorization) (ws *websocket.Conn, resp *http.Response, unlimit func(), err error) {
+// Authorization when it has one; the flight follows the progress of each
+// TCP connection it dials. dialed lifts the handshake's read limit of the
+// connections it made and gives the one the handshake went through.
+func (c *client) handshake(fl *flight, auth authorization) (ws *websocket.Conn, resp *http.Response, dialed func() *meteredConn, err error) {
+	stop := fl.ctx
 	ctx, cancel := context.WithTimeout(stop, c.cfg.ConnectTimeout)
 	defer cancel()
 	var mu sync.Mutex
-	var dialed []*limitedConn
+	var conns []*limitedConn
 	ctx = context.WithValue(ctx, netConnKey{}, func(nc *limitedConn) {
 		mu.Lock()
 		defer mu.Unlock()
-		dialed = append(dialed, nc)
+		conns = append(conns, nc)
+		fl.track(nc.metered())
 		if stop.Err() != nil {
 			nc.Close()
 		}
@@ -176,7 +176,7 @@ func (c *client) handshake(stop context.Context, auth authorization) (ws *websoc
 	cut := context.AfterFunc(stop, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, nc := range dialed {
+		for _, nc := range conns {
 			nc.Close()
 		}
 	})
@@ -190,12 +190,16 @@ func (c *client) handshake(stop context.Context, auth authorization) (ws *websoc
 		ws.Close()
 		err = context.Cause(stop)
 	}
-	return ws, resp, func() {
+	return ws, resp, func() *meteredConn {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, nc := range dialed {
+		for _, nc := range conns {
 			nc.unlimit()
 		}
+		if n := len(conns); n > 0 {
+			return conns[n-1].metered()
+		}
+		return nil
 	}, err
 }
 

@@ -18,14 +18,16 @@ type instance struct {
 	nodes       *nodes
 	messageType int // websocket.BinaryMessage for msgpack, else TextMessage
 	encoders    sync.Pool
-	closeLog    func() // after close, lines go nowhere near the instance's worker
+	closeLog    func()        // after close, lines go nowhere near the instance's worker
+	reg         *registration // the registration it belongs to (lifecycle.go)
 }
 
-func newInstance(cfg *config, log logger, metrics instanceMetrics) (*instance, error) {
+// newInstance makes an instance whose transfers stop ends.
+func newInstance(cfg *config, log logger, metrics instanceMetrics, stop *stop) (*instance, error) {
 	if _, err := encoder.New(cfg.Encoder); err != nil {
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, metrics: metrics, nodes: newNodes(cfg.nodes(), log, metrics, stopping), messageType: websocket.TextMessage}
+	in := &instance{cfg: cfg, log: log, metrics: metrics, nodes: newNodes(cfg.nodes(), log, metrics, stop), messageType: websocket.TextMessage}
 	if cfg.Encoder.Format.Binary() {
 		in.messageType = websocket.BinaryMessage
 	}
@@ -113,39 +115,5 @@ func (in *instance) close() {
 	in.metrics.Close()
 	if in.closeLog != nil {
 		in.closeLog()
-	}
-}
-
-// instanceSet holds the instances initialised and not closed yet.
-type instanceSet struct {
-	mu sync.Mutex
-	m  map[*instance]struct{}
-}
-
-func (s *instanceSet) add(in *instance) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[*instance]struct{}{}
-	}
-	s.m[in] = struct{}{}
-}
-
-// close closes one instance and forgets it.
-func (s *instanceSet) close(in *instance) {
-	s.mu.Lock()
-	delete(s.m, in)
-	s.mu.Unlock()
-	in.close()
-}
-
-// closeAll closes every instance still open.
-func (s *instanceSet) closeAll() {
-	s.mu.Lock()
-	all := s.m
-	s.m = nil
-	s.mu.Unlock()
-	for in := range all {
-		in.close()
 	}
 }

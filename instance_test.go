@@ -48,7 +48,7 @@ func TestInstanceFlush(t *testing.T) {
 				t.Fatal(err)
 			}
 			log := &recLogger{}
-			in, err := newInstance(cfg, log, noMetrics{})
+			in, err := newInstance(cfg, log, noMetrics{}, newStop(defaultGrace))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +77,7 @@ func TestInstanceCloseLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := newInstance(cfg, &recLogger{}, noMetrics{})
+	in, err := newInstance(cfg, &recLogger{}, noMetrics{}, newStop(defaultGrace))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func BenchmarkInstanceFlush(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				in, err := newInstance(cfg, &recLogger{}, noMetrics{})
+				in, err := newInstance(cfg, &recLogger{}, noMetrics{}, newStop(defaultGrace))
 				if err != nil {
 					b.Fatal(err)
 				}

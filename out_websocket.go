@@ -30,13 +30,6 @@ const pluginDescription = "WebSocket output (RFC 6455, TLS, no data loss)"
 // flb_output_name): <name>.<n> as Fluent Bit counts them.
 var instanceCount atomic.Int64
 
-// live are the instances not closed yet. Fluent Bit 1.9 calls ExitCtx
-// with the context of the instance initialised last, for every instance,
-// and unregisters the plugin after the first (src/proxy/go/go.c,
-// src/flb_output.c at v1.9.10): FLBPluginUnregister closes what ExitCtx
-// did not.
-var live instanceSet
-
 // instanceSource reads the properties of the instance being initialised:
 // those the core shows the plugin, and the oauth2.* keys, which Fluent
 // Bit 5's core keeps, from its section as written.
@@ -57,6 +50,7 @@ func (s instanceSource) Keys() []string { return slices.Collect(maps.Keys(s.writ
 
 //export FLBPluginPreRegister
 func FLBPluginPreRegister(hotReloading C.int) int {
+	life.preRegister(hotReloading != 0)
 	return 0
 }
 
@@ -69,6 +63,7 @@ func FLBPluginRegister(def unsafe.Pointer) (ret int) {
 	}
 	ret = output.FLBPluginRegister(def, pluginName, pluginDescription)
 	setPluginFlags(def, flbOutputNet)
+	life.register(def)
 	return ret
 }
 
@@ -87,7 +82,9 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		}
 	}()
 	defer recoverPanic(flbLog, "FLBPluginInit", &ret, output.FLB_ERROR)
-	watchStopSignals(flbLog)
+	watchSignals(flbLog)
+	reg := life.registrationOf(pluginDef(plugin))
+	reg.stop.setGrace(serviceGrace())
 
 	confDir, err := mainConfigDir()
 	if err != nil {
@@ -106,7 +103,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 	}
 	log := scrubbing(flbLog, cfg.Secrets)
 	metrics := pluginMetrics(plugin, name, log)
-	in, err := newInstance(cfg, log, metrics)
+	in, err := newInstance(cfg, log, metrics, reg.stop)
 	if err != nil {
 		metrics.Close()
 		log.Errorf("configuration: %v", err)
@@ -117,7 +114,7 @@ func FLBPluginInit(plugin unsafe.Pointer) (ret int) {
 		log.Warnf("%s", w)
 	}
 	output.FLBPluginSetContext(plugin, in)
-	live.add(in)
+	life.add(reg, in)
 	log.Infof("version=%s, %s", pluginVersion, cfg)
 	return output.FLB_OK
 }
@@ -145,7 +142,7 @@ func FLBPluginExitCtx(ctx unsafe.Pointer) (ret int) {
 		return output.FLB_OK
 	}
 	defer recoverPanic(in.log, "FLBPluginExitCtx", &ret, output.FLB_ERROR)
-	live.close(in)
+	life.exit(in)
 	return output.FLB_OK
 }
 
@@ -160,7 +157,7 @@ func FLBPluginExit() int {
 //export FLBPluginUnregister
 func FLBPluginUnregister(def unsafe.Pointer) {
 	defer recoverPanic(stderrLogger{}, "FLBPluginUnregister", new(int), 0)
-	live.closeAll()
+	life.unregister(def)
 	output.FLBPluginUnregister(def)
 }
 

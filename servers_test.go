@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -36,7 +35,7 @@ func testConfig(url string) connConfig {
 // log is printed if the test fails.
 func newTestClient(t *testing.T, cfg connConfig) (*client, *recLogger) {
 	log := &recLogger{}
-	c := newClient(cfg, log, context.Background())
+	c := newClient(cfg, log, newStop(defaultGrace))
 	c.closeWait = 200 * time.Millisecond
 	closeAtEnd(t, log, c.Close)
 	return c, log

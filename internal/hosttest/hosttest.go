@@ -11,6 +11,7 @@
 //	flbhost: metrics {"instance":"name.0","generation":N,"series":[...]}
 //	flbhost: logs_total {"error":N,"warn":N,"info":N,"debug":N,"trace":N}
 //	flbhost: peak_memory {"vm_hwm_kb":N}
+//	flbhost: signals {"SIGTERM":{"handler":"fluent-bit|other|default|ignore","onstack":true},...}
 package hosttest
 
 import (
@@ -134,6 +135,23 @@ type HostResult struct {
 	SummaryList   []Summary          // in instance order
 	Reloads       int                // "flbhost: reloaded" lines
 	Metrics       []MetricsDump      // one per instance and generation, in order
+	// Signals are the "flbhost: signals" lines, in order: who handled each
+	// signal after each hot reload (or reload that failed), and at the end.
+	Signals []map[string]SignalHandler
+}
+
+// SignalHandler says who handles a signal: "fluent-bit" (the host's own
+// handlers, as fluent-bit.c's flb_signal_init installs them), "other" (the
+// plugin's or Go's), "default" or "ignore"; and with SA_ONSTACK or not.
+type SignalHandler struct {
+	Handler string `json:"handler"`
+	OnStack bool   `json:"onstack"`
+}
+
+// Faulted tells a host that died of a fault as Fluent Bit does: its
+// SIGSEGV handler prints the signal and aborts.
+func (r HostResult) Faulted() bool {
+	return r.Signal == "aborted" && strings.Contains(r.Stderr, "[engine] caught signal (SIGSEGV)")
 }
 
 // MetricsDump is one "flbhost: metrics" line: every cmetrics series an
@@ -456,6 +474,11 @@ func parseHostOutput(r *HostResult) {
 			}
 		case strings.HasPrefix(line, "flbhost: logs_total "):
 			_ = json.Unmarshal([]byte(strings.TrimPrefix(line, "flbhost: logs_total ")), &r.LogsTotal)
+		case strings.HasPrefix(line, "flbhost: signals "):
+			var m map[string]SignalHandler
+			if json.Unmarshal([]byte(strings.TrimPrefix(line, "flbhost: signals ")), &m) == nil {
+				r.Signals = append(r.Signals, m)
+			}
 		case strings.HasPrefix(line, "flbhost: peak_memory "):
 			var m struct {
 				KB int64 `json:"vm_hwm_kb"`

@@ -57,6 +57,10 @@ type WSOptions struct {
 	// NoPong drops every ping unanswered, as some proxies and frameworks
 	// do, though RFC 6455 5.5.2 says a pong must answer each.
 	NoPong bool
+	// ReadRate, when not 0, reads each connection at that many bytes a
+	// second, like a server behind a slow link: the client's writes
+	// block, yet every moment some bytes go through.
+	ReadRate int
 }
 
 // WSMessage is one message a WSServer read.
@@ -269,10 +273,17 @@ func (c *Conn) ReadMessages() {
 	}
 }
 
-// ReadMessage is websocket.Conn.ReadMessage that also notes the code of
-// the client's close frame, for WaitCloseCode.
+// ReadMessage is websocket.Conn.ReadMessage, at WSOptions.ReadRate, that
+// also notes the code of the client's close frame, for WaitCloseCode.
 func (c *Conn) ReadMessage() (int, []byte, error) {
-	typ, data, err := c.Conn.ReadMessage()
+	typ, r, err := c.Conn.NextReader()
+	var data []byte
+	if err == nil {
+		if rate := c.s.opts.ReadRate; rate > 0 {
+			r = &paced{r: r, rate: rate, start: time.Now()}
+		}
+		data, err = io.ReadAll(r)
+	}
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		c.s.mu.Lock()
@@ -281,6 +292,25 @@ func (c *Conn) ReadMessage() (int, []byte, error) {
 		c.s.mu.Unlock()
 	}
 	return typ, data, err
+}
+
+// paced reads at rate bytes a second, a twentieth of a second's worth at
+// a time.
+type paced struct {
+	r     io.Reader
+	rate  int
+	start time.Time
+	n     int
+}
+
+func (p *paced) Read(b []byte) (int, error) {
+	if piece := max(p.rate/20, 1); len(b) > piece {
+		b = b[:piece]
+	}
+	n, err := p.r.Read(b)
+	p.n += n
+	time.Sleep(time.Until(p.start.Add(time.Duration(float64(p.n) / float64(p.rate) * float64(time.Second)))))
+	return n, err
 }
 
 // Keep adds a message to those the server read, as from this connection.

@@ -55,26 +55,8 @@ func TestShutdownWithinGrace(t *testing.T) {
 				// 8 chunks of 4 MB: more than socket buffers hold.
 				chunks := seqChunks(0, 32, 4, seqSpec{LogLen: 1 << 20})
 				h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 60 * time.Second}, faultArgs(t, conf, "-I", hosttest.WriteChunks(t, "chunks.bin", chunks...))...)
-				if busy != nil {
-					select {
-					case <-busy:
-					case <-time.After(10 * time.Second):
-						t.Fatalf("the plugin never connected")
-					}
-				} else if !h.WaitFor("failed to flush", 10*time.Second) {
-					t.Fatalf("no flush failed")
-				}
-				time.Sleep(300 * time.Millisecond) // the flush is blocked now
-				signalled := time.Now()
-				h.Signal(syscall.SIGTERM)
-				r := h.Wait()
-				took := time.Since(signalled)
-				if took > grace+time.Second {
-					t.Errorf("the host exited %v after SIGTERM, more than Grace %v + 1 s", took.Round(time.Millisecond), grace)
-				}
-				if r.ExitCode != 0 || strings.Contains(r.Stderr, "panic") {
-					t.Errorf("exit %d, signal %q", r.ExitCode, r.Signal)
-				}
+				waitBusy(t, h, busy)
+				r, took := stopWithin(t, h, grace)
 				if s := r.Summary(t, "websocket_go.0"); s.OK != 0 {
 					t.Errorf("%d chunks reported OK that the server never read: %+v", s.OK, s)
 				}
@@ -94,4 +76,40 @@ func TestShutdownWithinGrace(t *testing.T) {
 			})
 		}
 	}
+}
+
+// waitBusy waits until the plugin is stuck: the server took its
+// connection, or (nothing listening) a flush failed; then a moment for
+// the flush to block.
+func waitBusy(t *testing.T, h *hosttest.RunningHost, busy <-chan struct{}) {
+	t.Helper()
+	if busy == nil {
+		if !h.WaitFor("failed to flush", 10*time.Second) {
+			t.Fatalf("no flush failed")
+		}
+		return
+	}
+	select {
+	case <-busy:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the plugin never connected")
+	}
+	time.Sleep(300 * time.Millisecond)
+}
+
+// stopWithin sends SIGTERM and checks that the host exits cleanly within
+// grace + 1 s; it returns the result and how long the host took.
+func stopWithin(t *testing.T, h *hosttest.RunningHost, grace time.Duration) (hosttest.HostResult, time.Duration) {
+	t.Helper()
+	signalled := time.Now()
+	h.Signal(syscall.SIGTERM)
+	r := h.Wait()
+	took := time.Since(signalled)
+	if took > grace+time.Second {
+		t.Errorf("the host exited %v after SIGTERM, more than Grace %v + 1 s", took.Round(time.Millisecond), grace)
+	}
+	if r.ExitCode != 0 || strings.Contains(r.Stderr, "panic") {
+		t.Errorf("exit %d, signal %q", r.ExitCode, r.Signal)
+	}
+	return r, took
 }

@@ -824,9 +824,14 @@ static void set_conf_dir(struct config *c, const char *path)
     c->conf_dir = xstrdup(real);
 }
 
+/* one main config file and what it includes, read afresh (also by a hot
+ * reload): its own list of files read */
 int config_load(struct config *c, const char *path)
 {
     struct stat st;
+    while (nfiles_read > 0) {
+        free(files_read[--nfiles_read]);
+    }
     if (stat(path, &st) != 0) {
         hlog(FLB_LOG_ERROR, "[config] cannot open %s: %s", path, strerror(errno));
         return -1;

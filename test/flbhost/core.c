@@ -185,11 +185,6 @@ FLB_EXPORT void *flbhost_core_worker_create(void)
     return w;
 }
 
-FLB_EXPORT void flbhost_core_worker_set(void *w)
-{
-    worker_tls_set(w);
-}
-
 /* the config is destroyed: so are its workers (flb_worker_exit, flb_log_destroy) */
 FLB_EXPORT void flbhost_core_config_exit(void)
 {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -48,17 +49,19 @@ static struct {
     int no_metrics;
     int worker_key;
     long grace;
-    int grace_set;
     long chunk_interval_ms;
 } opt = {
-    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 0, 5, 0, 0
+    NULL, 0, NULL, 0, 0, 1000, 2000L * 1000, 0, 0, 1, NULL, NULL, 0, 0, 5, 0
 };
 
 static struct config cfg;
 static struct chunk_src *chunks;
 static int nchunks;
 static char *exe_dir;
-static volatile sig_atomic_t got_signal;
+/* fluent-bit.c's: what its signal handlers set */
+static volatile sig_atomic_t exit_signal;
+static volatile sig_atomic_t reload_requested;   /* flb_bin_restarting */
+static volatile sig_atomic_t dump_requested;
 
 /* per instance name: counters that survive a hot reload */
 struct stats {
@@ -105,12 +108,16 @@ struct job {
     struct job *next;
 };
 
-/* the loaded plugin: flb_plugin_proxy and go.c's plugin struct */
+/* one registration of the plugin: flb_plugin_proxy (its first fields as
+ * in every release: a plugin may follow an instance's context to it) and
+ * go.c's plugin struct. A hot reload makes another while the old one runs. */
 struct proxy {
-    void *dso;
     struct flb_plugin_proxy_def *def;
-    struct flbgo_output_plugin plugin;   /* ONE per library, shared */
     struct flb_api *api;                 /* the profile's size, before a guard page */
+    void *instance;
+    void *dso;
+    void *data;                          /* &plugin, as go.c's proxy->data */
+    struct flbgo_output_plugin plugin;   /* ONE per registration, shared by its instances */
     int (*pre_register)(int);
     int (*reg)(struct flb_plugin_proxy_def *);
     void (*unregister)(struct flb_plugin_proxy_def *);
@@ -118,13 +125,15 @@ struct proxy {
     int (*pre_run)(int);
     char *name;
 };
-static struct proxy P;
+static struct proxy *P;                /* the registration of the running pipeline */
 
 static struct hinst **insts;
 static int ninsts;
 static int hot_reload_enabled;
+static int ensure_thread_safety = 1;  /* Hot_Reload.Ensure_Thread_Safety, on by default */
 static int hot_reloading;
-static atomic_int shutdown_by_hot_reloading; /* the old pipeline is being torn down */
+static atomic_int shutdown_by_hot_reloading; /* a hot reload began (2.2: never reset when it fails) */
+static int is_shutting_down;          /* the engine stops: retries come after 1 s */
 static int generation;                /* hot reloads so far */
 static size_t host_offset;
 
@@ -226,7 +235,7 @@ static struct stats *stats_for(struct flb_output_instance *ins)
     }
     s = xmalloc(sizeof(*s));
     s->instance = xstrdup(ins->name);
-    s->plugin = xstrdup(P.name);
+    s->plugin = xstrdup(P->name);
     s->alias = xstrdup(ins->alias ? ins->alias : "");
     stats = xrealloc(stats, sizeof(struct stats *) * (size_t) (nstats + 1));
     stats[nstats++] = s;
@@ -245,7 +254,7 @@ static void plg_log(struct flb_output_instance *ins, int level, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    hostlog_print()(level, __FILE__, __LINE__, "[output:%s:%s] %s", P.name,
+    hostlog_print()(level, __FILE__, __LINE__, "[output:%s:%s] %s", P->name,
                   flb_output_name(ins), buf);
 }
 
@@ -326,7 +335,7 @@ static void oauth2_property_check(struct flb_output_instance *ins)
                  "oauth2.audience, oauth2.resource, oauth2.auth_method, oauth2.jwt_key_file, "
                  "oauth2.jwt_cert_file, oauth2.jwt_aud, oauth2.jwt_header, "
                  "oauth2.jwt_ttl_seconds, oauth2.refresh_skew_seconds, oauth2.timeout, and "
-                 "oauth2.connect_timeout.", P.name, k);
+                 "oauth2.connect_timeout.", P->name, k);
             hlog(FLB_LOG_ERROR, "[engine] output initialization failed");
             fflush(stdout);
             exit(255);
@@ -336,7 +345,7 @@ static void oauth2_property_check(struct flb_output_instance *ins)
         }
         if (count > 1) {
             hlog(FLB_LOG_ERROR, "[config] %s: configuration property '%s' is set %i times",
-                 P.name, k, count);
+                 P->name, k, count);
             hlog(FLB_LOG_ERROR, "[engine] output initialization failed");
             fflush(stdout);
             exit(255);
@@ -517,11 +526,11 @@ static int net_host_set(struct flb_net_host *h, const char *plugin, const char *
 /* plugin loading and registration                                     */
 /* ------------------------------------------------------------------ */
 
-static void *sym(const char *name)
+static void *sym(struct proxy *p, const char *name)
 {
     void *s;
     dlerror();
-    s = dlsym(P.dso, name);
+    s = dlsym(p->dso, name);
     if (dlerror() != NULL) {
         return NULL;
     }
@@ -682,44 +691,43 @@ static void load_support_libs(void)
     }
 }
 
-static void plugin_load_and_register(void)
+/* flb_plugin_proxy_create() and flb_plugin_proxy_register(): on the main
+ * thread, which has no worker; hot is config->hot_reloading */
+static struct proxy *plugin_load_and_register(int hot)
 {
+    struct proxy *p = xmalloc(sizeof(*p));
     struct flb_plugin_proxy_def *def;
-    void *engine_worker;
     char *jn;
     char *jd;
 
-    P.dso = dlopen(opt.plugin_path, RTLD_LAZY);
-    if (!P.dso) {
+    memset(p, 0, sizeof(*p));
+    p->dso = dlopen(opt.plugin_path, RTLD_LAZY);
+    if (!p->dso) {
         die(1, "[proxy] error opening plugin %s: '%s'", opt.plugin_path, dlerror());
     }
-    P.reg = (int (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginRegister");
-    P.unregister = (void (*)(struct flb_plugin_proxy_def *)) sym("FLBPluginUnregister");
+    p->reg = (int (*)(struct flb_plugin_proxy_def *)) sym(p, "FLBPluginRegister");
+    p->unregister = (void (*)(struct flb_plugin_proxy_def *)) sym(p, "FLBPluginUnregister");
     if (opt.profile->pre_hooks) {
-        P.pre_register = (int (*)(int)) sym("FLBPluginPreRegister");
-        P.pre_exit = (void (*)(int)) sym("FLBPluginOutputPreExit");
-        P.pre_run = (int (*)(int)) sym("FLBPluginOutputPreRun");
+        p->pre_register = (int (*)(int)) sym(p, "FLBPluginPreRegister");
+        p->pre_exit = (void (*)(int)) sym(p, "FLBPluginOutputPreExit");
+        p->pre_run = (int (*)(int)) sym(p, "FLBPluginOutputPreRun");
     }
-
-    /* Fluent Bit loads and registers plugins on its main thread, no worker */
-    engine_worker = hostlog_detach();
-    if (P.pre_register) {
-        if (P.pre_register(hot_reloading) == -1) {
+    if (p->pre_register) {
+        if (p->pre_register(hot) == -1) {
             die(1, "[flbhost] FLBPluginPreRegister returned -1: Fluent Bit would not register "
                 "the plugin");
         }
     }
-    if (!P.reg) {
+    if (!p->reg) {
         die(1, "[flbhost] %s does not export FLBPluginRegister: Fluent Bit would not register it",
             opt.plugin_path);
     }
     def = profile_def();
-    P.def = def;
-    if (P.reg(def) == -1) {
+    p->def = def;
+    if (p->reg(def) == -1) {
         die(1, "[flbhost] FLBPluginRegister returned -1: Fluent Bit would not register the plugin");
     }
-    hostlog_attach(engine_worker);
-    P.api = profile_api();
+    p->api = profile_api();
     jn = json_str(def->name);
     jd = json_str(def->description);
     printf("flbhost: registered {\"name\":%s,\"description\":%s,\"type\":%d,\"proxy\":%d,"
@@ -736,20 +744,21 @@ static void plugin_load_and_register(void)
     if (!def->name) {
         die(1, "[flbhost] FLBPluginRegister left the name NULL");
     }
-    P.name = xstrdup(def->name);
+    p->name = xstrdup(def->name);
 
     /* proxy_go_output_register */
-    memset(&P.plugin, 0, sizeof(P.plugin));
-    P.plugin.cb_init = (int (*)(struct flbgo_output_plugin *)) sym("FLBPluginInit");
-    if (!P.plugin.cb_init) {
+    p->data = &p->plugin;
+    p->plugin.cb_init = (int (*)(struct flbgo_output_plugin *)) sym(p, "FLBPluginInit");
+    if (!p->plugin.cb_init) {
         die(1, "[go proxy]: could not load FLBPluginInit symbol");
     }
-    P.plugin.cb_flush = (int (*)(const void *, int, const char *)) sym("FLBPluginFlush");
-    P.plugin.cb_flush_ctx = (int (*)(void *, const void *, int, char *)) sym("FLBPluginFlushCtx");
-    P.plugin.cb_exit = (int (*)(void)) sym("FLBPluginExit");
-    P.plugin.cb_exit_ctx = (int (*)(void *)) sym("FLBPluginExitCtx");
-    P.plugin.name = xstrdup(def->name);
-    P.plugin.api = P.api;
+    p->plugin.cb_flush = (int (*)(const void *, int, const char *)) sym(p, "FLBPluginFlush");
+    p->plugin.cb_flush_ctx = (int (*)(void *, const void *, int, char *)) sym(p, "FLBPluginFlushCtx");
+    p->plugin.cb_exit = (int (*)(void)) sym(p, "FLBPluginExit");
+    p->plugin.cb_exit_ctx = (int (*)(void *)) sym(p, "FLBPluginExitCtx");
+    p->plugin.name = xstrdup(def->name);
+    p->plugin.api = p->api;
+    return p;
 }
 
 /* flb_plugin_proxy_destroy(): unregister, free the def and the api, dlclose */
@@ -774,7 +783,7 @@ static void proxy_destroy(struct proxy *p)
 
 static void plugin_unregister_and_close(void)
 {
-    proxy_destroy(&P);
+    proxy_destroy(P);
 }
 
 /* ------------------------------------------------------------------ */
@@ -819,9 +828,9 @@ static void create_instances(void)
             free(name);
             continue;
         }
-        if (!name_matches(P.name, name)) {
+        if (!name_matches(P->name, name)) {
             hlog(FLB_LOG_WARN, "[flbhost] output '%s' (%s) is not the loaded plugin '%s': "
-                 "skipped", name, o->origin, P.name);
+                 "skipped", name, o->origin, P->name);
             id++;
             free(name);
             continue;
@@ -829,20 +838,20 @@ static void create_instances(void)
         ins = xmalloc(alloc);
         ins->magic = FLBHOST_INS_MAGIC;
         ins->id = id++;
-        snprintf(ins->name, sizeof(ins->name), "%s.%d", P.name, ins->id);
+        snprintf(ins->name, sizeof(ins->name), "%s.%d", P->name, ins->id);
         ins->log_level = -1;
         ins->retry_limit = 1;
-        ins->flags = P.def->flags;
+        ins->flags = P->def->flags;
         if (ins->flags & FLB_IO_OPT_TLS) {
             ins->flags |= FLB_IO_TLS;
         }
         ins->context = xmalloc(sizeof(struct flb_plugin_proxy_context));
-        ins->context->proxy = &P;
+        ins->context->proxy = P;
         if (cmt.create) {
             ins->cmt = cmt.create();
         }
-        if (P.def->flags & FLB_OUTPUT_NET) {
-            if (net_host_set(flbcore_host(ins), P.name, name) != 0) {
+        if (P->def->flags & FLB_OUTPUT_NET) {
+            if (net_host_set(flbcore_host(ins), P->name, name) != 0) {
                 die(1, "[flbhost] invalid output address '%s'", name);
             }
         }
@@ -972,11 +981,11 @@ static int run_flush(struct job *jb)
         hlog(FLB_LOG_TRACE, "[GO] hot-reloading is in progress. Retry flushing");
         ret = FLB_RETRY;
     }
-    else if (P.plugin.cb_flush_ctx) {
-        ret = P.plugin.cb_flush_ctx(hi->ins->context->remote_context, data, (int) c->size, tag);
+    else if (P->plugin.cb_flush_ctx) {
+        ret = P->plugin.cb_flush_ctx(hi->ins->context->remote_context, data, (int) c->size, tag);
     }
-    else if (P.plugin.cb_flush) {
-        ret = P.plugin.cb_flush(data, (int) c->size, tag);
+    else if (P->plugin.cb_flush) {
+        ret = P->plugin.cb_flush(data, (int) c->size, tag);
     }
     else {
         /* Fluent Bit would call a NULL FLBPluginFlush here */
@@ -1160,6 +1169,16 @@ static void handle_result(struct job *jb)
         job_done(jb);
         return;
     }
+    if (is_shutting_down && !opt.profile->retry_at_stop) {
+        /* 1.9's handle_output_event: a RETRY while shutting down is neither
+         * retried nor released; its task stays running until the engine
+         * stops (then abandoned: counted dropped) */
+        hi->pending--;
+        jb->due = INT64_MAX;
+        jb->next = retries;
+        retries = jb;
+        return;
+    }
     {
         long delay = opt.retry_wait_ms;
         int i;
@@ -1168,6 +1187,10 @@ static void handle_result(struct job *jb)
         }
         if (delay > opt.retry_cap_ms) {
             delay = opt.retry_cap_ms;
+        }
+        if (is_shutting_down) {
+            /* flb_sched_request_create(): 0 + 1 seconds while shutting down */
+            delay = 1000;
         }
         jb->attempts++;
         jb->due = now_ms() + delay;
@@ -1332,8 +1355,8 @@ static int dispatch_chunk(int src)
         if (!hi->ins->match || !match_tag(tag, (int) strlen(tag), hi->ins->match)) {
             continue;
         }
-        if (opt.profile->def_fields > 5 && P.def->event_type != 0 &&
-            !(P.def->event_type & FLB_OUTPUT_LOGS)) {
+        if (opt.profile->def_fields > 5 && P->def->event_type != 0 &&
+            !(P->def->event_type & FLB_OUTPUT_LOGS)) {
             continue;
         }
         jobs[n] = xmalloc(sizeof(struct job));
@@ -1383,44 +1406,101 @@ static void print_peak_memory(void)
     }
 }
 
+/* One pipeline's engine: Init, flushes without Workers and exits run on it,
+ * as on Fluent Bit's engine thread. It ends by itself at the end of the
+ * chunks or --max-runtime, else when flb_stop asks it to. */
+static struct {
+    pthread_t tid;
+    atomic_int stop;          /* flb_engine_exit(): stop within grace */
+    atomic_int hold;          /* dispatch no chunk: a --reload-after reload is on its way */
+    atomic_int window;        /* the reload goes ahead: the engine flushes one more chunk
+                               * as it stops (the chunk Fluent Bit flushes at stop) */
+    long grace;               /* config->grace: -1 once a hot reload with thread safety began */
+    int by_reload;            /* its exit is a hot reload's (FLBPluginOutputPreExit(1)) */
+    const char *ended;        /* why it ended by itself, NULL when stopped */
+} eng;
+
+static int wake_pipe[2];      /* the engine tells the main thread it ended */
+static long next_chunk;       /* chunks dispatched so far, over every pipeline */
+static long total_chunks;
+static int reload_sent;       /* --reload-after sent its SIGHUP */
+static int64_t opt_start;     /* when the first pipeline started */
+static int64_t run_deadline;  /* --max-runtime, 0 for none */
+
+/* how many chunks the input produced by now: all at once, or one each
+ * --chunk-interval */
+static long ingested(void)
+{
+    long n;
+    if (opt.chunk_interval_ms <= 0) {
+        return total_chunks;
+    }
+    n = (long) ((now_ms() - opt_start) / opt.chunk_interval_ms) + 1;
+    return n < total_chunks ? n : total_chunks;
+}
+
 /* ------------------------------------------------------------------ */
 /* shutdown on a signal                                                */
 /* ------------------------------------------------------------------ */
 
-/* Fluent Bit's shutdown after SIGTERM/SIGINT (flb_engine.c, v5.1.1). The
- * engine sees the signal only when it is free: with Workers 0 only once
- * the flush it runs has returned. Then it warns "service will shutdown in
- * max G seconds", moves every pending retry to now, takes no new chunks,
- * and checks once a second (a timerfd: checks missed while a flush held
- * the engine count once): while tasks or chunks remain and fewer than G
- * checks passed (or G is -1) it goes on, else it logs "service has stopped
- * (N pending tasks)" and returns; flb_engine_shutdown -> flb_output_exit
- * then joins each instance's workers (waiting for a flush still running)
- * before that instance's exit hooks (exit_instances). */
-static void shutdown_grace(void)
+/* The engine's stop (flb_engine.c), after flb_stop() (SIGTERM, SIGINT,
+ * SIGQUIT, or a hot reload replacing the pipeline). The engine sees it only
+ * when it is free: with Workers 0 only once the flush it runs has returned.
+ * Then it warns "service will shutdown in max G seconds", moves every
+ * pending retry to now (2.0 and later), takes no new chunks, and checks once
+ * a second, counted once however late the engine gets to it (a timerfd):
+ * while tasks or chunks remain and fewer than G checks passed (or G is -1,
+ * 2.0 and later) it goes on, else it logs "service has stopped (N pending
+ * tasks)" and returns; flb_engine_shutdown -> flb_output_exit then joins
+ * each instance's workers (waiting for a flush still running) before that
+ * instance's exit hooks (exit_instances). A RETRY while shutting down is
+ * retried after 1 s (2.0 and later) or left pending (1.9). */
+static void shutdown_grace(long grace)
 {
     int64_t next_check = now_ms() + 1000;
     int checks = 0;
     struct job *jb;
+    long held;
 
-    if (opt.grace >= 0) {
-        hlog(FLB_LOG_WARN, "[engine] service will shutdown in max %ld seconds", opt.grace);
+    is_shutting_down = 1;
+    if (atomic_exchange(&eng.window, 0) && next_chunk < total_chunks &&
+        dispatch_chunk((int) (next_chunk % nchunks))) {
+        next_chunk++;
+    }
+    /* inputs are paused: what they produced is still flushed, as
+     * flb_engine_flush() does at each check */
+    held = atomic_load(&eng.hold) ? next_chunk : ingested();
+    if (grace >= 0 || !opt.profile->retry_at_stop) {
+        hlog(FLB_LOG_WARN, "[engine] service will shutdown in max %u seconds", (unsigned) grace);
     }
     else {
         hlog(FLB_LOG_WARN, "[engine] service will shutdown when all remaining tasks are flushed");
     }
-    /* flb_engine_reschedule_retries */
-    for (jb = retries; jb; jb = jb->next) {
-        jb->due = now_ms();
+    if (opt.profile->retry_at_stop) {
+        /* flb_engine_reschedule_retries */
+        for (jb = retries; jb; jb = jb->next) {
+            jb->due = now_ms();
+        }
     }
     for (;;) {
         int progressed = handle_completions();
         int64_t now;
 
         progressed += fire_due_retries();
+        if (next_chunk < held && dispatch_chunk((int) (next_chunk % nchunks))) {
+            next_chunk++;
+            progressed++;
+        }
         now = now_ms();
+        if (run_deadline && now >= run_deadline) {
+            /* the host's own limit, not Fluent Bit's: a stop that would
+             * go on (Grace -1) ends here too */
+            hlog(FLB_LOG_WARN, "[flbhost] --max-runtime reached");
+            eng.ended = "max-runtime";
+            return;
+        }
         if (now >= next_check) {
-            int left = pending_total();
+            int left = pending_total() + (int) (held - next_chunk);
             checks++;
             while (next_check <= now) {
                 next_check += 1000;
@@ -1428,7 +1508,8 @@ static void shutdown_grace(void)
             for (jb = retries; jb; jb = jb->next) {
                 left++;
             }
-            if (left == 0 || (opt.grace >= 0 && checks >= opt.grace)) {
+            /* 1.9: grace_count < grace, -1 included */
+            if (left == 0 || ((grace >= 0 || !opt.profile->retry_at_stop) && checks >= grace)) {
                 hlog(FLB_LOG_INFO, "[engine] service has stopped (%d pending tasks)", pending_total());
                 return;
             }
@@ -1476,23 +1557,23 @@ static void init_instances(void)
         struct flb_output_instance *ins = insts[i]->ins;
         oauth2_property_check(ins);
         /* proxy_go_output_init: the shared struct points at this instance */
-        P.plugin.api = P.api;
-        P.plugin.o_ins = ins;
-        P.plugin.context = ins->context;
-        ret = P.plugin.cb_init(&P.plugin);
+        P->plugin.api = P->api;
+        P->plugin.o_ins = ins;
+        P->plugin.context = ins->context;
+        ret = P->plugin.cb_init(&P->plugin);
         if (ret <= 0) {
-            hlog(FLB_LOG_ERROR, "[go proxy]: plugin '%s' failed to initialize", P.plugin.name);
-            hlog(FLB_LOG_ERROR, "[output] could not initialize '%s' plugin", P.name);
-            hlog(FLB_LOG_ERROR, "[output] failed to initialize '%s' plugin", P.name);
+            hlog(FLB_LOG_ERROR, "[go proxy]: plugin '%s' failed to initialize", P->plugin.name);
+            hlog(FLB_LOG_ERROR, "[output] could not initialize '%s' plugin", P->name);
+            hlog(FLB_LOG_ERROR, "[output] failed to initialize '%s' plugin", P->name);
             hlog(FLB_LOG_ERROR, "[engine] output initialization failed");
             fflush(stdout);
             exit(255);
         }
         start_workers(insts[i]);
     }
-    if (P.pre_run) {
+    if (P->pre_run) {
         for (i = 0; i < ninsts; i++) {
-            P.pre_run(hot_reload_enabled);
+            P->pre_run(hot_reload_enabled);
         }
     }
 }
@@ -1506,17 +1587,17 @@ static void exit_instances_last_ctx(void)
     int i;
     for (i = 0; i < ninsts; i++) {
         stop_workers(insts[i]);
-        if (!P.dso) {
+        if (!P->dso) {
             hlog(FLB_LOG_WARN, "[flbhost] %s: Fluent Bit %s would run the exit callback of "
                  "a destroyed proxy here (use after free); not emulated",
                  insts[i]->ins->name, opt.profile->release);
             continue;
         }
-        if (P.plugin.cb_exit_ctx) {
-            P.plugin.cb_exit_ctx(P.plugin.context->remote_context);
+        if (P->plugin.cb_exit_ctx) {
+            P->plugin.cb_exit_ctx(P->plugin.context->remote_context);
         }
-        else if (P.plugin.cb_exit) {
-            P.plugin.cb_exit();
+        else if (P->plugin.cb_exit) {
+            P->plugin.cb_exit();
         }
         plugin_unregister_and_close();
     }
@@ -1531,14 +1612,14 @@ static void exit_instances(int by_reload)
     for (i = 0; i < ninsts && !opt.profile->exit_last_ctx; i++) {
         struct hinst *hi = insts[i];
         stop_workers(hi);
-        if (P.pre_exit) {
-            P.pre_exit(by_reload);
+        if (P->pre_exit) {
+            P->pre_exit(by_reload);
         }
-        if (P.plugin.cb_exit_ctx) {
-            P.plugin.cb_exit_ctx(hi->ins->context->remote_context);
+        if (P->plugin.cb_exit_ctx) {
+            P->plugin.cb_exit_ctx(hi->ins->context->remote_context);
         }
-        else if (P.plugin.cb_exit) {
-            P.plugin.cb_exit();
+        else if (P->plugin.cb_exit) {
+            P->plugin.cb_exit();
         }
     }
     count_late_results();
@@ -1551,56 +1632,349 @@ static void exit_instances(int by_reload)
     hostlog_config_exit();
 }
 
-/* flb_reload(), the same from 2.1 to 5.1: the reloading flag; the plugin
- * loaded and registered again for the new pipeline (PreRegister(1)) while
- * the old one still runs; then the old pipeline stops: the chunk its engine
- * flushes at stop (window, -1 for none) and every pending retry run at
- * once until no task is left (Hot_Reload.Ensure_Thread_Safety, on by
- * default, waits without a grace limit); its exit callbacks with
- * PreExit(1); its proxy destroyed; then the new instances' Init. Returns
- * whether the window chunk was dispatched. */
-static int hot_reload(int window)
-{
-    struct proxy old;
-    int rounds;
+/* ------------------------------------------------------------------ */
+/* the engine thread (flb_start / flb_stop)                            */
+/* ------------------------------------------------------------------ */
 
+static void *engine_main(void *arg)
+{
+    char b = 1;
+    (void) arg;
+
+    hostlog_engine_start();
+    create_instances();
+    init_instances();
+    for (;;) {
+        int64_t until;
+        int progressed = handle_completions();
+
+        if (atomic_load(&eng.stop)) {
+            shutdown_grace(eng.grace);
+            break;
+        }
+        if (run_deadline && now_ms() >= run_deadline) {
+            hlog(FLB_LOG_WARN, "[flbhost] --max-runtime reached");
+            eng.ended = "max-runtime";
+            break;
+        }
+        progressed += fire_due_retries();
+        if (opt.reload_after > 0 && !reload_sent && next_chunk >= opt.reload_after) {
+            /* as `curl -X POST /api/v2/reload` does: a SIGHUP to itself; no
+             * chunk comes in until the reload is over (or failed), but the
+             * window chunk */
+            reload_sent = 1;
+            atomic_store(&eng.hold, 1);
+            kill(getpid(), SIGHUP);
+        }
+        if (next_chunk < ingested() && !atomic_load(&eng.hold)) {
+            if (dispatch_chunk((int) (next_chunk % nchunks))) {
+                next_chunk++;
+                continue;
+            }
+        }
+        if (next_chunk >= total_chunks && pending_total() == 0 && !retries && !atomic_load(&eng.hold)) {
+            eng.ended = "shutdown";
+            break;
+        }
+        until = now_ms() + 50;
+        {
+            struct job *jb;
+            for (jb = retries; jb; jb = jb->next) {
+                if (jb->due < until) {
+                    until = jb->due;
+                }
+            }
+        }
+        if (!progressed) {
+            wait_engine(until);
+        }
+    }
+    if (eng.ended) {
+        drain_inflight();
+    }
+    if (retries) {
+        abandon_retries(eng.ended ? eng.ended : (eng.by_reload ? "hot reload" : "signal"));
+    }
+    exit_instances(eng.by_reload);
+    is_shutting_down = 0;
+    if (write(wake_pipe[1], &b, 1) < 0) {
+        die(1, "[flbhost] cannot wake the main thread: %s", strerror(errno));
+    }
+    return NULL;
+}
+
+/* flb_start(): the pipeline's engine thread */
+static void engine_start(long grace)
+{
+    atomic_store(&eng.stop, 0);
+    atomic_store(&eng.hold, 0);
+    atomic_store(&eng.window, 0);
+    eng.grace = grace;
+    eng.by_reload = 0;
+    eng.ended = NULL;
+    if (pthread_create(&eng.tid, NULL, engine_main, NULL) != 0) {
+        die(1, "[flbhost] cannot start the engine thread");
+    }
+}
+
+/* flb_stop(): tell the engine to stop, wait for it */
+static void engine_stop(int by_reload)
+{
+    char b;
+    eng.by_reload = by_reload;
+    atomic_store(&eng.stop, 1);
+    pthread_mutex_lock(&eng_mu);
+    pthread_cond_broadcast(&eng_cv);
+    pthread_mutex_unlock(&eng_mu);
+    pthread_join(eng.tid, NULL);
+    while (read(wake_pipe[0], &b, 1) < 0 && errno == EINTR) {
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* signals (fluent-bit.c)                                              */
+/* ------------------------------------------------------------------ */
+
+static void flb_signal_init(void);
+
+static void flb_signal_handler_break_loop(int sig)
+{
+    exit_signal = sig;
+}
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGHUP: return "SIGHUP";
+    case SIGCONT: return "SIGCONT";
+    case SIGTERM: return "SIGTERM";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGFPE: return "SIGFPE";
+    }
+    return "?";
+}
+
+/* "[engine] caught signal (SIG...)", written as fluent-bit.c writes it */
+static void signal_line(int sig)
+{
+    char buf[128];
+    time_t now = time(NULL);
+    struct tm tm;
+    int n;
+    localtime_r(&now, &tm);
+    n = snprintf(buf, sizeof(buf), "[%d/%02d/%02d %02d:%02d:%02d] [engine] caught signal (%s)\n",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 signal_name(sig));
+    if (write(STDERR_FILENO, buf, (size_t) n) < 0) {
+        return;
+    }
+}
+
+/* flb_signal_handler: from 2.1 it installs every handler anew with
+ * signal() first, which replaces whatever a plugin put in front of them */
+static void flb_signal_handler(int sig)
+{
+    signal_line(sig);
+    if (opt.profile->signal_reinit) {
+        flb_signal_init();
+    }
+    switch (sig) {
+    case SIGSEGV:
+    case SIGFPE:
+        abort();
+    case SIGCONT:
+        dump_requested = 1;
+        break;
+    case SIGHUP:
+        if (!reload_requested) {
+            reload_requested = 1;
+        }
+        else {
+            hlog(FLB_LOG_ERROR, "reloading in progress, aborting.");
+        }
+        break;
+    }
+}
+
+/* flb_signal_init: SIGHUP stops 1.9 and 2.0, and asks for a hot reload from
+ * 2.1 */
+static void flb_signal_init(void)
+{
+    signal(SIGINT, flb_signal_handler_break_loop);
+    signal(SIGQUIT, flb_signal_handler_break_loop);
+    signal(SIGHUP, opt.profile->signal_reinit ? flb_signal_handler : flb_signal_handler_break_loop);
+    signal(SIGCONT, flb_signal_handler);
+    signal(SIGTERM, flb_signal_handler_break_loop);
+    signal(SIGSEGV, flb_signal_handler);
+    signal(SIGFPE, flb_signal_handler);
+}
+
+/* flbhost: signals {...}: who handles each signal now: "fluent-bit" (the
+ * host's own handlers, as flb_signal_init installed them), "default",
+ * "ignore" or "other" (a plugin's, or Go's), and whether on the signal stack */
+static void print_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGCONT, SIGSEGV, SIGFPE};
+    size_t i;
+    printf("flbhost: signals {");
+    for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct sigaction sa;
+        const char *who = "other";
+        sigaction(sigs[i], NULL, &sa);
+        if (!(sa.sa_flags & SA_SIGINFO)) {
+            if (sa.sa_handler == SIG_DFL) {
+                who = "default";
+            }
+            else if (sa.sa_handler == SIG_IGN) {
+                who = "ignore";
+            }
+            else if (sa.sa_handler == flb_signal_handler || sa.sa_handler == flb_signal_handler_break_loop) {
+                who = "fluent-bit";
+            }
+        }
+        printf("%s\"%s\":{\"handler\":\"%s\",\"onstack\":%s}", i ? "," : "", signal_name(sigs[i]), who,
+               (sa.sa_flags & SA_ONSTACK) ? "true" : "false");
+    }
+    printf("}\n");
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ */
+/* hot reload (flb_reload, 2.1 to 5.1)                                 */
+/* ------------------------------------------------------------------ */
+
+static struct config cli_cfg;       /* what the command line set up, before -c */
+
+/* [SERVICE] Grace (flb_config.c: 5 when unset); Fluent Bit has no command
+ * line option for it */
+static long service_grace(struct config *c)
+{
+    const char *gr = kv_get(&c->service, "grace");
+    char *t;
+    long g;
+    if (!gr) {
+        return 5;
+    }
+    t = env_translate(gr);
+    g = atol(t);
+    free(t);
+    return g;
+}
+static const char *config_file;
+
+/* the checks flb_config_load_config_format() makes of the new outputs,
+ * those the host dies of at start: 0 when they pass */
+static int check_outputs(struct config *c, struct proxy *p)
+{
+    int i;
+    int j;
+    for (i = 0; i < c->nouts; i++) {
+        struct outdef *o = &c->outs[i];
+        char *name;
+        int ours;
+        if (!o->name) {
+            hlog(FLB_LOG_ERROR, "[config] %s: [OUTPUT] without Name", o->origin);
+            return -1;
+        }
+        name = env_translate(o->name);
+        ours = name_matches(p->name, name) && !builtin_named(name);
+        free(name);
+        for (j = 0; j < o->props.n; j++) {
+            const char *k = o->props.v[j].key;
+            char *v = env_translate(o->props.v[j].val);
+            int bad = 0;
+            if (strcasecmp(k, "log_level") == 0 && v && *v && parse_log_level(v) < 0) {
+                hlog(FLB_LOG_ERROR, "[config] could not set property 'log_level' to '%s'", v);
+                bad = 1;
+            }
+            else if (ours && strcasecmp(k, "tls") == 0 && v && *v && parse_bool(v) &&
+                     !(p->def->flags & (FLB_IO_TLS | FLB_IO_OPT_TLS))) {
+                hlog(FLB_LOG_ERROR, "[config] %s does not support TLS", p->name);
+                bad = 1;
+            }
+            free(v);
+            if (bad) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* flb_reload(): on the main thread, while the old pipeline runs. With
+ * Hot_Reload.Ensure_Thread_Safety (on by default) the old pipeline's grace
+ * becomes -1 at once, for good, even if the reload then fails. The config
+ * file is read again: a file that does not parse halts the reload before
+ * anything else; then the plugin is registered again for the new pipeline
+ * (PreRegister(1)); then the new outputs are checked, and when they fail
+ * that new registration is destroyed (FLBPluginUnregister) while the old
+ * pipeline goes on. Else the old pipeline stops (its engine, with its
+ * grace, PreExit(1) and its exits), its proxy is destroyed, and the new
+ * one starts. Returns 0 when it reloaded. */
+static int hot_reload(void)
+{
+    struct config ncfg;
+    struct proxy *np;
+    int i;
+
+    if (!hot_reload_enabled) {
+        hlog(FLB_LOG_WARN, "[reload] hot reloading is not enabled");
+        return -1;
+    }
+    if (ensure_thread_safety) {
+        eng.grace = -1;
+    }
     hlog(FLB_LOG_INFO, "reloading instance pid=%d (flbhost)", (int) getpid());
     atomic_store(&shutdown_by_hot_reloading, 1);
     hot_reloading = 1;
-    old = P;
+
+    ncfg = cli_cfg;
+    ncfg.outs = xmalloc(sizeof(struct outdef) * (size_t) (cli_cfg.nouts + 1));
+    for (i = 0; i < cli_cfg.nouts; i++) {
+        ncfg.outs[i] = cli_cfg.outs[i];
+    }
+    if (config_file && config_load(&ncfg, config_file) != 0) {
+        hlog(FLB_LOG_ERROR, "[reload] the configuration %s cannot be read. Reloading is halted", config_file);
+        hot_reloading = 0;
+        if (!opt.profile->reload_refuses_flush) {
+            atomic_store(&shutdown_by_hot_reloading, 0);
+        }
+        return -1;
+    }
+
     load_support_libs();
-    plugin_load_and_register();
+    np = plugin_load_and_register(1);
+    if (check_outputs(&ncfg, np) != 0) {
+        /* flb_destroy(new_ctx): the new registration goes, the old runs on */
+        hlog(FLB_LOG_ERROR, "[reload] reloaded config format is invalid. Reloading is halted");
+        proxy_destroy(np);
+        free(np);
+        hot_reloading = 0;
+        if (!opt.profile->reload_refuses_flush) {
+            /* 2.2.3 leaves shutdown_by_hot_reloading set: its proxy refuses
+             * every later flush */
+            atomic_store(&shutdown_by_hot_reloading, 0);
+        }
+        return -1;
+    }
+
     hlog(FLB_LOG_INFO, "[reload] stop everything of the old context");
-    if (window >= 0) {
-        dispatch_chunk(window);
-    }
-    for (rounds = 0; ; rounds++) {
-        struct job *jb;
-        drain_inflight();
-        if (!retries) {
-            break;
-        }
-        if (rounds == 100) {
-            abandon_retries("hot reload: still failing after 100 immediate retries");
-            break;
-        }
-        for (jb = retries; jb; jb = jb->next) {
-            jb->due = 0; /* flb_engine_reschedule_retries(): now */
-        }
-        fire_due_retries();
-    }
-    exit_instances(1);
-    proxy_destroy(&old);
+    atomic_store(&eng.window, atomic_load(&eng.hold));
+    engine_stop(1);
+    proxy_destroy(P);
     atomic_store(&shutdown_by_hot_reloading, 0);
     generation++;
     printf("flbhost: reloaded\n");
     fflush(stdout);
     hlog(FLB_LOG_INFO, "[reload] start everything");
-    hostlog_engine_start();
-    create_instances();
-    init_instances();
+    P = np;
+    cfg = ncfg;
+    opt.grace = service_grace(&cfg);
+    engine_start(opt.grace);
     hot_reloading = 0;
-    return window >= 0;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1673,11 +2047,6 @@ static void load_chunk_file(const char *path, int framed, const char *tag)
 /* main                                                                */
 /* ------------------------------------------------------------------ */
 
-static void on_signal(int sig)
-{
-    got_signal = sig;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -1692,12 +2061,11 @@ static void usage(FILE *f)
 "  -I FILE               several chunks: 4-byte big-endian length + bytes, repeated\n"
 "  -n N                  send the whole chunk list N times\n"
 "  --log-level LEVEL     service log level (as [SERVICE] Log_Level)\n"
-"  --grace SEC           shutdown grace period (as [SERVICE] Grace), default 5\n"
 "  --retry-wait MS       first retry delay (default 1000), doubled per retry\n"
 "  --retry-cap MS        retry delay cap (default 2000000)\n"
 "  --max-runtime SEC     stop after SEC seconds; pending retries count as dropped\n"
 "  --reload-after K      hot reload after K chunks were dispatched\n"
-"  --chunk-interval MS   dispatch chunk k no earlier than k*MS after start (steady input)\n"
+"  --chunk-interval MS   the input produces a chunk every MS (default: all at once)\n"
 "  --host-field-pad N    move the instance's flb_net_host N bytes (multiple of 8)\n"
 "  --hide-symbols        do not export flb_output_net_default & co\n"
 "  --builtin NAME        pretend Fluent Bit has a built-in output NAME (out_NAME_plugin)\n"
@@ -1726,13 +2094,14 @@ static void set_exe_dir(void)
 int main(int argc, char **argv)
 {
     enum { O_RETRY_WAIT = 1000, O_RETRY_CAP, O_MAX_RUNTIME, O_RELOAD_AFTER,
-           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS, O_GRACE,
+           O_PAD, O_HIDE, O_BUILTIN, O_LOG_LEVEL, O_HELP, O_FLB_VERSION, O_NO_METRICS,
            O_WORKER_KEY, O_CHUNK_INTERVAL };
     static struct option lopts[] = {
         {"retry-wait", required_argument, 0, O_RETRY_WAIT},
         {"retry-cap", required_argument, 0, O_RETRY_CAP},
         {"max-runtime", required_argument, 0, O_MAX_RUNTIME},
         {"reload-after", required_argument, 0, O_RELOAD_AFTER},
+        {"chunk-interval", required_argument, 0, O_CHUNK_INTERVAL},
         {"host-field-pad", required_argument, 0, O_PAD},
         {"hide-symbols", no_argument, 0, O_HIDE},
         {"builtin", required_argument, 0, O_BUILTIN},
@@ -1740,28 +2109,17 @@ int main(int argc, char **argv)
         {"flb-version", required_argument, 0, O_FLB_VERSION},
         {"no-metrics", no_argument, 0, O_NO_METRICS},
         {"worker-key", no_argument, 0, O_WORKER_KEY},
-        {"grace", required_argument, 0, O_GRACE},
-        {"chunk-interval", required_argument, 0, O_CHUNK_INTERVAL},
         {"help", no_argument, 0, O_HELP},
         /* fluent-bit's own long form, abbreviations included (getopt_long) */
         {"config", required_argument, 0, 'c'},
         {0, 0, 0, 0}
     };
     struct outdef *last_out = NULL;
-    const char *config_file = NULL;
     const char *tag = NULL;
     struct { char *path; int framed; char *tag; } *files = NULL;
     int nfiles = 0;
     int c;
     int i;
-    struct sigaction sa;
-    int64_t start;
-    int64_t deadline = 0;
-    long dispatched = 0;
-    long total;
-    long next = 0;
-    int reloaded = 0;
-    const char *stop_reason = NULL;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     set_exe_dir();
@@ -1824,14 +2182,14 @@ int main(int argc, char **argv)
         case O_RETRY_CAP:
             opt.retry_cap_ms = atol(optarg);
             break;
-        case O_CHUNK_INTERVAL:
-            opt.chunk_interval_ms = atol(optarg);
-            break;
         case O_MAX_RUNTIME:
             opt.max_runtime = atof(optarg);
             break;
         case O_RELOAD_AFTER:
             opt.reload_after = atol(optarg);
+            break;
+        case O_CHUNK_INTERVAL:
+            opt.chunk_interval_ms = atol(optarg);
             break;
         case O_PAD:
             opt.host_pad = atol(optarg);
@@ -1861,10 +2219,6 @@ int main(int argc, char **argv)
         case O_NO_METRICS:
             opt.no_metrics = 1;
             break;
-        case O_GRACE:
-            opt.grace = atol(optarg);
-            opt.grace_set = 1;
-            break;
         case 'h':
         case O_HELP:
             usage(stdout);
@@ -1887,6 +2241,9 @@ int main(int argc, char **argv)
     }
 
     /* CLI outputs come first (fluent-bit creates them while parsing argv) */
+    cli_cfg = cfg;
+    cli_cfg.outs = xmalloc(sizeof(struct outdef) * (size_t) (cfg.nouts + 1));
+    memcpy(cli_cfg.outs, cfg.outs, sizeof(struct outdef) * (size_t) cfg.nouts);
     if (config_file && config_load(&cfg, config_file) != 0) {
         die(1, "[flbhost] could not load configuration %s", config_file);
     }
@@ -1894,11 +2251,10 @@ int main(int argc, char **argv)
         const char *ll = kv_get(&cfg.service, "log_level");
         const char *pf = kv_get(&cfg.service, "plugins_file");
         const char *hr = kv_get(&cfg.service, "hot_reload");
-        const char *gr = kv_get(&cfg.service, "grace");
-        if (gr && !opt.grace_set) {
-            char *t = env_translate(gr);
-            opt.grace = atol(t);
-            free(t);
+        const char *ts = kv_get(&cfg.service, "hot_reload.ensure_thread_safety");
+        opt.grace = service_grace(&cfg);
+        if (ts && !parse_bool(ts)) {
+            ensure_thread_safety = 0;
         }
         if (ll) {
             char *t = env_translate(ll);
@@ -1957,12 +2313,11 @@ int main(int argc, char **argv)
         load_chunk_file(files[i].path, files[i].framed, t);
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_ONSTACK | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    /* fluent-bit.c's main installs its handlers before it loads plugins */
+    flb_signal_init();
+    if (pipe(wake_pipe) != 0) {
+        die(1, "[flbhost] pipe: %s", strerror(errno));
+    }
 
     host_offset = ((sizeof(struct flb_output_instance) + 7) & ~(size_t) 7) + 56 +
                   (size_t) opt.profile->host_pad + (size_t) opt.host_pad;
@@ -1975,83 +2330,50 @@ int main(int argc, char **argv)
         free(t);
     }
     load_support_libs();
-    plugin_load_and_register();
-    hostlog_engine_start();
-    create_instances();
-    init_instances();
+    P = plugin_load_and_register(0);
 
-    start = now_ms();
+    opt_start = now_ms();
     if (opt.max_runtime > 0) {
-        deadline = start + (int64_t) (opt.max_runtime * 1000.0);
+        run_deadline = opt_start + (int64_t) (opt.max_runtime * 1000.0);
     }
-    total = (long) nchunks * opt.repeat;
+    total_chunks = (long) nchunks * opt.repeat;
+    engine_start(opt.grace);
 
+    /* fluent-bit.c's main loop: a signal ends its sleep at once */
     for (;;) {
-        int64_t until;
-        int progressed = 0;
-
-        progressed += handle_completions();
-        if (got_signal) {
-            char ts[64];
-            time_t now = time(NULL);
-            struct tm tm;
-            localtime_r(&now, &tm);
-            strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S", &tm);
-            fprintf(stderr, "[%s] [engine] caught signal (%s)\n", ts,
-                    got_signal == SIGTERM ? "SIGTERM" : "SIGINT");
-            stop_reason = "signal";
-            shutdown_grace();
+        struct pollfd pfd = {wake_pipe[0], POLLIN, 0};
+        int n = poll(&pfd, 1, 1000);
+        if (exit_signal) {
+            signal_line(exit_signal);
+            engine_stop(0);
             break;
         }
-        if (deadline && now_ms() >= deadline) {
-            hlog(FLB_LOG_WARN, "[flbhost] --max-runtime reached");
-            stop_reason = "max-runtime";
-            break;
+        if (dump_requested) {
+            dump_requested = 0;
+            hlog(FLB_LOG_INFO, "[flbhost] SIGCONT: dump requested (not emulated)");
         }
-        progressed += fire_due_retries();
-        if (opt.reload_after > 0 && !reloaded && dispatched >= opt.reload_after) {
-            if (hot_reload(next < total ? (int) (next % nchunks) : -1)) {
-                next++;
-                dispatched++;
+        if (reload_requested) {
+            int halted = hot_reload() != 0;
+            print_signals();
+            if (halted) {
+                /* the old pipeline goes on, its chunks too; FLB_RELOAD_HALTED:
+                 * a second, then reloads are taken again */
+                atomic_store(&eng.hold, 0);
+                sleep(1);
             }
-            reloaded = 1;
+            reload_requested = 0;
             continue;
         }
-        if (next < total && now_ms() >= start + next * opt.chunk_interval_ms) {
-            if (dispatch_chunk((int) (next % nchunks))) {
-                next++;
-                dispatched++;
-                continue;
+        if (n > 0) {
+            char b;
+            while (read(wake_pipe[0], &b, 1) < 0 && errno == EINTR) {
             }
-        }
-        if (next >= total && pending_total() == 0 && !retries) {
+            pthread_join(eng.tid, NULL);
             break;
         }
-        until = now_ms() + 50;
-        if (next < total && start + next * opt.chunk_interval_ms < until) {
-            until = start + next * opt.chunk_interval_ms;
-        }
-        {
-            struct job *jb;
-            for (jb = retries; jb; jb = jb->next) {
-                if (jb->due < until) {
-                    until = jb->due;
-                }
-            }
-        }
-        if (!progressed) {
-            wait_engine(until);
-        }
     }
-
-    if (!stop_reason || strcmp(stop_reason, "signal") != 0) {
-        drain_inflight();
-    }
-    if (retries) {
-        abandon_retries(stop_reason ? stop_reason : "shutdown");
-    }
-    exit_instances(0);
     plugin_unregister_and_close();
+    print_signals();
 
     for (i = 0; i < nstats; i++) {
         struct stats *s = stats[i];

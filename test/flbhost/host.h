@@ -65,6 +65,10 @@ struct flb_profile {
     int bad_property_stops;   /* a property the core refuses stops Fluent Bit
                                * (src/flb_config.c, 4.0.3 on); before, an error
                                * line and it runs on without that property */
+    int signal_reinit;        /* SIGHUP asks for a hot reload, and the SIGHUP and SIGCONT
+                               * handler runs flb_signal_init() again (2.1 on) */
+    int retry_at_stop;        /* a RETRY while the engine stops is retried after 1 s and
+                               * pending retries are moved to now; Grace -1 waits (2.0 on) */
 };
 
 const struct flb_profile *profile_find(const char *version);
@@ -98,8 +102,6 @@ void hostlog_load(void *core_handle, const char *path);
 void hostlog_engine_start(void);              /* the engine thread's worker */
 void hostlog_thread_start(void);              /* an output worker thread's */
 void hostlog_config_exit(void);               /* the config's workers destroyed */
-void *hostlog_detach(void);                   /* no worker on this thread, for now */
-void hostlog_attach(void *w);
 log_print_fn hostlog_print(void);             /* flb_log_print */
 void hostlog_print_totals(void);
 

@@ -7,9 +7,8 @@
  * at the calling thread's flb_worker_ctx: a thread with a worker writes
  * to the log ([SERVICE] Log_File, else stderr) and counts the line in
  * fluentbit_logs_total; any other thread writes to stderr, uncounted.
- * Workers: the engine thread (here the main thread while a config runs),
- * each output worker thread; not the main thread while it loads and
- * registers the plugin.
+ * Workers: the engine thread and each output worker thread; not the main
+ * thread, which loads and registers the plugin and runs hot reloads.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -22,8 +21,6 @@
 static struct {
     void (*set_log)(int level, int with_ms, int fd);
     void *(*worker_create)(void);
-    void (*worker_set)(void *w);
-    void *(*worker_get)(void);
     void (*config_exit)(void);
     void (*logs_total)(long out[FLB_LOG_TRACE + 1]);
     void (*vlog)(int type, const char *fmt, va_list ap);
@@ -45,8 +42,6 @@ void hostlog_load(void *h, const char *path)
 {
     core.set_log = (void (*)(int, int, int)) need(h, path, "flbhost_core_set_log");
     core.worker_create = (void *(*)(void)) need(h, path, "flbhost_core_worker_create");
-    core.worker_set = (void (*)(void *)) need(h, path, "flbhost_core_worker_set");
-    core.worker_get = (void *(*)(void)) need(h, path, "flb_worker_get");
     core.config_exit = (void (*)(void)) need(h, path, "flbhost_core_config_exit");
     core.logs_total = (void (*)(long *)) need(h, path, "flbhost_core_logs_total");
     core.vlog = (void (*)(int, const char *, va_list)) need(h, path, "flbhost_core_vlog");
@@ -81,18 +76,6 @@ void hostlog_thread_start(void)
 void hostlog_config_exit(void)
 {
     core.config_exit();
-}
-
-void *hostlog_detach(void)
-{
-    void *w = core.worker_get();
-    core.worker_set(NULL);
-    return w;
-}
-
-void hostlog_attach(void *w)
-{
-    core.worker_set(w);
 }
 
 log_print_fn hostlog_print(void)
