@@ -48,7 +48,9 @@ func flushOK(t *testing.T, in *instance, what string) {
 func TestFailedReloadKeepsInstances(t *testing.T) {
 	srv := wstest.StartWSServer(t, wstest.WSOptions{})
 	var l lifecycle
-	old := l.register(newDef())
+	oldDef := newDef()
+	old := l.register(oldDef)
+	t.Cleanup(func() { l.unregister(oldDef) })
 	in, log := addTestInstance(t, &l, old, srv.URL())
 	flushOK(t, in, "before the reload")
 
@@ -78,6 +80,7 @@ func TestUnregisterClosesItsOwn(t *testing.T) {
 	inA, _ := addTestInstance(t, &l, ra, srv.URL())
 	inB, _ := addTestInstance(t, &l, rb, srv.URL())
 	l.unregister(b)
+	t.Cleanup(func() { l.unregister(a) })
 	flushOK(t, inA, "the other registration's instance")
 	if got := inB.flush(referenceChunk(t), "tag"); got != output.FLB_RETRY {
 		t.Errorf("an unregistered instance's flush returned %d, want FLB_RETRY", got)
@@ -99,7 +102,9 @@ func TestStopBelongsToItsRegistrations(t *testing.T) {
 		t.Fatal("SIGINT did not begin the stop")
 	}
 	l.unregister(first)
-	next := l.register(newDef())
+	nextDef := newDef()
+	next := l.register(nextDef)
+	t.Cleanup(func() { l.unregister(nextDef) })
 	if _, stopping := next.stop.stopping(); stopping {
 		t.Error("a registration made after the stop is stopping")
 	}
@@ -111,9 +116,11 @@ func TestStopBelongsToItsRegistrations(t *testing.T) {
 // A hot reload begins the stop of the pipelines before it, not its own.
 func TestReloadStopsTheOld(t *testing.T) {
 	var l lifecycle
-	old := l.register(newDef())
+	oldDef, def := newDef(), newDef()
+	old := l.register(oldDef)
 	l.preRegister(true)
-	r := l.register(newDef())
+	r := l.register(def)
+	t.Cleanup(func() { l.unregister(oldDef); l.unregister(def) })
 	if _, stopping := old.stop.stopping(); !stopping {
 		t.Error("the old pipeline is not stopping")
 	}

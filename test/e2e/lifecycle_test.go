@@ -96,12 +96,18 @@ func TestReloadWithinGrace(t *testing.T) {
 				in := hosttest.WriteChunks(t, "chunks.bin", seqChunks(0, 40, 1, seqSpec{LogLen: 1 << 20})...)
 				h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 90 * time.Second}, append([]string{"-e", hosttest.PluginSO(t), "-c", conf, "-I", in, "--chunk-interval", "200"}, faultRetryArgs...)...)
 				waitBusy(t, h, busy)
-				signalled := time.Now()
+				// From when the main thread takes up the reload: it looks
+				// once a second when the signal lands on another thread
+				// (see stopWithin).
 				h.Signal(syscall.SIGHUP)
+				if !h.WaitFor("reloading instance", 10*time.Second) {
+					t.Fatalf("no reload began")
+				}
+				began := time.Now()
 				if !h.WaitFor("flbhost: reloaded", 60*time.Second) {
 					t.Fatalf("no reload")
 				}
-				took := time.Since(signalled)
+				took := time.Since(began)
 				h.Signal(syscall.SIGTERM)
 				r := h.Wait()
 				if took > grace+time.Second {

@@ -98,15 +98,22 @@ func waitBusy(t *testing.T, h *hosttest.RunningHost, busy <-chan struct{}) {
 }
 
 // stopWithin sends SIGTERM and checks that the host exits cleanly within
-// grace + 1 s; it returns the result and how long the host took.
+// grace + 1 s of acting on it; it returns the result and that time.
+// Fluent Bit's main thread acts on the signal at once when the signal
+// lands on it, else at its next look, once a second (fluent-bit.c's
+// sleep(1)): a loaded machine sees both, so the whole is bounded by
+// grace + 2 s.
 func stopWithin(t *testing.T, h *hosttest.RunningHost, grace time.Duration) (hosttest.HostResult, time.Duration) {
 	t.Helper()
 	signalled := time.Now()
 	h.Signal(syscall.SIGTERM)
+	h.WaitFor("caught signal (SIGTERM)", grace+time.Second)
+	acted := time.Now()
 	r := h.Wait()
-	took := time.Since(signalled)
-	if took > grace+time.Second {
-		t.Errorf("the host exited %v after SIGTERM, more than Grace %v + 1 s", took.Round(time.Millisecond), grace)
+	took := time.Since(acted)
+	if took > grace+time.Second || time.Since(signalled) > grace+2*time.Second {
+		t.Errorf("the host exited %v after acting on SIGTERM (%v after it), more than Grace %v + 1 s (+ 1 s)",
+			took.Round(time.Millisecond), time.Since(signalled).Round(time.Millisecond), grace)
 	}
 	if r.ExitCode != 0 || strings.Contains(r.Stderr, "panic") {
 		t.Errorf("exit %d, signal %q", r.ExitCode, r.Signal)
