@@ -161,13 +161,18 @@ func TestStopAfterReload(t *testing.T) {
 				t.Parallel()
 				url, busy := hangingServer(t, true)
 				conf := hosttest.WriteConfig(t, "fluent-bit.conf", reloadConf(url, workers, "Format msgpack"))
-				in := hosttest.WriteChunks(t, "chunks.bin", seqChunks(0, 100, 1, seqSpec{LogLen: 1 << 20})...)
+				// A minute of chunks coming in, each one held up: the server
+				// never answers the ping that confirms it.
+				in := hosttest.WriteChunks(t, "chunks.bin", seqChunks(0, 300, 1, seqSpec{LogLen: 64 << 10})...)
 				h := hosttest.StartHost(t, hosttest.HostOptions{Timeout: 90 * time.Second}, append([]string{"--flb-version", v, "-e", hosttest.PluginSO(t), "-c", conf, "-I", in, "--chunk-interval", "200"}, faultRetryArgs...)...)
 				waitBusy(t, h, busy)
 				for i := range 2 {
+					// Fluent Bit refuses a SIGHUP until the reload before
+					// is over: the signals line says it is.
 					h.Signal(syscall.SIGHUP)
-					if !waitCount(h, "flbhost: reloaded", i+1, 60*time.Second) {
-						t.Fatalf("no reload %d", i+1)
+					if !waitCount(h, "flbhost: signals", i+1, 60*time.Second) || !waitCount(h, "flbhost: reloaded", i+1, 0) {
+						out, errs := h.Output()
+						t.Fatalf("no reload %d\n%s\n%s", i+1, tail(out, 20), tail(errs, 40))
 					}
 				}
 				h.Signal(syscall.SIGCONT)

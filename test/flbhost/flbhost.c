@@ -2353,15 +2353,15 @@ int main(int argc, char **argv)
             hlog(FLB_LOG_INFO, "[flbhost] SIGCONT: dump requested (not emulated)");
         }
         if (reload_requested) {
-            int halted = hot_reload() != 0;
-            print_signals();
-            if (halted) {
-                /* the old pipeline goes on, its chunks too; FLB_RELOAD_HALTED:
-                 * a second, then reloads are taken again */
+            /* a SIGHUP until flb_reload() returns is refused ("reloading in
+             * progress"); FLB_RELOAD_HALTED: a second more */
+            if (hot_reload() != 0) {
+                /* the old pipeline goes on, its chunks too */
                 atomic_store(&eng.hold, 0);
                 sleep(1);
             }
             reload_requested = 0;
+            print_signals();
             continue;
         }
         if (n > 0) {
